@@ -1,0 +1,3 @@
+from circuitloupe.cli import main
+
+raise SystemExit(main())

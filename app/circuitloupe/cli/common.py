@@ -1,0 +1,74 @@
+"""What sub-commands share: model arguments, a progress bar, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from circuitloupe.core.models import LoadedModel, load_model, pick_device
+from circuitloupe.core.paths import atomic_write_text
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--model SPEC, --weights PATH|random[:SEED], --device."""
+    parser.add_argument("--model", default=default, required=default is None,
+                        help="zoo name (`circuitloupe models`) or path/to/file.py:factory")
+    parser.add_argument("--weights", help="weights file (.pth/.safetensors), or random[:SEED]")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+
+
+def open_model(args: argparse.Namespace) -> LoadedModel:
+    """Load the model named by the arguments, with a download progress bar."""
+    bar = ProgressBar("download", unit="B")
+    try:
+        return load_model(args.model, args.weights, device=pick_device(args.device),
+                          progress=lambda done, total: bar(done, total))
+    finally:
+        bar.close()
+
+
+class ProgressBar:
+    """A tqdm bar usable as a core ``progress(step, total, preview)`` callback."""
+
+    def __init__(self, description: str, unit: str = "step") -> None:
+        self.description, self.unit = description, unit
+        self._bar = None
+
+    def __call__(self, step: int, total: int, _preview: Any = None) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total or None, desc=self.description, unit=self.unit,
+                             unit_scale=self.unit == "B", file=sys.stderr, leave=False)
+        self._bar.total = total or None
+        self._bar.n = step
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON (``-`` writes to standard output)."""
+    text = json.dumps(data, indent=2, default=_jsonable)
+    if str(path) == "-":
+        print(text)
+    else:
+        atomic_write_text(path, text + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)

@@ -1,0 +1,29 @@
+"""circuitloupe models: the zoo."""
+
+from __future__ import annotations
+
+import argparse
+
+from circuitloupe.core.models import zoo
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("models", help="list the model zoo")
+    parser.add_argument("--all", action="store_true", help="also list every torchvision classifier")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    default = zoo.default_model_spec()
+    for entry in zoo.entries():
+        marks = " (default)" if entry.name == default else ""
+        marks += " [offline]" if entry.offline else ""
+        print(f"{entry.name:22s} {entry.description}{marks}")
+    names = zoo.torchvision_names()
+    if args.all:
+        for name in names:
+            print(f"{name:22s} torchvision {name}")
+    else:
+        print(f"... and {len(names)} torchvision classifiers (googlenet, alexnet, vgg16, resnet50, ...; --all)")
+    print("custom models: path/to/file.py:factory")
+    return 0

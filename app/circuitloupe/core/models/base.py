@@ -1,0 +1,100 @@
+"""What the rest of the app knows about a loaded model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from circuitloupe.core.layers import LayerCatalogue
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Map images with values in [0, 1] to the network's input: ``(x - mean) / std``.
+
+    Lucid's InceptionV1 input ``x * 255 - 117`` is ``mean = 117/255``, ``std = 1/255``.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    description: str = ""
+
+    def apply(self, images: torch.Tensor) -> torch.Tensor:
+        """images: [B, C, H, W] in [0, 1] -> network input."""
+        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+        return (images - mean) / std
+
+    def key(self) -> str:
+        return f"mean={self.mean};std={self.std}"
+
+
+IMAGENET = Preprocessing((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "ImageNet mean/std")
+LUCID_INCEPTION = Preprocessing((117 / 255,) * 3, (1 / 255,) * 3, "RGB x*255-117 (Lucid InceptionV1)")
+UNIT_RANGE = Preprocessing((0.0,), (1.0,), "values in [0, 1]")
+
+
+class Concat(nn.Module):
+    """Channel concatenation as a module, so the concatenated layer is a hook point."""
+
+    def forward(self, *parts: torch.Tensor) -> torch.Tensor:
+        return torch.cat(parts, dim=1)
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A network ready for analysis.
+
+    ``net`` takes preprocessed input; :meth:`forward` takes images in [0, 1]. ``hook_points``
+    maps each public layer name to the module whose output is that layer's value.
+    ``layer_parts`` lists a concatenated layer's branches and channel counts in order, and
+    ``layer_groups`` the block each branch belongs to. ``weights_id`` identifies the weights
+    for caches (a file hash, ``random:SEED`` or a bundle version).
+    """
+
+    name: str
+    net: nn.Module
+    input_size: tuple[int, int]
+    preprocessing: Preprocessing
+    hook_points: dict[str, nn.Module]
+    weights_id: str
+    weights_description: str
+    spec: str = ""
+    in_channels: int = 3
+    layer_parts: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    layer_groups: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    class_labels: list[str] | None = None
+    families: dict[str, list[str]] = field(default_factory=dict)
+    # Optional per-model analysis helpers (e.g. InceptionV1's exact bottleneck products).
+    extras: dict[str, Callable] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.spec = self.spec or self.name
+        self.net.eval()
+        for parameter in self.net.parameters():
+            parameter.requires_grad_(False)
+
+    @property
+    def device(self) -> torch.device:
+        parameter = next(self.net.parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> LoadedModel:
+        self.net.to(device)
+        return self
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images: [B, C, H, W] in [0, 1] -> the network's output."""
+        return self.net(self.preprocessing.apply(images))
+
+    @cached_property
+    def catalogue(self) -> LayerCatalogue:
+        from circuitloupe.core.activations import build_catalogue
+
+        return build_catalogue(self)

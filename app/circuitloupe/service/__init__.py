@@ -1,0 +1,5 @@
+"""The inference service: the one thread that owns the model and the device."""
+
+from circuitloupe.service.inference import InferenceService, Job, JobContext
+
+__all__ = ["InferenceService", "Job", "JobContext"]

@@ -1,0 +1,1 @@
+"""The Qt front end: main window, dock panes and shared widgets."""

@@ -1,0 +1,165 @@
+"""Activations pane: the layer list with channel counts and the current unit's activation map
+on the current image."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from circuitloupe.core import figures
+from circuitloupe.core.activations import capture
+from circuitloupe.core.images import to_batch
+from circuitloupe.core.units import UnitRef
+from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.array_view import ArrayView
+from circuitloupe.ui.widgets.pane import Pane
+
+
+def activation_map_job(ctx: JobContext, pixels: np.ndarray, layer: str) -> np.ndarray:
+    """One image's activations at ``layer``: [C, H, W]."""
+    batch = to_batch([pixels], ctx.model.input_size)
+    return capture(ctx.model, batch, [layer])[layer][0]
+
+
+class ActivationsPane(Pane):
+    title = "Activations"
+    object_name = "activations"
+    area = Qt.DockWidgetArea.LeftDockWidgetArea
+    shortcut = "Ctrl+1"
+
+    def __init__(self, service, state, parent=None) -> None:
+        super().__init__(service, state, parent)
+        self.layers = QListWidget()
+        self.layers.setToolTip("Layers of the model with their channel counts; pick one to browse its units")
+        self.layers.currentItemChanged.connect(self._on_layer_picked)
+        self.channel = QSpinBox()
+        self.channel.setToolTip("Channel of the selected layer (the unit); arrows step through units")
+        self.channel.valueChanged.connect(self._on_channel_picked)
+        self.pre_relu = QCheckBox("pre-ReLU")
+        self.pre_relu.setToolTip("Show the value before the ReLU, where the layer has one")
+        self.pre_relu.toggled.connect(lambda _: self._refresh())
+        self.info = QLabel("Open an image (File > Open image…, or drop one here) to see activations.")
+        self.info.setWordWrap(True)
+        self.image_view = ArrayView(colorbar=False)
+        self.map_view = ArrayView()
+        self.map_view.sigHover.connect(lambda r, c, v: self.info.setText(f"{self._title()}  at ({r}, {c}): {v:.4g}"))
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Channel"))
+        controls.addWidget(self.channel)
+        controls.addWidget(self.pre_relu)
+        controls.addStretch(1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addLayout(controls)
+        views = QHBoxLayout()
+        views.addWidget(self.image_view)
+        views.addWidget(self.map_view)
+        right_layout.addLayout(views, 1)
+        right_layout.addWidget(self.info)
+        splitter = QSplitter()
+        splitter.addWidget(self.layers)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter)
+
+        self.activation: np.ndarray | None = None  # [H, W] of the current unit
+        self._maps: tuple[str, str, np.ndarray] | None = None  # (image name, layer, [C, H, W])
+        state.sigModelChanged.connect(self._on_model)
+        state.sigUnitChanged.connect(self._on_unit)
+        state.sigImageChanged.connect(lambda _: self._refresh())
+        if state.model is not None:
+            self._on_model(state.model)
+
+    def _on_model(self, model) -> None:
+        self._maps = None
+        self.layers.blockSignals(True)
+        self.layers.clear()
+        for info in model.catalogue:
+            item = QListWidgetItem(f"{info.name}  ({info.channels})")
+            item.setData(Qt.ItemDataRole.UserRole, info.name)
+            item.setToolTip(f"{info.name}: {info.channels} channels, {info.shape[1]}x{info.shape[2]} at "
+                            f"{model.input_size[0]} px" + (", has a pre-ReLU value" if info.has_pre_relu else ""))
+            self.layers.addItem(item)
+        self.layers.blockSignals(False)
+        if self.state.unit is not None:
+            self._on_unit(self.state.unit)
+
+    def _on_unit(self, unit: UnitRef) -> None:
+        model = self.state.model
+        if model is None:
+            return
+        for row in range(self.layers.count()):
+            item = self.layers.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == unit.layer:
+                self.layers.blockSignals(True)
+                self.layers.setCurrentRow(row)
+                self.layers.blockSignals(False)
+        info = model.catalogue.layer(unit.layer)
+        self.channel.blockSignals(True)
+        self.channel.setRange(0, info.channels - 1)
+        self.channel.setValue(unit.channel)
+        self.channel.blockSignals(False)
+        self.pre_relu.setEnabled(info.has_pre_relu)
+        self._refresh()
+
+    def _on_layer_picked(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is not None:
+            self.state.set_unit(UnitRef(item.data(Qt.ItemDataRole.UserRole), 0))
+
+    def _on_channel_picked(self, channel: int) -> None:
+        if self.state.unit is not None:
+            self.state.set_unit(UnitRef(self.state.unit.layer, channel))
+
+    def _layer(self) -> str | None:
+        unit, model = self.state.unit, self.state.model
+        if unit is None or model is None:
+            return None
+        if self.pre_relu.isChecked():
+            return model.catalogue.pre_relu_of(unit.layer) or unit.layer
+        return unit.layer
+
+    def _title(self) -> str:
+        return f"{self._layer()}:{self.state.unit.channel}" if self.state.unit else ""
+
+    def _refresh(self) -> None:
+        image, layer = self.state.image, self._layer()
+        if image is None or layer is None:
+            return
+        self.image_view.set_image(image.pixels)
+        if self._maps is not None and self._maps[:2] == (image.name, layer):
+            self._show()
+            return
+        self.run_job(activation_map_job, image.pixels, layer, name=f"activations {layer}", interactive=True,
+                     on_done=lambda maps, key=(image.name, layer): self._on_maps(key, maps))
+
+    def _on_maps(self, key: tuple[str, str], maps: np.ndarray) -> None:
+        self._maps = (*key, maps)
+        self._show()
+
+    def _show(self) -> None:
+        if self._maps is None or self.state.unit is None:
+            return
+        maps = self._maps[2]
+        if self.state.unit.channel >= maps.shape[0]:
+            return
+        self.activation = maps[self.state.unit.channel]
+        self.map_view.set_values(self.activation, signed=self.pre_relu.isChecked())
+        self.info.setText(f"{self._title()} on {self._maps[0]}: max {self.activation.max():.4g}, "
+                          f"mean {self.activation.mean():.4g}")
+
+    def figure(self, scale: float = 1.0) -> Image.Image | None:
+        if self.activation is None or self.state.image is None:
+            return None
+        return figures.activation_figure(self.state.image.pixels, self.activation, self._title(), scale)
+
+    def cli_command(self) -> str | None:
+        if self.state.image is None or self.state.model is None:
+            return None
+        return (f"circuitloupe activations --model {self.state.model.spec} {self.state.image.name} "
+                f"--layers {self._layer()} --out acts.npz")

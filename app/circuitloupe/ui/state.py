@@ -1,0 +1,73 @@
+"""AppState: what every pane shares (model, current unit, current image) and its signals.
+
+Selecting a unit anywhere calls :meth:`AppState.set_unit`; every pane follows
+``sigUnitChanged``. Panes never talk to each other directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from circuitloupe.core.images import load_image
+from circuitloupe.core.models import LoadedModel
+from circuitloupe.core.units import UnitRef
+
+
+@dataclass(frozen=True)
+class OpenImage:
+    """An image the user opened: its name (path or sample name) and pixels [H, W, 3] in [0, 1]."""
+
+    name: str
+    pixels: np.ndarray
+
+
+class AppState(QObject):
+    sigModelChanged = Signal(object)  # LoadedModel
+    sigUnitChanged = Signal(object)  # UnitRef
+    sigUnitActivated = Signal(object)  # UnitRef: "open this unit in every pane" (Enter)
+    sigImageChanged = Signal(object)  # OpenImage
+    sigMessage = Signal(str)  # one line for the status bar and the log
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: LoadedModel | None = None
+        self.unit: UnitRef | None = None
+        self.image: OpenImage | None = None
+
+    def set_model(self, model: LoadedModel) -> None:
+        self.model = model
+        self.sigModelChanged.emit(model)
+        if self.unit is None or self.unit.layer not in model.catalogue:
+            first = next((info for info in model.catalogue if info.shape[1] > 1), None)
+            if first is not None:
+                self.set_unit(UnitRef(first.name, 0))
+
+    def set_unit(self, unit: UnitRef | str) -> None:
+        """Make ``unit`` the app-wide current unit (validated against the model when one is open)."""
+        ref = UnitRef.parse(unit) if isinstance(unit, str) else unit
+        if self.model is not None:
+            ref = self.model.catalogue.unit(ref)
+        if ref != self.unit:
+            self.unit = ref
+            self.sigUnitChanged.emit(ref)
+
+    def activate_unit(self, unit: UnitRef | str) -> None:
+        self.set_unit(unit)
+        self.sigUnitActivated.emit(self.unit)
+
+    def set_image(self, image: OpenImage) -> None:
+        self.image = image
+        self.sigImageChanged.emit(image)
+
+    def open_image_file(self, path: str | Path) -> OpenImage:
+        """Read an image file (raises ImageError) and make it the current image."""
+        image = OpenImage(str(path), load_image(path))
+        self.set_image(image)
+        return image
+
+    def message(self, text: str) -> None:
+        self.sigMessage.emit(text)

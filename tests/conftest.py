@@ -1,0 +1,31 @@
+"""Shared test set-up: headless Qt, a private data folder, small seeded models."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import support`
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory, monkeypatch):
+    """Every test writes user data (labels, caches, settings) into its own folder."""
+    monkeypatch.setenv("CIRCUITLOUPE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="session")
+def inception():
+    """InceptionV1 with seeded random weights (seed 0), shared by the whole session."""
+    from circuitloupe.core.models import load_model
+
+    return load_model("inceptionv1", "random:0")

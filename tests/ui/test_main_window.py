@@ -1,0 +1,88 @@
+"""The main window opens offscreen with a model, lists layers and shows an activation map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from circuitloupe.core.units import UnitRef
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot):
+    service = InferenceService("cpu")
+    win = MainWindow(service)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def load(qtbot, window, spec="inceptionv1", weights="random:0"):
+    with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
+        window.load_model(spec, weights)
+
+
+def test_window_lists_layers_and_shows_activation_map(qtbot, window, tmp_path):
+    load(qtbot, window)
+    pane = window.panes["activations"]
+    names = [pane.layers.item(i).text() for i in range(pane.layers.count())]
+    assert "mixed3b  (480)" in names and "conv2d0  (64)" in names
+
+    window.unit_edit.setText("3b:379")
+    qtbot.keyClick(window.unit_edit, "\r")
+    assert window.state.unit == UnitRef("mixed3b", 379)
+    assert pane.channel.value() == 379
+
+    path = tmp_path / "stripes.png"
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::8] = 255
+    Image.fromarray(stripes).save(path)
+    window.open_image(path)
+    qtbot.waitUntil(lambda: pane.activation is not None, timeout=30_000)
+    assert pane.activation.shape == (28, 28)
+
+    out = tmp_path / "figure.png"
+    from circuitloupe.ui.widgets.export import export_pane
+
+    assert export_pane(pane, out, 2.0)
+    assert Image.open(out).height > 400
+
+
+def test_bad_image_and_bad_unit_give_messages_not_crashes(qtbot, window, tmp_path):
+    load(qtbot, window)
+    messages = []
+    window.state.sigMessage.connect(messages.append)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    window.open_image(bad)
+    window.unit_edit.setText("mixed3b:999")
+    qtbot.keyClick(window.unit_edit, "\r")
+    assert any("cannot read image" in m for m in messages)
+    assert any("channels 0..479" in m for m in messages)
+
+
+def test_last_model_and_layout_persist(qtbot, tmp_path):
+    from circuitloupe.ui.main_window import last_model_spec, settings
+
+    service = InferenceService("cpu")
+    win = MainWindow(service)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(service.sigModelChanged, timeout=60_000):
+        win.load_model("inceptionv1", str(_saved_weights(tmp_path)))
+    win.close()
+    assert last_model_spec() == "inceptionv1"
+    assert settings().value("window_state") is not None
+
+
+def _saved_weights(tmp_path):
+    import torch
+
+    from circuitloupe.core.models.inceptionv1 import InceptionV1
+
+    path = tmp_path / "inception5h.pth"
+    torch.save(InceptionV1().state_dict(), path)
+    return path
