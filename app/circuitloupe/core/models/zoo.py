@@ -22,6 +22,7 @@ LoadFn = Callable[[str | None, DownloadProgress | None], LoadedModel]
 
 _ENTRY_MODULES = (
     "circuitloupe.core.models.inceptionv1_entry",
+    "circuitloupe.core.models.efficientnet_entry",
 )
 
 
@@ -89,7 +90,8 @@ def default_model_spec() -> str:
     for entry in entries():
         if entry.default_weights_available():
             return entry.name
-    return next(e.name for e in entries() if e.offline)
+    known = entries()
+    return next((e.name for e in known if e.offline), known[0].name)
 
 
 def seeded(build: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
