@@ -29,3 +29,11 @@ def inception():
     from circuitloupe.core.models import load_model
 
     return load_model("inceptionv1", "random:0")
+
+
+@pytest.fixture(scope="session")
+def efficientnet():
+    """EfficientNet-Lite0 with its packaged ImageNet weights, shared by the whole session."""
+    from circuitloupe.core.models import load_model
+
+    return load_model("efficientnet_lite0")

@@ -128,7 +128,7 @@ def test_load_model_job_switches_models(qtbot, service):
     assert blocker.args[0].weights_id == "random:3"
     assert service.model is blocker.args[0]
     bad = service.load("no_such_model")
-    with qtbot.waitSignal(bad.sigFailed, timeout=5000) as blocker:
+    with qtbot.waitSignal(bad.sigFailed, timeout=30_000) as blocker:
         pass
     assert "no model called 'no_such_model'" in blocker.args[0]
     assert service.model.weights_id == "random:3"

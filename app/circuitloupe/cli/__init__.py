@@ -18,6 +18,18 @@ COMMAND_MODULES = (
     "models_cmd",
     "layers_cmd",
     "activations_cmd",
+    "featvis_cmd",
+    "predict_cmd",
+    "find_curves_cmd",
+    "weights_cmd",
+    "expanded_cmd",
+    "circuit_cmd",
+    "scan_cmd",
+    "label_cmd",
+    "attribute_cmd",
+    "equivariance_cmd",
+    "train_gcnn_cmd",
+    "tuning_cmd",
 )
 
 
@@ -31,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="weights file for the app's model, or random[:SEED]")
     parser.add_argument("--device", help="cpu, cuda, mps or auto (default)")
     parser.add_argument("--image", action="append", help="image to open in the app (repeatable)")
+    parser.add_argument("--project", help="project file (.loupe) to open in the app")
+    parser.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme (default: as last time)")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="when the app is idle, save a screenshot of the window to PNG and quit")
+    parser.add_argument("--screenshot-delay", type=float, default=1.0, metavar="S",
+                        help="seconds to wait after the app becomes idle before --screenshot (default 1)")
+    parser.add_argument("--script", metavar="FILE.py",
+                        help="run a Python file inside the app once the window is up (see README, desktop)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"circuitloupe.cli.{module_name}").register(commands)
@@ -44,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from circuitloupe.ui.app import run_gui
 
-            return run_gui(args.model, args.weights, args.device, args.image)
+            return run_gui(args.model, args.weights, args.device, args.image, project=args.project,
+                           theme=args.theme, screenshot=args.screenshot,
+                           screenshot_delay=args.screenshot_delay, script=args.script)
         return int(args.run(args) or 0)
     except UserError as error:
         print(f"circuitloupe: error: {error}", file=sys.stderr)

@@ -29,19 +29,28 @@ def load_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
             return pil_to_array(image, channels)
     except FileNotFoundError:
         raise ImageError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
+            EOFError) as error:
         raise ImageError(f"cannot read image {path}: {error}") from None
 
 
 def pil_to_array(image: Image.Image, channels: int = 3) -> np.ndarray:
-    """A PIL image of any mode -> float32 [H, W, channels] in [0, 1]."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    """A PIL image of any mode -> float32 [H, W, channels] in [0, 1].
+
+    16-bit and 32-bit integer images are scaled by 65535 (or 255 when no value exceeds it);
+    float images by 1, 255 or 65535, whichever their maximum fits; Lab goes through an sRGB
+    transform; images with alpha (RGBA, LA, PA, premultiplied RGBa) are composited on white.
+    """
+    if image.mode in _SINGLE_CHANNEL_WIDE:
         values = np.asarray(image, dtype=np.float32)
-        scale = 65535.0 if values.max(initial=0) > 255 else 255.0
+        top = float(values.max(initial=0))
+        scale = 1.0 if image.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0
         gray = np.clip(values / scale, 0, 1)
         array = np.repeat(gray[..., None], 3, axis=2)
     else:
-        if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        if image.mode == "LAB":
+            image = _lab_to_srgb(image)
+        if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(background, rgba)
@@ -49,6 +58,18 @@ def pil_to_array(image: Image.Image, channels: int = 3) -> np.ndarray:
     if channels == 1:
         return (array @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
     return np.ascontiguousarray(array)
+
+
+_SINGLE_CHANNEL_WIDE = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa"}
+
+
+def _lab_to_srgb(image: Image.Image) -> Image.Image:
+    from PIL import ImageCms
+
+    transform = ImageCms.buildTransformFromOpenProfiles(
+        ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+    return ImageCms.applyTransform(image, transform)
 
 
 def to_batch(images: list[np.ndarray] | np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:

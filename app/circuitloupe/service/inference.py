@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import Cancelled
@@ -140,7 +140,10 @@ class InferenceService(QObject):
         """Queue ``fn(ctx, *args, **kwargs)``; interactive jobs go before queued long ones."""
         priority = INTERACTIVE if interactive else LONG
         job = Job(fn, args, kwargs, name or getattr(fn, "__name__", "job"), priority)
-        self._queue.put((priority, next(self._order), job))
+        entry = (priority, next(self._order), job)
+        # Queue on the next event-loop turn, so the caller connects its handlers before the
+        # worker can start (and finish) the job; a signal with no receiver yet would be lost.
+        QTimer.singleShot(0, self, lambda: self._queue.put(entry))
         self.sigSubmitted.emit(job)
         return job
 

@@ -1,29 +1,85 @@
-"""Start the GUI."""
+"""Start the GUI: logging and error hooks, the window, then a model, a project or the welcome screen."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 
-from circuitloupe.core.models import zoo
+log = logging.getLogger("circuitloupe.app")
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere since this import)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks
+        uptime = float(open("/proc/uptime").read().split()[0])
+        return max(0.0, uptime - start)
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
+
+
+_IMPORTED = time.perf_counter()
 
 
 def run_gui(model: str | None = None, weights: str | None = None, device: str | None = None,
-            images: list[str] | None = None) -> int:
-    """Open the main window with ``model`` (default: the last model, else the default model)."""
+            images: list[str] | None = None, project: str | None = None, theme: str | None = None,
+            screenshot: str | None = None, screenshot_delay: float = 1.0, script: str | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit status.
+
+    Start-up: ``project`` if given, else ``model``, else the welcome screen (or the last model,
+    when the user switched the welcome screen off). ``screenshot`` and ``script`` drive the
+    window afterwards (see :mod:`circuitloupe.ui.automation`).
+    """
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from circuitloupe.core.models import zoo
     from circuitloupe.service import InferenceService
+    from circuitloupe.ui.error_report import setup_file_logging
     from circuitloupe.ui.main_window import MainWindow, last_model_spec
 
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_file_logging()
+    if QApplication.instance() is None:  # crisp at fractional scales (125 %, 150 %), not rounded
+        QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("Circuit Loupe")
     app.setOrganizationName("circuitloupe")
+    app.setDesktopFileName("circuitloupe")
     service = InferenceService(device)
-    window = MainWindow(service)
+    window = MainWindow(service, theme=theme)
+    window.errors.install()
     window.show()
-    window.load_model(model or last_model_spec() or zoo.default_model_spec(), weights)
+    log.info("window shown %.2f s after start", process_age())
+    _report_ready_once(window)
+    if project:
+        window.open_project(project)
+    elif model:
+        window.load_model(model, weights)
+    elif window.welcome_at_start() and not images and not screenshot:
+        window.show_welcome()
+    else:
+        window.load_model(last_model_spec() or zoo.default_model_spec(), weights)
     for path in images or []:
         window.open_image(path)
+    if screenshot:
+        from circuitloupe.ui.automation import take_screenshot_when_idle
+
+        QTimer.singleShot(0, lambda: take_screenshot_when_idle(window, screenshot, screenshot_delay))
+    if script:
+        from circuitloupe.ui.automation import run_script
+
+        QTimer.singleShot(0, lambda: run_script(window, script))
     return app.exec()
+
+
+def _report_ready_once(window) -> None:
+    """Log when the first model is on screen: the start-up time to an interactive window."""
+    def ready(model) -> None:
+        window.service.sigModelChanged.disconnect(ready)
+        log.info("ready: %s loaded and interactive %.2f s after start", model.spec, process_age())
+
+    window.service.sigModelChanged.connect(ready)

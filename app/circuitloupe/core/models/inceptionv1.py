@@ -67,10 +67,30 @@ class PadMaxPool(nn.Module):
 
 
 class LocalResponseNorm(nn.Module):
-    """TensorFlow LRN(depth_radius=5, alpha=1e-4, beta=0.5, bias=2) in PyTorch's terms."""
+    """TensorFlow LRN(depth_radius=5, alpha=1e-4, beta=0.5, bias=2): x / (2 + 1e-4 * S) ** 0.5,
+    S the sum of squares over the 11 channels centred on each channel.
+
+    The window sum is one banded 1x1 convolution, 3-5x faster forward and backward on CPU than
+    ``F.local_response_norm`` (which pads and average-pools in 3-D), with the same result.
+    """
+
+    RADIUS, ALPHA, BETA, BIAS = 5, 1e-4, 0.5, 2.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bands: dict[tuple, torch.Tensor] = {}
+
+    def _band(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.shape[1], x.device, x.dtype)
+        if key not in self._bands:
+            index = torch.arange(x.shape[1], device=x.device)
+            inside = (index[None, :] - index[:, None]).abs() <= self.RADIUS
+            self._bands[key] = inside.to(x.dtype)[:, :, None, None]
+        return self._bands[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.local_response_norm(x, size=11, alpha=11e-4, beta=0.5, k=2.0)
+        window = F.conv2d(x * x, self._band(x))
+        return x / (self.BIAS + self.ALPHA * window) ** self.BETA
 
 
 def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:

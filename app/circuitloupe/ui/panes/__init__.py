@@ -7,7 +7,17 @@ import importlib
 # "module:Class" under circuitloupe.ui.panes, in the order the View menu lists them.
 PANE_CLASSES = (
     "activations:ActivationsPane",
+    "browser:BrowserPane",
+    "weights:WeightsPane",
+    "featurevis:FeatureVisPane",
+    "attribution:AttributionPane",
+    "equivariance:EquivariancePane",
+    "dataset:DatasetPane",
+    "tuning:TuningPane",
+    "curve_finder:CurveFinderPane",
+    "labeling:LabelingPane",
     "log:LogPane",
+    "notes:NotesPane",
 )
 
 

@@ -39,11 +39,29 @@ class Pane(QWidget):
         """The ``circuitloupe ...`` command that reproduces the current figure, if any."""
         return None
 
+    def key_help(self) -> list[tuple[str, str]]:
+        """Keys this pane handles itself (e.g. in keyPressEvent) as (keys, what they do), for F1."""
+        return []
+
+    def project_state(self) -> dict[str, Any]:
+        """JSON-ready settings to keep in a project file (File > Save project)."""
+        return {}
+
+    def restore_project_state(self, data: dict[str, Any]) -> None:
+        """Apply settings saved by :meth:`project_state` (unknown keys must be ignored)."""
+
     def run_job(self, fn: Callable, *args: Any, name: str | None = None, interactive: bool = False,
-                on_done: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
-        """Submit ``fn(ctx, *args, **kwargs)``; failures go to the status bar and log."""
+                on_done: Callable[[Any], None] | None = None, connect: Callable[[Job], None] | None = None,
+                **kwargs: Any) -> Job:
+        """Submit ``fn(ctx, *args, **kwargs)``; failures go to the status bar and log.
+
+        ``on_done(result)`` follows success; ``connect(job)`` may hook up any other signals (the
+        service starts a job only on the next event-loop turn, so nothing is missed).
+        """
         job = self.service.submit(fn, *args, name=name, interactive=interactive, **kwargs)
         if on_done is not None:
             job.sigFinished.connect(on_done)
+        if connect is not None:
+            connect(job)
         job.sigFailed.connect(self.state.message)
         return job

@@ -29,35 +29,42 @@ class JobProgress(QWidget):
         self._started = 0.0
 
     def follow(self, job: Job) -> None:
+        """Show ``job``'s progress from now on (a job followed earlier no longer updates the bar)."""
         self.job = job
         self._started = time.perf_counter()
         self.bar.setRange(0, 0)
         self.rate.setText("queued")
         self.cancel_button.setEnabled(True)
-        job.sigStarted.connect(self._on_started)
-        job.sigProgress.connect(self._on_progress)
-        for signal in (job.sigFinished, job.sigFailed, job.sigCancelled):
-            signal.connect(self._on_done)
+        job.sigStarted.connect(lambda: self._on_started(job))
+        job.sigProgress.connect(lambda step, total, _preview: self._on_progress(job, step, total))
+        job.sigFinished.connect(lambda _result: self._on_done(job, "done"))
+        job.sigFailed.connect(lambda _message: self._on_done(job, "failed"))
+        job.sigCancelled.connect(lambda: self._on_done(job, "cancelled"))
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
 
-    def _on_started(self) -> None:
-        self._started = time.perf_counter()
-        self.rate.setText("running")
+    def _on_started(self, job: Job) -> None:
+        if job is self.job:
+            self._started = time.perf_counter()
+            self.rate.setText("running")
 
-    def _on_progress(self, step: int, total: int, _preview=None) -> None:
+    def _on_progress(self, job: Job, step: int, total: int) -> None:
+        if job is not self.job:
+            return
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(step)
         elapsed = time.perf_counter() - self._started
         if elapsed > 0 and step > 0:
             self.rate.setText(f"{step / elapsed:.1f} {self.unit}/s")
 
-    def _on_done(self, *_args) -> None:
+    def _on_done(self, job: Job, outcome: str) -> None:
+        if job is not self.job:
+            return
         self.cancel_button.setEnabled(False)
         self.bar.setRange(0, 1)
-        self.bar.setValue(1 if self.job is not None and not self.job.cancel_requested else 0)
-        if self.job is not None and self.job.cancel_requested:
-            self.rate.setText("cancelled")
+        self.bar.setValue(1 if outcome == "done" else 0)
+        if outcome != "done" or self.rate.text() in ("queued", "running"):
+            self.rate.setText(outcome)
         self.job = None

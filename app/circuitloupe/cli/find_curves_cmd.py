@@ -1,0 +1,61 @@
+"""circuitloupe find-curves: sweep a layer with synthetic curves and propose its curve family."""
+
+from __future__ import annotations
+
+import argparse
+
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.core import curve_finder
+from circuitloupe.core.figures import save_png
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "find-curves", help="find curve detectors in a layer and propose them as a family",
+        description="Sweep every unit of LAYER with synthetic curves (orientation x radius, plus straight "
+                    "strokes), score orientation selectivity and propose the most curve-selective units "
+                    "as a family ordered by preferred orientation.")
+    add_model_arguments(parser, default="efficientnet_lite0")
+    parser.add_argument("layer", metavar="LAYER", help="layer to sweep, e.g. block6_depthwise or mixed3b")
+    parser.add_argument("--top", type=int, default=curve_finder.DEFAULT_TOP,
+                        help=f"largest family to propose (default {curve_finder.DEFAULT_TOP})")
+    parser.add_argument("--orientations", type=int, default=36, help="orientations over 360 degrees (default 36)")
+    parser.add_argument("--radii", type=int, default=5, help="curve radii, tight to gentle (default 5)")
+    parser.add_argument("--min-selectivity", type=float, default=0.3,
+                        help="least resultant length of the radial tuning (1 - circular variance; default 0.3)")
+    parser.add_argument("--min-sigma", type=float, default=2.0,
+                        help="least best-curve response, in standard deviations above the unit's mean on the "
+                             "sample photos (default 2)")
+    parser.add_argument("--min-curve-vs-line", type=float, default=1.0,
+                        help="least margin of the best curve over the best straight stroke, in those standard "
+                             "deviations (default 1)")
+    parser.add_argument("--json", metavar="J", help="write every unit's scores and the family as JSON")
+    parser.add_argument("--out", metavar="PNG", help="write the radial tuning plot and selectivity scatter")
+    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1)")
+    parser.add_argument("--save-family", nargs="?", const="", metavar="NAME",
+                        help="save the family for the browser (default name: 'curves LAYER')")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = open_model(args)
+    bar = ProgressBar(f"find-curves {args.layer}", unit="batch")
+    try:
+        search = curve_finder.find_curves(model, args.layer, top=args.top, orientations=args.orientations,
+                                          curvatures=args.radii, min_selectivity=args.min_selectivity,
+                                          min_sigma=args.min_sigma, min_curve_vs_line=args.min_curve_vs_line,
+                                          progress=bar)
+    finally:
+        bar.close()
+    print(search.summary())
+    for s in search.family:
+        print(f"  {s.unit:<24} preferred {s.preferred:5.1f} deg  selectivity {s.selectivity:.2f}  "
+              f"peak/mean {s.peak_to_mean:5.2f}  peak {s.peak_sigma:4.1f} sd  curve-line {s.curve_vs_line:4.1f} sd")
+    if args.json:
+        write_json(args.json, search.to_json())
+    if args.out:
+        save_png(curve_finder.curve_family_figure(search, args.scale), args.out)
+    if args.save_family is not None and search.family:
+        name = curve_finder.save_family(model, search, args.save_family or None)
+        print(f"saved family '{name}'")
+    return 0

@@ -1,0 +1,185 @@
+"""Transformation robustness: random pad, jitter, scale and rotate, as one affine resampling.
+
+Each transform maps a canvas to a new canvas and contributes a random affine map (per image,
+drawn from a seeded generator) from output pixel offsets (about the canvas centre) to input
+pixel offsets. A list is composed into a single matrix per image and applied with one
+``affine_grid`` + ``grid_sample``, so the whole list costs one bilinear resampling. Lucid's
+standard list is :data:`STANDARD`: pad 12 (grey), jitter 8, scale 0.9..1.1, rotate -10..10
+degrees, jitter 4. Sizes are (height, width) in pixels; angles are in degrees.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from circuitloupe.core.errors import UserError
+
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Pad:
+    """Grow the canvas by ``pixels`` on every side, filled with ``value`` (or reflected)."""
+
+    pixels: int
+    mode: str = "constant"  # or "reflect"
+    value: float = 0.5
+
+    def output_size(self, size: Size) -> Size:
+        return size[0] + 2 * self.pixels, size[1] + 2 * self.pixels
+
+    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Crop ``pixels`` off the canvas at a random integer offset (a random shift of 0..pixels)."""
+
+    pixels: int
+
+    def output_size(self, size: Size) -> Size:
+        return size[0] - self.pixels, size[1] - self.pixels
+
+    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        offsets = torch.randint(0, self.pixels + 1, (batch, 2), generator=generator).float() - self.pixels / 2
+        m = torch.eye(3).repeat(batch, 1, 1)
+        m[:, :2, 2] = offsets
+        return m
+
+
+@dataclass(frozen=True)
+class RandomScale:
+    """Zoom about the centre by a factor drawn from ``scales`` (the canvas keeps its size)."""
+
+    scales: tuple[float, ...]
+
+    def output_size(self, size: Size) -> Size:
+        return size
+
+    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        choice = torch.randint(0, len(self.scales), (batch,), generator=generator)
+        inverse = 1.0 / torch.tensor(self.scales, dtype=torch.float32)[choice]
+        m = torch.eye(3).repeat(batch, 1, 1)
+        m[:, 0, 0] = inverse
+        m[:, 1, 1] = inverse
+        return m
+
+
+@dataclass(frozen=True)
+class RandomRotate:
+    """Rotate about the centre by an angle (degrees) drawn from ``angles``."""
+
+    angles: tuple[float, ...]
+
+    def output_size(self, size: Size) -> Size:
+        return size
+
+    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        choice = torch.randint(0, len(self.angles), (batch,), generator=generator)
+        theta = torch.tensor(self.angles, dtype=torch.float32)[choice] * (math.pi / 180.0)
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        m = torch.eye(3).repeat(batch, 1, 1)
+        # Output offset -> input offset is the inverse rotation; y points down in images.
+        m[:, 0, 0], m[:, 0, 1] = cos, -sin
+        m[:, 1, 0], m[:, 1, 1] = sin, cos
+        return m
+
+
+Transform = Pad | Jitter | RandomScale | RandomRotate
+
+STANDARD: tuple[Transform, ...] = (
+    Pad(12, "constant", 0.5),
+    Jitter(8),
+    RandomScale(tuple(1 + (i - 5) / 50.0 for i in range(11))),
+    RandomRotate(tuple(range(-10, 11)) + (0,) * 5),
+    Jitter(4),
+)
+
+
+class Transforms:
+    """A composed list of random transforms: ``transforms(images, generator)``.
+
+    images: [B, C, H, W]; the result has :meth:`output_size` spatial size.
+    """
+
+    def __init__(self, items: Sequence[Transform] = ()) -> None:
+        self.items = tuple(items)
+        pads = [t for t in self.items if isinstance(t, Pad)]
+        self.mode = pads[0].mode if pads else "constant"
+        self.fill = pads[0].value if pads else 0.5
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def output_size(self, size: Size) -> Size:
+        for item in self.items:
+            size = item.output_size(size)
+        if min(size) < 1:
+            raise UserError("the transforms crop away the whole image; use a larger image size")
+        return size
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if not self.items:
+            return images
+        batch = images.shape[0]
+        in_size = tuple(images.shape[-2:])
+        out_size = self.output_size(in_size)
+        total = torch.eye(3).repeat(batch, 1, 1)
+        for item in self.items:
+            m = item.matrices(batch, generator)
+            if m is not None:
+                total = total @ m
+        theta = _to_normalised(total, in_size, out_size).to(images.device, images.dtype)
+        grid = F.affine_grid(theta, [batch, images.shape[1], *out_size], align_corners=False)
+        if self.mode == "reflect":
+            return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        shifted = F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros",
+                                align_corners=False)
+        return shifted + self.fill
+
+
+def _to_normalised(matrix: torch.Tensor, in_size: Size, out_size: Size) -> torch.Tensor:
+    """Pixel-offset affine maps [B, 3, 3] in (x, y) order -> ``affine_grid`` thetas [B, 2, 3]."""
+    d_out = torch.diag(torch.tensor([out_size[1] / 2, out_size[0] / 2, 1.0]))
+    d_in_inv = torch.diag(torch.tensor([2 / in_size[1], 2 / in_size[0], 1.0]))
+    return (d_in_inv @ matrix @ d_out)[:, :2, :]
+
+
+def parse_transforms(spec: str | Sequence[Transform] | Transforms | None) -> Transforms:
+    """``"standard"`` (Lucid's list), ``"none"``, a list of transforms, or a comma list such as
+    ``"pad=12,jitter=8,scale=0.9:1.1,rotate=10,jitter=4"`` (rotate=D draws from -D..D degrees)."""
+    if isinstance(spec, Transforms):
+        return spec
+    if spec is None or spec == "none" or spec == "":
+        return Transforms(())
+    if spec == "standard":
+        return Transforms(STANDARD)
+    if not isinstance(spec, str):
+        return Transforms(tuple(spec))
+    items: list[Transform] = []
+    for token in spec.split(","):
+        name, _, value = token.strip().partition("=")
+        try:
+            if name == "pad":
+                items.append(Pad(int(value or 12)))
+            elif name == "jitter":
+                items.append(Jitter(int(value or 8)))
+            elif name == "scale":
+                lo, _, hi = (value or "0.9:1.1").partition(":")
+                lo_f, hi_f = float(lo), float(hi or lo)
+                items.append(RandomScale(tuple(lo_f + (hi_f - lo_f) * i / 10 for i in range(11))))
+            elif name == "rotate":
+                degrees = int(value or 10)
+                items.append(RandomRotate(tuple(range(-degrees, degrees + 1))))
+            else:
+                raise ValueError(name)
+        except ValueError:
+            raise UserError(f"'{token.strip()}' is not a transform; use pad=N, jitter=N, scale=LO:HI, "
+                            "rotate=DEG, 'standard' or 'none'") from None
+    return Transforms(items)

@@ -1,0 +1,127 @@
+"""Labeling result figures (matplotlib Agg -> PIL), shared by ``circuitloupe label stats`` and the pane.
+
+All take a session's :class:`~circuitloupe.core.labeling.session.LabelResults` and its label set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from circuitloupe.core import figures
+from circuitloupe.core.labeling.labelsets import LabelSet
+from circuitloupe.core.labeling.session import LabelResults
+from circuitloupe.core.labeling.stats import UNLABELLED
+
+UNLABELLED_COLOUR = "#eeeeee"
+VIEWS = ("proportions", "density", "log-density", "expected", "results")
+
+
+def positive_summary(results: LabelResults, label_set: LabelSet) -> str:
+    """The article's headline, e.g. ``curve + imperfect curve = 55%`` (empty without positive labels)."""
+    names = label_set.positive_names()
+    return f"{' + '.join(names)} = {results.positive_share:.0%}" if names else ""
+
+
+def proportions_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.0) -> Image.Image:
+    """Stacked area of label proportions per activation bin."""
+    fig, ax = figures.new_plot(6.0, 3.2, scale)
+    width = results.bin_width
+    if len(results.numbers):
+        x = results.numbers * width + width / 2
+        ax.stackplot(x, results.proportions.T, labels=results.names,
+                     colors=[label_set.colour(n) for n in results.names], step=None, alpha=0.9)
+        ax.set_xlim(x[0] - width / 2, x[-1] + width / 2)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("activation (bin centre)")
+    ax.set_ylabel("proportion of labels")
+    ax.set_title(f"label proportions per activation bin ({int(results.counts.sum())} labelled)", fontsize=10)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    return figures.plot_to_image(fig)
+
+
+def density_by_label_figure(results: LabelResults, label_set: LabelSet, log_y: bool = False,
+                            scale: float = 1.0) -> Image.Image:
+    """The dataset's probability density per bin, each bar split by its label proportions
+    (bins without labelled items in light grey)."""
+    fig, ax = figures.new_plot(6.0, 3.2, scale)
+    density = results.dataset.density()
+    _stacked_bars(ax, results, label_set, density)
+    if log_y:
+        ax.set_yscale("log")
+        positive = density[density > 0]
+        if positive.size:
+            ax.set_ylim(positive.min() / 2, positive.max() * 2)
+    ax.set_xlabel("activation")
+    ax.set_ylabel("probability density" + (" (log)" if log_y else ""))
+    ax.set_title("dataset density coloured by label proportion", fontsize=10)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    return figures.plot_to_image(fig)
+
+
+def expected_value_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.0) -> Image.Image:
+    """``x * p(x)`` per bin split by label, with each label's share of the expected value."""
+    fig, ax = figures.new_plot(6.0, 3.2, scale)
+    dataset = results.dataset
+    total = dataset.counts.sum()
+    xpx = dataset.relu_sums / (total * dataset.width) if total else dataset.relu_sums
+    labels = {name: f"{name} {results.shares[name]:.0%}" for name in results.names}
+    labels[UNLABELLED] = f"{UNLABELLED} {results.shares[UNLABELLED]:.0%}"
+    _stacked_bars(ax, results, label_set, xpx, labels, positive_only=True)
+    ax.set_xlabel("activation x")
+    ax.set_ylabel("x · p(x)")
+    headline = positive_summary(results, label_set)
+    ax.set_title("contribution to expected value" + (f": {headline}" if headline else ""), fontsize=10)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    return figures.plot_to_image(fig)
+
+
+def results_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.0) -> Image.Image:
+    """The three result plots stacked: proportions, density by label, expected value by label."""
+    parts = [proportions_figure(results, label_set, scale), density_by_label_figure(results, label_set, True, scale),
+             expected_value_figure(results, label_set, scale)]
+    width = max(p.width for p in parts)
+    canvas = Image.new("RGB", (width, sum(p.height for p in parts)), "white")
+    y = 0
+    for part in parts:
+        canvas.paste(part, (0, y))
+        y += part.height
+    return canvas
+
+
+def view_figure(results: LabelResults, label_set: LabelSet, view: str = "results", scale: float = 1.0) -> Image.Image:
+    """One of :data:`VIEWS`."""
+    if view == "proportions":
+        return proportions_figure(results, label_set, scale)
+    if view in ("density", "log-density"):
+        return density_by_label_figure(results, label_set, view == "log-density", scale)
+    if view == "expected":
+        return expected_value_figure(results, label_set, scale)
+    if view == "results":
+        return results_figure(results, label_set, scale)
+    raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+
+
+def _stacked_bars(ax, results: LabelResults, label_set: LabelSet, heights: np.ndarray,
+                  legend: dict[str, str] | None = None, positive_only: bool = False) -> None:
+    dataset = results.dataset
+    width = dataset.width
+    centres = dataset.lows + width / 2
+    row = {int(b): i for i, b in enumerate(results.numbers)}
+    keep = centres > 0 if positive_only else np.ones(len(centres), bool)
+    fractions = np.zeros((len(centres), len(results.names) + 1))
+    for i, number in enumerate(dataset.numbers):
+        if int(number) in row:
+            fractions[i, :-1] = results.proportions[row[int(number)]]
+        else:
+            fractions[i, -1] = 1.0
+    bottom = np.zeros(len(centres))
+    for k, name in enumerate([*results.names, UNLABELLED]):
+        part = heights * fractions[:, k]
+        colour = UNLABELLED_COLOUR if name == UNLABELLED else label_set.colour(name)
+        text = (legend or {}).get(name, name)
+        ax.bar(centres[keep], part[keep], bottom=bottom[keep], width=width, color=colour, linewidth=0, label=text)
+        bottom += part
+    top = float(bottom[keep].max()) if keep.any() else 0.0
+    if top > 0:
+        ax.set_ylim(0, top * 1.05)

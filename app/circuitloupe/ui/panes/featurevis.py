@@ -1,0 +1,448 @@
+"""Feature visualisation pane: optimise images for units and watch them form.
+
+Units come from the current unit, a family preset of the model, or a typed list. Run renders
+all of them (times the diversity count) in one batch on the inference service; the images
+update live while the optimiser runs, and the progress bar shows steps per second. Results are
+cached on disk per model, unit and settings, so asking again is instant; the gallery lists every
+cached visualisation of the current unit. Export PNG writes the labelled grid (or the selected
+image) through the same core figure functions as ``circuitloupe featvis``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
+                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from circuitloupe.core import figures
+from circuitloupe.core.errors import UserError
+from circuitloupe.core.featurevis import cache
+from circuitloupe.core.featurevis.cache import Settings, UnitVis
+from circuitloupe.core.featurevis.figures import single_image, unit_grid
+from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
+from circuitloupe.core.units import UnitRef, parse_unit_list
+from circuitloupe.service import Job, JobContext
+from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
+
+CURRENT, TYPED = "current", "typed"
+LIVE_TILE, GALLERY_TILE = 144, 72
+PREVIEW_EVERY = 4
+EXPORT_GRID, EXPORT_SELECTED = "grid", "selected"
+
+
+def featurevis_job(ctx: JobContext, units: list[UnitRef], settings: Settings) -> list[UnitVis]:
+    """Cached visualisations at once (as a preview), then the rest rendered in one batch.
+
+    Previews are dicts ``{"units": [UnitRef], "images": [n, H, W, 3]}`` (``diversity`` images per
+    unit, in order) or ``{"cached": [UnitVis]}``.
+    """
+    model = ctx.model
+    found = cache.cached_visualisations(model, units, settings)
+    ctx.progress(0, settings.steps, {"cached": [vis for vis in found if vis is not None]})
+    missing = [unit for unit, vis in zip(units, found) if vis is None]
+    rendered: dict[UnitRef, UnitVis] = {}
+    if missing:
+        def report(step: int, total: int, preview: np.ndarray | None = None) -> None:
+            ctx.progress(step, total, None if preview is None else {"units": missing, "images": preview})
+
+        images = len(missing) * settings.diversity  # fewer previews for big batches keep the GUI smooth
+        every = max(PREVIEW_EVERY, images // 8)
+        for vis in cache.visualise_units(model, missing, settings, progress=report, should_stop=ctx.should_stop,
+                                         use_cache=False, preview_every=every):
+            rendered[vis.unit] = vis
+    return [vis if vis is not None else rendered[unit] for unit, vis in zip(units, found)]
+
+
+def lookup_job(ctx: JobContext, units: list[UnitRef], settings: Settings, gallery_unit: UnitRef | None
+               ) -> tuple[list[UnitVis | None], list[tuple[cache.CacheEntry, np.ndarray]]]:
+    """Cached visualisations of ``units`` with ``settings``, and every cached image of ``gallery_unit``."""
+    found = cache.cached_visualisations(ctx.model, units, settings)
+    gallery = []
+    if gallery_unit is not None:
+        for entry in cache.entries(ctx.model, gallery_unit):
+            try:
+                gallery.append((entry, entry.load()))
+            except OSError:
+                continue
+    return found, gallery
+
+
+def _icon(image: np.ndarray, size: int) -> QIcon:
+    pil = figures.upscale(figures.to_pil(image), size, smooth=image.shape[0] < size)
+    return QIcon(array_to_pixmap(np.asarray(pil)))
+
+
+class FeatureVisPane(Pane):
+    title = "Feature visualisation"
+    object_name = "featurevis"
+    area = Qt.DockWidgetArea.RightDockWidgetArea
+    shortcut = "Ctrl+4"
+
+    def __init__(self, service, state, parent=None) -> None:
+        super().__init__(service, state, parent)
+        self.results: list[UnitVis] = []
+        self.job: Job | None = None
+        self.preview_count = 0
+        self.last_rate = ""
+        self._selected: tuple[str, np.ndarray] | None = None  # (label, image) picked in a list
+
+        self.source = QComboBox()
+        self.source.setToolTip("Which units to visualise: the current unit, a family preset of this model, "
+                               "or a list you type")
+        self.source.currentIndexChanged.connect(self._on_source)
+        self.units_edit = QLineEdit()
+        self.units_edit.setPlaceholderText("mixed3a:81,147 mixed3b:379")
+        self.units_edit.setToolTip("Units to visualise, e.g. mixed3a:81,147,145 mixed3b:379 (Enter runs)")
+        self.units_edit.returnPressed.connect(self.run)
+        self.objective = QComboBox()
+        self.objective.addItems(OBJECTIVE_KINDS)
+        self.objective.setToolTip("channel: the unit's mean over positions; neuron: its centre position; "
+                                  "direction: cosine with the unit's one-hot direction (fire it alone)")
+        self.steps = self._spin(8, 4096, 256, 32, "Optimisation steps (Adam, learning rate 0.05)")
+        self.size = self._spin(32, 512, 128, 16, "Image size in pixels")
+        self.diversity = self._spin(1, 8, 1, 1, "Images per unit; more than one adds a diversity term that "
+                                                "pushes them apart (Gram-matrix cosine penalty)")
+        self.seed = self._spin(0, 99999, 0, 1, "Random seed: the same seed gives the same images")
+        self.transforms = QCheckBox("transforms")
+        self.transforms.setChecked(True)
+        self.transforms.setToolTip("Transformation robustness: random pad, jitter, scale and rotate each step "
+                                   "(Lucid's standard list); off gives noisier, adversarial-looking images")
+        self.param = QComboBox()
+        self.param.addItems(["fourier", "pixel"])
+        self.param.setToolTip("Image parameterisation: fourier (1/f spectrum, decorrelated colour) or pixel")
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Render the units' feature visualisations (cached results appear at once)")
+        self.run_button.clicked.connect(self.run)
+        self.progress = JobProgress("steps")
+        self.export_mode = QComboBox()
+        self.export_mode.addItem("grid with unit labels", EXPORT_GRID)
+        self.export_mode.addItem("selected image", EXPORT_SELECTED)
+        self.export_mode.setToolTip("What Export PNG (Ctrl+E) writes: every image in a labelled grid, or only "
+                                    "the image selected in the results or the gallery")
+
+        self.live = self._icon_list(LIVE_TILE, "Images of the current run; they update while optimising. "
+                                               "Click one to select it for export.")
+        self.gallery = self._icon_list(GALLERY_TILE, "Every cached visualisation of the current unit (any "
+                                                     "settings); click one to select it for export")
+        self.info = QLabel("Pick units and press Run.")
+        self.info.setWordWrap(True)
+        self.gallery_label = QLabel("Gallery")
+
+        form = QFormLayout()
+        units_row = QHBoxLayout()
+        units_row.addWidget(self.source, 1)
+        units_row.addWidget(self.units_edit, 2)
+        form.addRow("Units", units_row)
+        options = QHBoxLayout()
+        for label, widget in (("Objective", self.objective), ("Steps", self.steps), ("Size", self.size),
+                              ("Images/unit", self.diversity), ("Seed", self.seed)):
+            options.addWidget(QLabel(label))
+            options.addWidget(widget)
+        options.addWidget(self.param)
+        options.addWidget(self.transforms)
+        options.addStretch(1)
+        form.addRow(options)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.progress, 1)
+        run_row.addWidget(QLabel("Export"))
+        run_row.addWidget(self.export_mode)
+        form.addRow(run_row)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.gallery_label)
+        bottom_layout.addWidget(self.gallery)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.live)
+        splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(form)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.info)
+
+        self.live.itemClicked.connect(self._on_item_clicked)
+        self.gallery.itemClicked.connect(self._on_item_clicked)
+        state.sigModelChanged.connect(self._on_model)
+        state.sigUnitChanged.connect(self._on_unit)
+        if state.model is not None:
+            self._on_model(state.model)
+
+    # ----- widgets -------------------------------------------------------------------------
+
+    @staticmethod
+    def _spin(lo: int, hi: int, value: int, step: int, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(lo, hi)
+        spin.setValue(value)
+        spin.setSingleStep(step)
+        spin.setToolTip(tip)
+        return spin
+
+    @staticmethod
+    def _icon_list(tile: int, tip: str) -> QListWidget:
+        listing = QListWidget()
+        listing.setViewMode(QListView.ViewMode.IconMode)
+        listing.setIconSize(QSize(tile, tile))
+        listing.setGridSize(QSize(tile + 16, tile + 24))
+        listing.setResizeMode(QListView.ResizeMode.Adjust)
+        listing.setMovement(QListView.Movement.Static)
+        listing.setWrapping(True)
+        listing.setToolTip(tip)
+        return listing
+
+    # ----- state ---------------------------------------------------------------------------
+
+    def settings(self) -> Settings:
+        """The settings the controls describe."""
+        return Settings(size=self.size.value(), steps=self.steps.value(), seed=self.seed.value(),
+                        objective=self.objective.currentText(), diversity=self.diversity.value(),
+                        transforms="standard" if self.transforms.isChecked() else "none",
+                        param=self.param.currentText())
+
+    def units(self) -> list[UnitRef]:
+        """The units to visualise (validated against the model); raises UserError."""
+        model = self.state.model
+        if model is None:
+            raise UserError("open a model first")
+        source = self.source.currentData()
+        if source == CURRENT:
+            if self.state.unit is None:
+                raise UserError("select a unit first (or pick a family or type units)")
+            refs = [self.state.unit]
+        elif source == TYPED:
+            refs = parse_unit_list(self.units_edit.text())
+        else:
+            refs = [UnitRef.parse(u) for u in model.families.get(source, [])]
+        return [model.catalogue.unit(u) for u in refs]
+
+    def _on_model(self, model) -> None:
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItem("current unit", CURRENT)
+        for name in model.families:
+            self.source.addItem(f"family: {name}", name)
+        self.source.addItem("typed list", TYPED)
+        self.source.blockSignals(False)
+        self._on_source()
+        self.results = []
+        self._selected = None
+        self.live.clear()
+        self.gallery.clear()
+        if self.state.unit is not None:
+            self._on_unit(self.state.unit)
+
+    def _on_source(self, _index: int = 0) -> None:
+        source = self.source.currentData()
+        self.units_edit.setEnabled(source == TYPED)
+        if source == CURRENT and self.state.unit is not None:
+            self.units_edit.setText(str(self.state.unit))
+        elif source not in (CURRENT, TYPED, None) and self.state.model is not None:
+            self.units_edit.setText(" ".join(self.state.model.families.get(source, [])))
+
+    def _on_unit(self, unit: UnitRef) -> None:
+        if self.source.currentData() == CURRENT:
+            self.units_edit.setText(str(unit))
+        if self.job is not None or self.state.model is None:
+            return
+        units = [unit] if self.source.currentData() == CURRENT else []
+        try:
+            settings = self.settings()
+        except UserError:
+            return
+        self.run_job(lookup_job, units, settings, unit, name=f"featvis cache {unit}", interactive=True,
+                     on_done=lambda found, u=unit: self._on_lookup(u, found))
+
+    def _on_lookup(self, unit: UnitRef, found) -> None:
+        cached, gallery = found
+        if unit != self.state.unit or self.job is not None:
+            return
+        hits = [vis for vis in cached if vis is not None]
+        if hits:
+            self.results = hits
+            self._show_results(hits)
+            self.info.setText(f"{unit}: from the cache")
+        self._fill_gallery(unit, gallery)
+
+    # ----- running -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Render the chosen units with the chosen settings (cached ones come back at once)."""
+        if self.job is not None:
+            self.job.cancel()
+        try:
+            units, settings = self.units(), self.settings()
+        except UserError as error:
+            self.state.message(str(error))
+            self.info.setText(str(error))
+            return
+        self.results = []
+        self._selected = None
+        self.preview_count = 0
+        self.live.clear()
+        self.run_button.setEnabled(False)
+        n = len(units) * settings.diversity
+        self.info.setText(f"rendering {n} image{'s' if n > 1 else ''} of {len(units)} unit"
+                          f"{'s' if len(units) > 1 else ''} at {settings.size} px, {settings.steps} steps…")
+
+        def connect(job: Job) -> None:
+            self.job = job
+            self.progress.follow(job)
+            job.sigProgress.connect(self._on_progress)
+            job.sigFinished.connect(lambda results, j=job: self._on_finished(j, results))
+            job.sigFailed.connect(lambda message, j=job: self._on_stopped(j, message))
+            job.sigCancelled.connect(lambda j=job: self._on_stopped(j, "cancelled"))
+
+        self.run_job(featurevis_job, units, settings, connect=connect,
+                     name=f"featvis {len(units)} unit{'s' if len(units) > 1 else ''}")
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _on_progress(self, step: int, total: int, preview: Any) -> None:
+        self.last_rate = self.progress.rate.text()
+        if not isinstance(preview, dict):
+            return
+        if "cached" in preview:
+            self.results = list(preview["cached"])
+            self._show_results(self.results)
+            return
+        units, images = preview["units"], preview["images"]
+        k = len(images) // max(1, len(units))
+        settings = self.settings()
+        live = [UnitVis(u, settings, images[i * k:(i + 1) * k], np.full(k, np.nan), np.full(k, np.nan))
+                for i, u in enumerate(units)]
+        done = {vis.unit for vis in live}
+        self._show_results([vis for vis in self.results if vis.unit not in done] + live)
+        self.preview_count += 1
+        self.info.setText(f"step {step} of {total}  {self.last_rate}")
+
+    def _on_finished(self, job: Job, results: list[UnitVis]) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.run_button.setEnabled(True)
+        self.results = results
+        self._show_results(results)
+        parts = []
+        for vis in results[:6]:
+            start, end = np.nanmean(vis.start_values), np.nanmean(vis.end_values)
+            parts.append(f"{vis.unit} {start:.3g} → {end:.3g}" if np.isfinite(end) else str(vis.unit))
+        more = f" (+{len(results) - 6} more)" if len(results) > 6 else ""
+        rate = f"; {self.last_rate}" if self.last_rate and not all(v.cached for v in results) else ""
+        self.info.setText("objective " + ", ".join(parts) + more + rate)
+        self._refresh_gallery()
+
+    def _on_stopped(self, job: Job, message: str) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.run_button.setEnabled(True)
+        self.info.setText(message if message != "cancelled" else "cancelled; the images show the last preview")
+
+    def _refresh_gallery(self) -> None:
+        unit = self.state.unit
+        if unit is None:
+            return
+        self.run_job(lookup_job, [], self.settings(), unit, name=f"featvis gallery {unit}", interactive=True,
+                     on_done=lambda found, u=unit: self._fill_gallery(u, found[1]))
+
+    # ----- display -------------------------------------------------------------------------
+
+    def _show_results(self, results: list[UnitVis]) -> None:
+        """Show every image of ``results`` in the live list (reusing items to avoid flicker)."""
+        tiles = [(str(vis.unit) if len(vis.images) == 1 else f"{vis.unit} #{k + 1}", image)
+                 for vis in results for k, image in enumerate(vis.images)]
+        while self.live.count() > len(tiles):
+            self.live.takeItem(self.live.count() - 1)
+        for i, (label, image) in enumerate(tiles):
+            item = self.live.item(i) if i < self.live.count() else None
+            if item is None:
+                item = QListWidgetItem()
+                self.live.addItem(item)
+            item.setText(label)
+            item.setIcon(_icon(image, LIVE_TILE))
+            item.setData(Qt.ItemDataRole.UserRole, (label, image))
+            item.setToolTip(label)
+
+    def _fill_gallery(self, unit: UnitRef, gallery: list[tuple[cache.CacheEntry, np.ndarray]]) -> None:
+        self.gallery.clear()
+        self.gallery_label.setText(f"Gallery of {unit}: {len(gallery)} cached" if gallery else
+                                   f"Gallery of {unit}: nothing cached yet")
+        for entry, image in gallery:
+            s = entry.settings
+            label = f"{s.size}px {s.steps}st"
+            item = QListWidgetItem(_icon(image, GALLERY_TILE), label)
+            detail = (f"{unit}: {s.objective}, {s.size} px, {s.steps} steps, seed {s.seed}, transforms {s.transforms}, "
+                      f"{s.param}" + (f", image {entry.index + 1} of {s.diversity}" if s.diversity > 1 else ""))
+            if np.isfinite(entry.end_value):
+                detail += f"\nobjective {entry.start_value:.4g} → {entry.end_value:.4g}"
+            item.setToolTip(detail)
+            item.setData(Qt.ItemDataRole.UserRole, (f"{unit} ({label})", image))
+            self.gallery.addItem(item)
+
+    def _on_item_clicked(self, item: QListWidgetItem) -> None:
+        self._selected = item.data(Qt.ItemDataRole.UserRole)
+        if self._selected is not None:
+            self.info.setText(f"selected {self._selected[0]} for export")
+
+    # ----- export --------------------------------------------------------------------------
+
+    def figure(self, scale: float = 1.0) -> Image.Image | None:
+        if self.export_mode.currentData() == EXPORT_SELECTED:
+            chosen = self._selected or (
+                (str(self.results[0].unit), self.results[0].images[0]) if self.results else None)
+            return None if chosen is None else single_image(chosen[1], scale)
+        if not self.results:
+            return None
+        if sum(len(vis.images) for vis in self.results) == 1:
+            return single_image(self.results[0].images[0], scale)
+        return unit_grid(self.results, scale)
+
+    def cli_command(self) -> str | None:
+        model = self.state.model
+        try:
+            units, settings = self.units(), self.settings()
+        except UserError:
+            return None
+        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        flags = "" if settings.objective == "channel" else f" --objective {settings.objective}"
+        flags += "" if settings.diversity == 1 else f" --diversity {settings.diversity}"
+        flags += "" if settings.transforms == "standard" else " --no-transforms"
+        flags += "" if settings.param == "fourier" else f" --param {settings.param}"
+        return (f"circuitloupe featvis {' '.join(str(u) for u in units)} --model {model.spec}{weights} "
+                f"--steps {settings.steps} --size {settings.size} --seed {settings.seed}{flags} --out featvis.png")
+
+    def project_state(self) -> dict[str, Any]:
+        s = self.settings()
+        return {"size": s.size, "steps": s.steps, "seed": s.seed, "objective": s.objective,
+                "diversity": s.diversity, "transforms": s.transforms == "standard", "param": s.param,
+                "source": self.source.currentData(), "units": self.units_edit.text()}
+
+    def restore_project_state(self, data: dict[str, Any]) -> None:
+        for key, spin in (("size", self.size), ("steps", self.steps), ("seed", self.seed),
+                          ("diversity", self.diversity)):
+            if isinstance(data.get(key), int):
+                spin.setValue(data[key])
+        for key, combo in (("objective", self.objective), ("param", self.param)):
+            if data.get(key) in [combo.itemText(i) for i in range(combo.count())]:
+                combo.setCurrentText(data[key])
+        if isinstance(data.get("transforms"), bool):
+            self.transforms.setChecked(data["transforms"])
+        index = self.source.findData(data.get("source"))
+        if index >= 0:
+            self.source.setCurrentIndex(index)
+        if data.get("source") == TYPED and isinstance(data.get("units"), str):
+            self.units_edit.setText(data["units"])

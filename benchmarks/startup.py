@@ -1,0 +1,78 @@
+"""Start-up time of the app: process start to a shown window, and to an interactive window with a
+model loaded (the panes filled), for the installed console script or a PyInstaller bundle.
+
+Each run launches ``circuitloupe --model MODEL --screenshot ...`` (under Xvfb when available,
+else Qt's offscreen platform), reads the app's own log lines ("window shown X s after start",
+"ready: ... interactive Y s after start", measured from the process's start time) and the wall
+clock from launch to the "ready" line, then lets the app quit.
+
+    python benchmarks/startup.py [--model bundled] [--runs 5] [--app PATH_TO_EXECUTABLE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SHOWN = re.compile(r"window shown ([0-9.]+) s after start")
+READY = re.compile(r"ready: \S+ loaded and interactive ([0-9.]+) s after start")
+
+
+def one_run(app: str, model: str, weights: list[str], data_dir: str) -> dict[str, float]:
+    """Launch once; returns seconds to window shown, to ready (app's clock) and to ready (wall)."""
+    env = dict(os.environ, CIRCUITLOUPE_DATA_DIR=data_dir)
+    command = [app, "--model", model, *weights, "--screenshot", str(Path(data_dir) / "shot.png"),
+               "--screenshot-delay", "0"]
+    xvfb = shutil.which("xvfb-run")
+    if xvfb:
+        env.pop("QT_QPA_PLATFORM", None)
+        command = [xvfb, "-a", "-s", "-screen 0 1400x900x24", *command]
+    else:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    result: dict[str, float] = {}
+    for line in process.stderr:
+        if (match := SHOWN.search(line)) is not None:
+            result["shown"] = float(match.group(1))
+        if (match := READY.search(line)) is not None:
+            result["ready"] = float(match.group(1))
+            result["ready_wall"] = time.perf_counter() - started
+    process.wait(timeout=120)
+    if "ready" not in result:
+        raise SystemExit(f"the app never reported ready (exit status {process.returncode})")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--weights", help="e.g. random:0")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--app", default=shutil.which("circuitloupe") or "circuitloupe",
+                        help="the executable: the console script (default) or dist/circuitloupe/circuitloupe")
+    args = parser.parse_args()
+    weights = ["--weights", args.weights] if args.weights else []
+    runs = []
+    with tempfile.TemporaryDirectory() as data_dir:
+        one_run(args.app, args.model, weights, data_dir)  # warm the file cache once, not counted
+        for _ in range(args.runs):
+            runs.append(one_run(args.app, args.model, weights, data_dir))
+    for key, label in (("shown", "window shown"), ("ready", "interactive, model loaded"),
+                       ("ready_wall", "interactive (wall clock from launch)")):
+        values = [r[key] for r in runs]
+        print(f"{label:40s} median {statistics.median(values):5.2f} s  (min {min(values):.2f}, "
+              f"max {max(values):.2f}, {len(values)} runs)")
+    print(f"app: {args.app}  model: {args.model}  python: {sys.version.split()[0]}  cpus: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""circuitloupe label new / stats / export on a small session."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from PIL import Image
+
+from circuitloupe.cli import label_cmd, main, scan_cmd
+from circuitloupe.core.labeling import LabelSession, session_path
+from image_folders import make_plain_folder
+
+MODEL = ["--model", "inceptionv1", "--weights", "random:0", "--size", "64", "--workers", "0"]
+
+
+@pytest.fixture(autouse=True)
+def shared_model(inception, monkeypatch):
+    """Every command here names inceptionv1 random:0: hand it the session's copy instead of rebuilding it."""
+    def open_model(args):
+        assert (args.model, args.weights) == ("inceptionv1", "random:0")
+        return inception
+
+    for module in (scan_cmd, label_cmd):
+        monkeypatch.setattr(module, "open_model", open_model)
+
+
+@pytest.fixture
+def labelled(tmp_path, capsys):
+    folder = make_plain_folder(tmp_path / "plain", 3)
+    assert main(["label", "new", "study", "3a:81", str(folder), *MODEL, "--bin-width", "0.25", "--per-bin", "3"]) == 0
+    assert "study.labels:" in capsys.readouterr().out
+    with LabelSession(session_path("study")) as session:
+        names = session.label_set.names
+        for n, item in enumerate(session.items[:8]):
+            session.answer(item.id, names[n % 2], 1.0, labeller="ann")
+            session.answer(item.id, names[n % 2] if n < 6 else names[2], 1.0, labeller="bob")
+        session.skip(session.items[8].id, labeller="ann")
+    return folder
+
+
+def test_label_stats_writes_figure_and_json(labelled, tmp_path, capsys):
+    out, stats = tmp_path / "stats.png", tmp_path / "stats.json"
+    assert main(["label", "stats", "study", "--labeller", "ann", "--out", str(out), "--json", str(stats)]) == 0
+    text = capsys.readouterr().out
+    assert "ann: 8 labelled, 1 skipped" in text and "agreement ann / bob: 8 items, 75.0%" in text
+    data = json.loads(stats.read_text())
+    assert data["labelled"] == 8 and data["totals"] == {"curve": 4, "imperfect curve": 4, "unrelated": 0,
+                                                         "opposing curve": 0}
+    assert data["headline"].startswith("curve + imperfect curve = ")
+    assert sum(data["expected_value_shares"].values()) == pytest.approx(1.0)
+    assert data["agreement"][0]["per_label"]["unrelated"]["count_b"] == 2
+    assert Image.open(out).height > 600
+
+
+def test_label_export_csv_and_json(labelled, tmp_path, capsys):
+    table, dump = tmp_path / "answers.csv", tmp_path / "answers.json"
+    assert main(["label", "export", "study", "--csv", str(table), "--json", str(dump)]) == 0
+    rows = list(csv.DictReader(open(table)))
+    assert len(rows) == 17 and {r["labeller"] for r in rows} == {"ann", "bob"}
+    assert json.loads(dump.read_text())["unit"] == "mixed3a:81"
+    assert main(["label", "export", "study", "--csv", str(table), "--labeller", "bob"]) == 0
+    assert len(list(csv.DictReader(open(table)))) == 8
+
+
+def test_label_errors_are_readable(labelled, tmp_path, capsys):
+    assert main(["label", "stats", "nosuch"]) == 2
+    assert "no labeling session" in capsys.readouterr().err
+    assert main(["label", "export", "study"]) == 2
+    assert "--csv" in capsys.readouterr().err
+    assert main(["label", "new", "study", "3a:81", str(labelled), *MODEL]) == 2
+    assert "already exists" in capsys.readouterr().err
+    labels = tmp_path / "labels.txt"
+    labels.write_text("*edge: an edge\nnothing: no edge\n")
+    assert main(["label", "new", "edges", "3a:81", str(labelled), *MODEL, "--labels", str(labels),
+                 "--over", "images", "--bin-width", "0.5", "--per-bin", "10"]) == 0
+    with LabelSession(session_path("edges")) as session:
+        assert session.label_set.names == ["edge", "nothing"] and len(session.items) == 3

@@ -1,0 +1,65 @@
+"""circuitloupe scan: statistics JSON, skipped files, cache reuse, figures and readable errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from PIL import Image
+
+from circuitloupe.cli import label_cmd, main, scan_cmd
+from image_folders import BAD, GOOD, IGNORED, make_mixed_folder, make_plain_folder
+
+MODEL = ["--model", "inceptionv1", "--weights", "random:0", "--size", "64", "--workers", "0"]
+
+
+@pytest.fixture(autouse=True)
+def shared_model(inception, monkeypatch):
+    """Every command here names inceptionv1 random:0: hand it the session's copy instead of rebuilding it."""
+    def open_model(args):
+        assert (args.model, args.weights) == ("inceptionv1", "random:0")
+        return inception
+
+    for module in (scan_cmd, label_cmd):
+        monkeypatch.setattr(module, "open_model", open_model)
+
+
+def test_scan_writes_statistics_examples_and_skipped_files(tmp_path, capsys):
+    folder = make_mixed_folder(tmp_path / "mixed")
+    stats, figure = tmp_path / "stats.json", tmp_path / "summary.png"
+    assert main(["scan", "3a:81", str(folder), *MODEL, "--json", str(stats), "--out", str(figure), "--top", "4"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(GOOD)} images scanned" in out and f"{len(BAD)} skipped" in out
+    data = json.loads(stats.read_text())
+    assert data["unit"] == "mixed3a:81" and data["images"] == len(GOOD) and data["scanned"] == len(GOOD)
+    assert sorted(s["file"] for s in data["skipped"]) == sorted(BAD) and data["ignored"] == sorted(IGNORED)
+    assert data["statistics"]["count"] == len(GOOD) * 64 and data["receptive_field_px"] == [59, 59]
+    assert len(data["top"]) == 4 and data["top"][0]["value"] == data["statistics"]["max"]
+    assert data["bottom"][0]["value"] == data["statistics"]["min"]
+    assert 0 < data["exponential_fit"]["rate"] and Image.open(figure).width > 500
+
+    assert main(["scan", "mixed3a:81", str(folder), *MODEL, "--json", "-"]) == 0
+    again = capsys.readouterr().out
+    assert again.startswith(f"0 images scanned, {len(GOOD)} from the cache")
+    assert json.loads(again[again.index("{"):])["statistics"] == data["statistics"]
+
+
+def test_scan_of_a_whole_layer_reports_every_channel(tmp_path, capsys):
+    folder = make_plain_folder(tmp_path / "plain", 2)
+    assert main(["scan", "conv2d1", str(folder), *MODEL, "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out[out.index("{"):])
+    assert data["layer"] == "conv2d1" and [c["channel"] for c in data["channels"]] == list(range(64))
+    assert all(0 <= c["fraction_firing"] <= 1 for c in data["channels"])
+
+
+def test_scan_errors_are_one_readable_line(tmp_path, capsys):
+    folder = make_plain_folder(tmp_path / "plain", 1)
+    assert main(["scan", "mixed3a:9999", str(folder), *MODEL]) == 2
+    assert "mixed3a has channels 0..255" in capsys.readouterr().err
+    assert main(["scan", "mixed3a:1", str(tmp_path / "missing"), *MODEL]) == 2
+    assert "is not a folder of images" in capsys.readouterr().err
+    assert main(["scan", "mixed3a", str(folder), *MODEL, "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "need a unit" in err

@@ -1,0 +1,183 @@
+"""Labeling: stratified sampling, a session that survives SIGKILL, statistics against hand-computed values."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from circuitloupe.core import dataset as ds
+from circuitloupe.core import labeling as lb
+from circuitloupe.core.errors import UserError
+from circuitloupe.core.labeling.figures import VIEWS, positive_summary, view_figure
+from circuitloupe.core.labeling.stats import UNLABELLED
+from image_folders import make_plain_folder
+
+UNIT = "mixed3a:81"
+SETTINGS = ds.ScanSettings(size=(64, 64), batch_size=8)
+
+
+@pytest.fixture
+def session(inception, tmp_path):
+    folder = make_plain_folder(tmp_path / "plain", 4)
+    cache = ds.scan(inception, UNIT, folder, SETTINGS).cache
+    plan = lb.SamplingPlan(bin_width=0.25, per_bin=4, seed=3)
+    with lb.create_session(tmp_path / "s.labels", inception, UNIT, cache, plan, weights="random:0") as made:
+        assert made.info.unit == UNIT and made.info.receptive.size == (59, 59)
+    opened = lb.LabelSession(tmp_path / "s.labels")
+    yield opened
+    opened.close()
+
+
+def test_stratified_sampling_gives_the_requested_counts_per_bin():
+    values = np.concatenate([np.full(100, 5.0), np.full(30, 15.0), np.full(5, 25.0), np.full(50, -5.0)])
+    plan = lb.SamplingPlan(bin_width=10, per_bin=20, seed=1)
+    picked = lb.stratified_sample(values, plan)
+    bins, counts = np.unique(lb.bin_of(values[picked], 10), return_counts=True)
+    assert dict(zip(bins.tolist(), counts.tolist())) == {-1: 20, 0: 20, 1: 20, 2: 5}
+    assert len(set(picked.tolist())) == len(picked)  # without replacement
+    assert np.array_equal(picked, lb.stratified_sample(values, plan))  # reproducible
+    assert not np.array_equal(picked, lb.stratified_sample(values, lb.SamplingPlan(10, 20, seed=2)))
+    assert not np.all(np.diff(lb.bin_of(values[picked], 10)) >= 0)  # shuffled, not grouped by bin
+    limited = lb.stratified_sample(values, lb.SamplingPlan(10, 20, seed=1, low=0, high=20))
+    assert sorted(set(lb.bin_of(values[limited], 10).tolist())) == [0, 1]
+    with pytest.raises(UserError):
+        lb.SamplingPlan(bin_width=0)
+
+
+def test_session_items_follow_the_plan(session):
+    values = np.array([item.value for item in session.items])
+    bins = lb.bin_of(values, 0.25)
+    assert np.array_equal(bins, [item.bin for item in session.items])
+    available = session.info.dataset_bins
+    for number, count in zip(*np.unique(bins, return_counts=True)):
+        assert count == min(4, available.counts[number - available.first])
+    assert available.counts.sum() == 4 * 64
+    assert len({(i.relpath, i.y, i.x) for i in session.items}) == len(session.items)
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    from circuitloupe.core.labeling import LabelSession
+    session = LabelSession(sys.argv[1])
+    names = session.label_set.names
+    for n, item in enumerate(session.items[:7]):
+        session.answer(item.id, names[n % len(names)], seconds=0.5 + n)
+        print("answered", item.id, names[n % len(names)], flush=True)
+    session.skip(session.items[7].id, seconds=2.0)
+    print("skipped", session.items[7].id, flush=True)
+    session.answer(session.items[8].id, names[0])
+    print("undone", session.undo().id, flush=True)
+    sys.stdin.read()  # wait, with the session open, until killed
+""")
+
+
+def test_answers_survive_sigkill_of_the_labelling_process(session):
+    path = str(session.path)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        lines = [child.stdout.readline().split() for _ in range(9)]
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    assert [line[0] for line in lines] == ["answered"] * 7 + ["skipped", "undone"]
+    with lb.LabelSession(path) as reopened:
+        answers = reopened.answers()
+        expected = {int(line[1]): " ".join(line[2:]) for line in lines[:7]}
+        assert {k: a.label for k, a in answers.items() if a.label is not None} == expected
+        assert answers[int(lines[7][1])].label is None and answers[int(lines[7][1])].seconds == 2.0
+        assert reopened.items[8].id not in answers  # the undone answer stays undone
+        assert [answers[i.id].seconds for i in reopened.items[:7]] == [0.5 + n for n in range(7)]
+        assert reopened.progress() == (7, 1, len(reopened.items))
+        assert reopened.next_open() == 8  # resume at the first item without an answer
+
+
+def test_undo_skip_and_resume_in_process(session):
+    first, second = session.items[0], session.items[1]
+    session.answer(first.id, "curve", 1.5)
+    session.skip(second.id, 0.5)
+    assert session.next_open() == 2
+    assert session.undo() == second and session.next_open() == 1
+    session.answer(first.id, "unrelated", 1.0)  # changing an answer
+    assert session.answers()[first.id].label == "unrelated"
+    assert session.undo() == first and session.answers()[first.id].label == "curve"
+    assert session.progress() == (1, 0, len(session.items))
+    assert session.rate() > 0
+    with pytest.raises(UserError):
+        session.answer(first.id, "banana")
+
+
+def test_statistics_match_hand_computed_values():
+    dataset = lb.DatasetBins.from_values(np.array([-150, -50, 50, 50, 150, 250.0]), 100)
+    assert (dataset.first, dataset.counts.tolist(), dataset.relu_sums.tolist()) == (-2, [1, 1, 2, 1, 1],
+                                                                                   [0, 0, 100, 150, 250])
+    names = ["curve", "unrelated"]
+    numbers, counts = lb.label_counts([0, 0, 1, 1, -1], ["curve", "unrelated", "curve", None, "unrelated"], names)
+    assert numbers.tolist() == [-1, 0, 1] and counts.tolist() == [[0, 1], [1, 1], [1, 0]]
+    props = lb.proportions(counts)
+    shares = lb.expected_value_shares(dataset, numbers, props, names)
+    # bin 0: relu sum 100, half curve; bin 1: 150, all curve; bin 2: 250, no labels.
+    assert shares == pytest.approx({"curve": 0.4, "unrelated": 0.1, UNLABELLED: 0.5})
+    a = ["c", "c", "u", "u", "o", "c"]
+    b = ["c", "u", "u", "u", "o", "c"]
+    assert lb.cohen_kappa(a, b) == pytest.approx(17 / 23)  # po = 5/6, pe = 13/36
+    result = lb.agreement(a, b, ["c", "u", "o"])
+    assert result["percent"] == pytest.approx(500 / 6)
+    assert result["per_label"]["c"]["kappa"] == pytest.approx(2 / 3)  # po = 5/6, pe = 1/2
+    assert result["per_label"]["o"]["kappa"] == pytest.approx(1.0)
+    assert lb.cohen_kappa(["x", "x"], ["x", "x"]) is None  # undefined: chance agreement is 1
+
+
+def test_session_results_and_agreement_of_two_labellers(session):
+    names = session.label_set.names
+    for n, item in enumerate(session.items[:12]):
+        session.answer(item.id, names[n % 4], labeller="ann")
+        session.answer(item.id, names[n % 4] if n < 9 else names[(n + 1) % 4], labeller="bob")
+    results = session.results("ann")
+    assert results.counts.sum() == 12
+    for number, row in zip(results.numbers, results.counts):
+        labelled = [names[n % 4] for n, i in enumerate(session.items[:12]) if i.bin == number]
+        assert row.tolist() == [labelled.count(name) for name in names]
+    assert sum(results.shares.values()) == pytest.approx(1.0)
+    assert results.positive_share == pytest.approx(results.shares["curve"] + results.shares["imperfect curve"])
+    assert positive_summary(results, session.label_set).startswith("curve + imperfect curve = ")
+    pair = session.agreement("ann", "bob")
+    assert pair["items"] == 12 and pair["percent"] == pytest.approx(75.0)
+    assert pair["kappa"] == pytest.approx(lb.cohen_kappa([names[n % 4] for n in range(12)],
+                                                         [names[n % 4] if n < 9 else names[(n + 1) % 4]
+                                                          for n in range(12)]))
+    assert session.labellers() == ["ann", "bob"]
+    for view in ("results", "log-density"):
+        assert view in VIEWS and view_figure(results, session.label_set, view, scale=0.5).height > 100
+
+
+def test_label_sets_edit_and_export(session, tmp_path):
+    text = lb.CURVE_LABELS.to_text()
+    assert text.splitlines()[0].startswith("*curve: A curve with the feature visualisation's orientation")
+    assert lb.LabelSet.from_text(text, "curve") == lb.LabelSet("curve", tuple(
+        lb.Label(l.name, l.description, "", l.positive) for l in lb.CURVE_LABELS.labels))
+    session.answer(session.items[0].id, "unrelated", 2.0)
+    session.skip(session.items[1].id)
+    edited = lb.LabelSet.from_text("*curve: c\n*imperfect curve: i\nno curve: n\nopposing curve: o\nline: l")
+    session.set_label_set(edited, renames={"unrelated": "no curve"})
+    assert session.answers()[session.items[0].id].label == "no curve"
+    with pytest.raises(UserError):
+        session.set_label_set(lb.LabelSet.from_text("curve: c"))
+    assert lb.LabelSession(session.path).label_set.names[-1] == "line"
+    assert session.export_csv(tmp_path / "a.csv") == 2
+    rows = list(csv.DictReader(open(tmp_path / "a.csv")))
+    assert rows[0]["label"] == "no curve" and rows[0]["seconds"] == "2.0" and rows[1]["skipped"] == "True"
+    assert session.export_json(tmp_path / "a.json") == 2
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert data["unit"] == UNIT and data["answers"][0]["file"] == session.items[0].relpath
+    with pytest.raises(UserError):
+        lb.LabelSession(tmp_path / "a.csv")

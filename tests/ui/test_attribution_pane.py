@@ -1,0 +1,141 @@
+"""Attribution pane: overlay, ranked earlier units (click selects app-wide), curves, cancel, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.panes.attribution import UNIT_ROLE, AttributionPane
+from circuitloupe.ui.state import AppState, OpenImage
+
+SCREENSHOTS = "/tmp"
+
+
+@pytest.fixture
+def service(inception):
+    service = InferenceService("cpu")
+    service.model = inception
+    yield service
+    service.shutdown()
+
+
+@pytest.fixture
+def pane(qtbot, service, inception):
+    state = AppState()
+    pane = AttributionPane(service, state)
+    qtbot.addWidget(pane)
+    pane.resize(1000, 640)
+    pane.show()
+    state.set_model(inception)
+    state.set_unit("mixed3b:379")
+    y, x = np.mgrid[0:96, 0:96]
+    ring = (np.abs(np.hypot(y - 48, x - 48) - 30) < 3).astype(np.float32)
+    pixels = np.stack([1 - ring, 1 - ring * 0.7, np.full_like(ring, 0.8)], axis=2)
+    state.set_image(OpenImage("ring.png", pixels))
+    return pane
+
+
+def finish(qtbot, job, timeout=60_000):
+    with qtbot.waitSignal(job.sigFinished, timeout=timeout):
+        pass
+
+
+def pick(combo, data) -> None:
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.setCurrentIndex(index)
+
+
+def test_overlay_of_an_attribution_exports_and_reproduces(qtbot, pane, tmp_path):
+    pick(pane.method, "saliency")
+    job = pane.run_attribution()
+    finish(qtbot, job)
+    assert pane.result.map.shape == (224, 224) and pane.result.method == "saliency"
+    assert pane.result.target.startswith("mixed3b_5x5_pre_relu:59")  # pre-ReLU value of 3b:379
+    assert pane.overlay.heat is not None and pane.overlay.map_view.values.shape == (224, 224)
+    assert "value" in pane.info.text()
+    QApplication.processEvents()  # let the layout follow the overlay mode before the screenshot
+    pane.grab().save(f"{SCREENSHOTS}/attribution_overlay.png")
+    small = pane.figure(1.0)
+    pane.overlay.mode.setCurrentIndex(pane.overlay.mode.findData("side_by_side"))
+    pane.overlay.sign.setCurrentIndex(1)
+    assert not pane.overlay.settings()["signed"] and pane.overlay.image_view.isVisible()
+    big = pane.figure(2.0)
+    assert big.width > 2 * small.width
+    command = pane.cli_command()
+    assert command.startswith("circuitloupe attribute mixed3b_5x5_pre_relu:59 ring.png --model inceptionv1")
+    assert "--method saliency" in command and "--mode side_by_side" in command and "--absolute" in command
+
+
+def test_gradcam_for_a_class_names_its_layer(qtbot, pane):
+    pick(pane.target_kind, "class")
+    pane.class_index.setValue(12)
+    pick(pane.method, "gradcam")
+    assert pane.cam_layer.isEnabled() and not pane.steps.isEnabled()
+    finish(qtbot, pane.run_attribution())
+    assert pane.result.layer == "mixed5b" and pane.result.target == "class 12"
+    assert "class:12" in pane.cli_command()
+
+
+def test_ranked_earlier_units_select_app_wide(qtbot, pane, tmp_path):
+    pane.tabs.setCurrentIndex(1)
+    assert pane.source_layer.currentData() == "mixed3a"  # the articles' default: the block before
+    pick(pane.source_layer, "mixed3b_5x5_bottleneck")
+    job = pane.run_contributions()
+    finish(qtbot, job)
+    c = pane.contributions
+    assert c.residual == pytest.approx(0.0, abs=1e-4)  # linear path: w * x sums to value - bias
+    assert 0 < pane.positive.count() <= 8 and pane.negative.count() <= 8
+    first = pane.positive.item(0)
+    strongest = c.ranked(1, 1)[0]
+    assert first.data(UNIT_ROLE) == strongest.unit
+    assert "mixed3b_5x5_bottleneck" in pane.wx_label.text()
+    QApplication.processEvents()
+    pane.grab().save(f"{SCREENSHOTS}/attribution_earlier_units.png")
+    figure = pane.figure(1.0)
+    assert figure is not None and figure.height > 150
+    assert "--to-layer mixed3b_5x5_bottleneck" in pane.cli_command()
+    changed = []
+    pane.state.sigUnitChanged.connect(changed.append)
+    rect = pane.positive.visualItemRect(first)
+    qtbot.mouseClick(pane.positive.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert changed == [strongest.unit] and pane.state.unit == strongest.unit
+    assert pane.unit_label.text() == f"unit: {strongest.unit}"
+
+
+def test_curve_extraction_tab(qtbot, pane):
+    pane.tabs.setCurrentIndex(2)
+    assert "mixed3b" in pane.family.currentText() and "curve" in pane.family.currentText()
+    pane.canny_sigma.setValue(1.0)
+    finish(qtbot, pane.run_curve_extraction())
+    result = pane.curves
+    assert result.curve_map.shape == (224, 224) and result.edges.any()
+    assert len(result.units) == 10 and result.params["canny_sigma"] == 1.0
+    assert "Canny edge" in pane.info.text()
+    assert pane.figure(1.0).width > 3 * 224
+    assert "--curves" in pane.cli_command() and "--canny-sigma 1" in pane.cli_command()
+
+
+def test_cancel_and_failure_keep_the_pane_alive(qtbot, pane):
+    pick(pane.method, "ig")
+    pane.steps.setValue(512)
+    pane.batch.setValue(1)
+    job = pane.run_attribution()
+    with qtbot.waitSignal(job.sigCancelled, timeout=60_000):
+        with qtbot.waitSignal(job.sigProgress, timeout=60_000):
+            pass
+        pane.progress.cancel_button.click()
+    assert pane.result is None and pane.progress.rate.text() == "cancelled"
+    messages = []
+    pane.state.sigMessage.connect(messages.append)
+    pane.tabs.setCurrentIndex(1)
+    pick(pane.source_layer, "mixed3b_3x3_bottleneck")
+    job = pane.run_contributions()
+    with qtbot.waitSignal(job.sigFailed, timeout=60_000):
+        pass
+    assert messages and "does not feed" in messages[-1]
+    pane.family.setEditText("mixed3b:9999")
+    assert pane.run_curve_extraction() is None and "channels 0..479" in messages[-1]

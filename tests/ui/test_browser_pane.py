@@ -1,0 +1,167 @@
+"""Browser pane: layer tree, virtualised unit grid, keyboard, favourites, notes, families, card."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from circuitloupe.core.annotations import AnnotationStore
+from circuitloupe.core.units import UnitRef
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.panes.browser import BrowserPane
+from circuitloupe.ui.state import AppState
+
+
+@pytest.fixture
+def service(inception):
+    service = InferenceService("cpu")
+    service.model = inception
+    yield service
+    service.shutdown()
+
+
+def open_browser(qtbot, service, inception, render=False) -> BrowserPane:
+    state = AppState()
+    pane = BrowserPane(service, state)
+    pane.auto_render.setChecked(render)
+    qtbot.addWidget(pane)
+    pane.resize(1100, 620)
+    pane.show()
+    state.set_model(inception)
+    return pane
+
+
+def tree_entries(pane) -> dict[str, object]:
+    found, stack = {}, [pane.tree.topLevelItem(i) for i in range(pane.tree.topLevelItemCount())]
+    while stack:
+        item = stack.pop()
+        found[item.text(0)] = item
+        stack.extend(item.child(i) for i in range(item.childCount()))
+    return found
+
+
+def test_lists_all_480_mixed3b_units_and_filters_by_id(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    entries = tree_entries(pane)
+    assert "mixed3b  (480)" in entries and "mixed3b_5x5  (96)" in entries
+    assert entries["mixed3b_5x5  (96)"].parent() is entries["mixed3b  (480)"]  # branches under their block
+    pane.tree.setCurrentItem(entries["mixed3b  (480)"])
+    assert pane.grid.units.rowCount() == 480 and pane.grid.proxy.rowCount() == 480
+    assert [u.channel for u in pane.grid.units.units] == list(range(480))
+    assert pane.state.unit == UnitRef("mixed3b", 0)
+    pane.filter.setText("379")
+    assert pane.grid.proxy.rowCount() == 1
+    pane.filter.setText("300-309")
+    assert pane.grid.proxy.rowCount() == 10 and pane.count_label.text() == "10 of 480 units"
+    pane.filter.clear()
+    assert len(pane.grid.visible_units()) < 480  # virtualised: only a screenful is on screen
+
+
+def test_family_presets_resolve_to_valid_units(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    presets = [e for name, e in tree_entries(pane).items() if e.parent() is not None
+               and e.parent().text(0).startswith("Family presets")]
+    assert len(presets) == len(inception.families) > 10
+    for item in presets:
+        kind, (name, units) = item.data(0, Qt.ItemDataRole.UserRole)
+        pane.tree.setCurrentItem(item)
+        assert pane.grid.units.units == [inception.catalogue.unit(u) for u in inception.families[name]]
+    assert pane.grid.units.data(pane.grid.units.index(0)) == str(pane.grid.units.units[0])  # shows layer too
+
+
+def test_keyboard_moves_activates_and_stars(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3b:379")
+    assert pane.grid.current_unit() == UnitRef("mixed3b", 379)
+    pane.grid.setFocus()
+    qtbot.keyClick(pane.grid, Qt.Key.Key_Right)
+    assert pane.state.unit == UnitRef("mixed3b", 380)
+    with qtbot.waitSignal(pane.state.sigUnitActivated) as activated:
+        qtbot.keyClick(pane.grid, Qt.Key.Key_Return)
+    assert activated.args == [UnitRef("mixed3b", 380)]
+    qtbot.keyClick(pane.grid, Qt.Key.Key_F)
+    assert pane.store.is_favourite("mixed3b:380")
+    pane.only_favourites.setChecked(True)
+    assert pane.grid.proxy.rowCount() == 1
+
+
+def test_notes_and_favourites_survive_an_app_restart(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3b:379")
+    pane.note.setPlainText("curve detector, opening left")
+    qtbot.waitUntil(lambda: pane.store.note("mixed3b:379") == "curve detector, opening left", timeout=5000)
+    pane.tags.setText("curve, 3b")
+    pane.tags.editingFinished.emit()
+    pane.toggle_favourite(UnitRef("mixed3b", 379))
+    pane.save_family("picked")  # the whole of mixed3b
+    pane.close()
+
+    again = open_browser(qtbot, service, inception)  # a new pane, state and store: as after a restart
+    assert AnnotationStore.for_model(inception).favourites() == [UnitRef("mixed3b", 379)]
+    again.state.set_unit("mixed3b:379")
+    assert again.note.toPlainText() == "curve detector, opening left"
+    assert again.tags.text() == "3b, curve" and again.card_favourite.isChecked()
+    entries = tree_entries(again)
+    assert "★ Favourites (1)" in entries and "picked (480)" in entries and "curve" in entries
+    again.filter.setText("opening")
+    assert again.grid.proxy.rowCount() == 1
+
+
+def test_unit_card_ranks_inputs_and_outputs(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3b:379")
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379), timeout=60_000)
+    assert pane.inputs_layer.currentText() == "mixed3a" and pane.outputs_layer.currentText() == "mixed4a"
+    inputs = pane.card["inputs"]
+    assert len(inputs) == 6 and pane.inputs.count() == 6
+    assert [n for _, n in inputs] == sorted((n for _, n in inputs), reverse=True)
+    assert all(u.layer == "mixed4a" for u, _ in pane.card["outputs"])
+    pane.inputs.itemDoubleClicked.emit(pane.inputs.item(0))
+    assert pane.state.unit == inputs[0][0]
+
+
+def test_cached_feature_visualisations_fill_the_grid(qtbot, service, inception, tmp_path):
+    from circuitloupe.core.featurevis import cache
+
+    tile = np.zeros((64, 64, 3), np.float32)
+    tile[:, :32] = [1.0, 0.2, 0.1]
+    cache.store(inception, "mixed3a:5", tile, cache.Settings(size=64, steps=64))
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3a:0")
+    qtbot.waitUntil(lambda: UnitRef("mixed3a", 5) in pane.grid.units.thumbnails, timeout=30_000)
+    figure = pane.figure(1.0)
+    assert figure is not None and figure.width == 16 * 68 + 4
+    red = np.asarray(figure)[28:28 + 64, 4 + 5 * 68:4 + 5 * 68 + 64]
+    assert red[:, :30].mean(axis=(0, 1))[0] > 240  # tile 5 shows the cached image
+    assert pane.grab().save(str(tmp_path / "browser.png"))
+
+
+def test_a_click_stops_a_running_thumbnail_render(qtbot, service, inception, monkeypatch):
+    """Rendering never keeps the worker from an interactive job: the batch stops and is queued again."""
+    import threading
+
+    from circuitloupe.core import weights
+    from circuitloupe.core.jobs import check_stop
+
+    started = threading.Event()
+    renders = []
+
+    def endless_render(model, units, size, steps, progress=None, should_stop=None):
+        renders.append(list(units))
+        started.set()
+        while True:
+            check_stop(should_stop)
+            threading.Event().wait(0.01)
+
+    monkeypatch.setattr(weights, "render_missing_thumbnails", endless_render)
+    pane = open_browser(qtbot, service, inception, render=True)
+    pane.state.set_unit("mixed3b:0")
+    qtbot.waitUntil(started.is_set, timeout=30_000)
+    first = len(renders)
+    pane.state.set_unit("mixed3b:379")  # the unit card's interactive job must not wait for the render
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379), timeout=30_000)
+    qtbot.waitUntil(lambda: len(renders) > first, timeout=30_000)  # and the render resumed afterwards
+    assert set(renders[-1]) <= set(pane.grid.visible_units())  # tiles on screen first
+    pane.auto_render.setChecked(False)
+    qtbot.waitUntil(lambda: pane._thumb_job is None or pane._thumb_job.done, timeout=30_000)

@@ -1,0 +1,117 @@
+"""Equivariance pane: P4CNN's exact cyclic shift, Z2CNN's large error, discovery, attention, export."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from circuitloupe.core import equivariance as eq
+from circuitloupe.core.models import load_model
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.panes.equivariance import EquivariancePane
+from circuitloupe.ui.state import AppState, OpenImage
+
+SCREENSHOTS = os.environ.get("CIRCUITLOUPE_SCREENSHOTS")  # set to a folder to keep screenshots
+
+
+@pytest.fixture
+def setup(qtbot):
+    service = InferenceService("cpu")
+    state = AppState()
+    pane = EquivariancePane(service, state)
+    qtbot.addWidget(pane)
+    pane.resize(1100, 700)
+    pane.show()
+
+    def open_model(spec: str):
+        model = load_model(spec)
+        service.model = model
+        state.set_model(model)
+        return model
+
+    yield pane, state, open_model
+    service.shutdown()
+
+
+def finish(qtbot, job, timeout=120_000):
+    assert job is not None
+    with qtbot.waitSignal(job.sigFinished, timeout=timeout):
+        pass
+
+
+def analyse(qtbot, pane, units: str, kind: str, steps: int, second: str = ""):
+    pane.units.setText(units)
+    pane.transform.setCurrentIndex(pane.transform.findData(kind))
+    pane.steps.setValue(steps)
+    pane.second.setText(second)
+    finish(qtbot, pane.run_analysis())
+    return pane.result
+
+
+def test_p4cnn_exact_cyclic_shift_and_z2cnn_large_error(qtbot, setup, tmp_path):
+    pane, state, open_model = setup
+    open_model("p4cnn")
+    assert pane.units.text() == "c2:0 c2:1 c2:2 c2:3"  # the first preset family
+    assert "selected them on the test set" in pane.summary.text()
+    result = analyse(qtbot, pane, "c2:0 c2:1 c2:2 c2:3", "rotate", 4, second="c3:0,1,2,3")
+    assert result.mapping == [1, 2, 3, 0] and result.score < 1e-5
+    assert pane.symmetry.overall < 1e-5
+    assert "counter-clockwise" in pane.summary.text() and "c2:0 → c2:1" == pane.mapping_list.item(0).text()
+    assert pane.matrix_view.values.shape == (4, 4)
+    image = pane.figure(0.8)
+    assert image is not None and image.width > 300
+    assert pane.cli_command().startswith("circuitloupe equivariance c2:0,c2:1,c2:2,c2:3 --model p4cnn")
+    if SCREENSHOTS:
+        pane.tabs.setCurrentIndex(0)
+        pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_p4cnn.png"))
+        pane.tabs.setCurrentIndex(1)
+        pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_p4cnn_weights.png"))
+    open_model("z2cnn")
+    z2 = analyse(qtbot, pane, "c2:0,1,2,3", "rotate", 4)
+    assert z2.score > 0.3
+    assert "score" in pane.summary.text()
+
+
+def test_discovery_lists_candidates_that_can_be_saved(qtbot, setup):
+    pane, state, open_model = setup
+    model = open_model("p4cnn")
+    pane.discover_layer.setCurrentIndex(pane.discover_layer.findData("c1"))
+    pane.transform.setCurrentIndex(pane.transform.findData("rotate"))
+    pane.steps.setValue(4)
+    finish(qtbot, pane.run_discovery())
+    assert pane.candidates.count() >= 1
+    pane.candidates.setCurrentRow(0)
+    units = pane.candidates.item(0).data(256)
+    pane._on_save(name="c1 rotations")
+    assert eq.saved_families(model)["c1 rotations"] == units
+    assert pane.family.findText("c1 rotations") >= 0
+
+
+def test_attention_of_the_attentive_p4cnn_over_an_image_and_it_rotated(qtbot, setup):
+    pane, state, open_model = setup
+    open_model("a_p4cnn")
+    pixels = np.zeros((28, 28, 3), dtype=np.float32)
+    pixels[6:22, 12:16] = 1.0
+    pixels[6:10, 8:16] = 1.0  # a white "7"-like stroke on black, as rot-MNIST digits are
+    state.set_image(OpenImage("seven.png", 1.0 - pixels))
+    finish(qtbot, pane.run_attention())
+    assert pane.attention.maps.shape == (2, 28, 28) and pane.attention.error < 1e-4
+    assert pane.figure(1.0).width > 200
+    assert "--attention 'seven.png'" in (pane.cli_command() or "--attention 'seven.png'")
+    if SCREENSHOTS:
+        pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_attention.png"))
+
+
+def test_bad_units_give_a_message_and_keep_the_pane_alive(qtbot, setup):
+    pane, state, open_model = setup
+    open_model("p4cnn")
+    messages = []
+    state.sigMessage.connect(messages.append)
+    pane.units.setText("c2:400")
+    assert pane.run_analysis() is None
+    assert messages and "channels 0..39" in messages[-1]
+    pane.transform.setCurrentIndex(pane.transform.findData("hue"))
+    pane.units.setText("c2:0,1")
+    assert pane.run_analysis() is None and "colour" in messages[-1]

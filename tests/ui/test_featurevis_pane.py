@@ -1,0 +1,89 @@
+"""Feature visualisation pane: run with live previews, cancel, cache reuse, gallery and export."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.panes.featurevis import EXPORT_SELECTED, FeatureVisPane
+from circuitloupe.ui.state import AppState
+from circuitloupe.ui.widgets.export import export_pane
+
+
+@pytest.fixture
+def pane(qtbot, inception):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    service = InferenceService("cpu")
+    service.model = inception
+    state = AppState()
+    pane = FeatureVisPane(service, state)
+    qtbot.addWidget(pane)
+    pane.resize(900, 640)
+    pane.show()
+    state.set_model(inception)
+    yield pane
+    pane.cancel()
+    service.shutdown()
+    torch.set_num_threads(before)
+
+
+def typed(pane, units: str, steps: int, size: int) -> None:
+    pane.source.setCurrentIndex(pane.source.findData("typed"))
+    pane.units_edit.setText(units)
+    pane.steps.setValue(steps)
+    pane.size.setValue(size)
+
+
+def test_run_shows_live_previews_then_results_and_exports(qtbot, pane, tmp_path):
+    typed(pane, "mixed3a:1,2 conv2d2:7", steps=16, size=48)
+    assert "featvis mixed3a:1 mixed3a:2 conv2d2:7 --model inceptionv1 --weights random:0 --steps 16" \
+        in pane.cli_command()
+    pane.run_button.click()
+    assert not pane.run_button.isEnabled()
+    qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
+    assert pane.preview_count >= 2  # previews every 4 steps: the images updated live
+    assert [str(v.unit) for v in pane.results] == ["mixed3a:1", "mixed3a:2", "conv2d2:7"]
+    assert pane.live.count() == 3 and pane.run_button.isEnabled()
+    assert "objective mixed3a:1" in pane.info.text() and "steps/s" in pane.info.text()
+    assert pane.grab().save(str(tmp_path / "featurevis_pane.png"))
+
+    grid_path, single_path = tmp_path / "grid.png", tmp_path / "single.png"
+    assert export_pane(pane, grid_path, 1.0)
+    assert Image.open(grid_path).size[0] >= 2 * 96
+    pane.export_mode.setCurrentIndex(pane.export_mode.findData(EXPORT_SELECTED))
+    pane.live.itemClicked.emit(pane.live.item(1))
+    assert export_pane(pane, single_path, 2.0)
+    assert Image.open(single_path).size == (96, 96)
+
+
+def test_cancel_stops_the_run_and_keeps_the_preview(qtbot, pane):
+    typed(pane, "mixed3a:3", steps=4000, size=48)
+    pane.run()
+    qtbot.waitUntil(lambda: pane.preview_count >= 1, timeout=60_000)
+    with qtbot.waitSignal(pane.job.sigCancelled, timeout=30_000):
+        pane.progress.cancel_button.click()
+    assert pane.job is None and pane.run_button.isEnabled()
+    assert pane.info.text().startswith("cancelled") and pane.live.count() == 1
+    assert pane.progress.rate.text() == "cancelled"
+
+
+def test_current_unit_follows_state_and_comes_back_from_the_cache(qtbot, pane):
+    pane.source.setCurrentIndex(pane.source.findData("current"))
+    pane.steps.setValue(8)
+    pane.size.setValue(32)
+    pane.state.set_unit("mixed3a:4")
+    assert pane.units_edit.text() == "mixed3a:4"
+    pane.run()
+    qtbot.waitUntil(lambda: pane.job is None and pane.gallery.count() == 1, timeout=60_000)
+    pane.state.set_unit("mixed3a:5")
+    qtbot.waitUntil(lambda: "nothing cached" in pane.gallery_label.text(), timeout=30_000)
+    pane.live.clear()
+    pane.results = []
+    pane.state.set_unit("mixed3a:4")  # rendered before: shown from the disk cache without running
+    qtbot.waitUntil(lambda: pane.live.count() == 1, timeout=30_000)
+    assert pane.info.text() == "mixed3a:4: from the cache" and pane.gallery.count() == 1
+    families = [pane.source.itemData(i) for i in range(pane.source.count())]
+    assert "curve detectors (mixed3b)" in families

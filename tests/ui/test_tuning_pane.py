@@ -1,0 +1,85 @@
+"""Tuning pane on the bundled model: response map, radial and joint tuning, cancel, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuitloupe.core.models import load_model
+from circuitloupe.service import InferenceService
+from circuitloupe.ui.panes.tuning import JOINT_TAB, RADIAL_TAB, TuningPane
+from circuitloupe.ui.state import AppState
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_model("bundled")
+
+
+@pytest.fixture
+def pane(qtbot, bundled):
+    service = InferenceService("cpu")
+    service.model = bundled
+    state = AppState()
+    pane = TuningPane(service, state)
+    qtbot.addWidget(pane)
+    pane.resize(900, 650)
+    pane.show()
+    state.set_model(bundled)
+    yield pane
+    pane.cancel_jobs()
+    service.shutdown()
+
+
+def test_response_map_follows_the_unit_and_exports(qtbot, pane):
+    family = pane.state.model.families["curve detectors"]
+    pane.state.set_unit(family[0])
+    assert pane.unit_edit.text() == family[0]
+    pane.orientations.setValue(24)
+    pane.curvatures.setValue(4)
+    pane.map_button.click()
+    qtbot.waitUntil(lambda: pane.rmap is not None, timeout=60_000)
+    assert pane.rmap.values.shape == (4, 24) and pane.rmap.pre_relu
+    assert "preferred" in pane.info.text()
+    assert pane.figure(1.0).width > 1.5 * pane.figure(0.5).width
+    command = pane.cli_command()
+    assert command.startswith(f"circuitloupe tuning {family[0]} --model bundled --stimulus curve")
+    assert "--orientations 24 --curvatures 4" in command and "--figure maps" in command
+    pane.grab().save("docs/screenshots/tuning_pane_map.png")
+
+
+def test_family_radial_and_joint_tuning(qtbot, pane):
+    family = pane.state.model.families["curve detectors"]
+    assert pane.family.currentText() == "curve detectors"
+    assert pane.family_edit.text().split() == family
+    pane.orientations.setValue(36)
+    pane.curvatures.setValue(4)
+    pane.radial_button.click()
+    qtbot.waitUntil(lambda: pane.radial is not None, timeout=60_000)
+    assert pane.tabs.currentIndex() == RADIAL_TAB and len(pane.radial) == len(family)
+    preferred = np.array([r.preferred for r in pane.radial])
+    assert np.ptp(preferred) > 180  # the family covers the circle
+    assert pane.figure(0.5) is not None and "--figure radial" in pane.cli_command()
+    pane.grab().save("docs/screenshots/tuning_pane_radial.png")
+    pane.family_edit.setText(" ".join(family[:3]))
+    pane.step.setValue(30)
+    pane.joint_button.click()
+    qtbot.waitUntil(lambda: pane.joint is not None, timeout=60_000)
+    assert pane.tabs.currentIndex() == JOINT_TAB and pane.joint.curves.shape == (3, 12)
+    assert pane.figure(0.5) is not None
+
+
+def test_cancel_and_bad_unit(qtbot, pane):
+    messages = []
+    pane.state.sigMessage.connect(messages.append)
+    pane.unit_edit.setText("nonsense")
+    pane.compute_map()
+    assert messages and "unit" in messages[-1]
+    pane.unit_edit.setText("conv4:0")
+    pane.orientations.setValue(720)
+    pane.curvatures.setValue(32)
+    pane.compute_map()
+    job = pane._job
+    with qtbot.waitSignal(job.sigCancelled, timeout=60_000):
+        pane.progress.cancel()
+    assert pane.rmap is None
