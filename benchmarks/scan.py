@@ -4,7 +4,7 @@ Generates a folder of 224 px JPEGs once, then for each model times (1) the naive
 resize, one forward pass per image, no cache), (2) a first scan with DataLoader workers and
 batches into the cache, and (3) a second scan, which only walks the folder and reuses the cache.
 
-    python benchmarks/scan.py [--images 1000] [--naive-images 200] [--workers 2] [--batch 32]
+    python benchmarks/scan.py [--images 1000] [--naive-images 200] [--workers 2] [--batch 32] [--models bundled]
 
 Results are printed as a table and written as JSON (--json). CPU only unless --device says otherwise.
 """
@@ -77,13 +77,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="scan batch size")
     parser.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "circuitloupe-bench-images"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", nargs="+", choices=[spec for spec, _ in MODELS],
+                        default=[spec for spec, _ in MODELS], help="which rows to run (default: all)")
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
     folder = make_images(Path(args.folder), args.images)
     os.environ["CIRCUITLOUPE_DATA_DIR"] = tempfile.mkdtemp(prefix="circuitloupe-bench-data-")
     rows = []
-    for spec, unit in MODELS:
+    for spec, unit in (row for row in MODELS if row[0] in args.models):
         model, weights = (open_bundled(args.device) if spec == "bundled"
                           else (load_model(spec, "random:0", device=args.device), "random:0"))
         naive_rate = naive(model, unit, folder, args.naive_images)

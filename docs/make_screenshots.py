@@ -60,7 +60,14 @@ def click(pane, text):
 
 def prepare(name, pane):
     """One small, real job per pane so that its screenshot shows content."""
-    if name == "featurevis":
+    if name == "featurevis":  # the family's pre-ReLU values, as the Circuits articles optimise
+        from circuitloupe.ui.panes.featurevis import TYPED
+
+        pane.source.setCurrentIndex(pane.source.findData(TYPED))
+        units = next(iter(state.model.families.values()), [str(state.unit)])[:6]  # noqa: F821
+        pre = [u.replace(":", "_pre_relu:", 1) if state.model.catalogue.pre_relu_of(u.split(":")[0]) else u  # noqa: F821
+               for u in units]
+        pane.units_edit.setText(" ".join(pre))
         pane.steps.setValue(128)
         pane.size.setValue(96)
         click(name, "Run")
@@ -70,7 +77,10 @@ def prepare(name, pane):
         click(name, "Response map")
     elif name == "equivariance":
         click(name, "Analyse")
-    elif name == "curve_finder":
+    elif name == "curve_finder":  # search the current unit's layer
+        index = pane.layer.findText(state.unit.layer)  # noqa: F821
+        if index >= 0:
+            pane.layer.setCurrentIndex(index)
         click(name, "Find curves")
     elif name == "dataset":
         pane.set_folder(photo_crops())
@@ -115,9 +125,10 @@ families = state.model.families  # noqa: F821
 if families:  # a unit worth looking at: the first member of the model's first family
     state.set_unit(next(iter(families.values()))[0])  # noqa: F821
 loupe.wait_idle(timeout=300)  # noqa: F821
-window.show_pane("featurevis")  # noqa: F821
-window.show_pane("browser")  # noqa: F821
-shrink(loupe.screenshot(OUT / f"window_{THEME}.png"), 1200)  # noqa: F821
 for pane_name in window.panes:  # noqa: F821
     shoot(pane_name)
+for pane_name in ("activations", "featurevis", "dataset"):  # the window with results in view
+    window.show_pane(pane_name)  # noqa: F821
+loupe.wait_idle(timeout=300)  # noqa: F821
+shrink(loupe.screenshot(OUT / f"window_{THEME}.png"), 1200)  # noqa: F821
 loupe.quit(0)  # noqa: F821

@@ -2,7 +2,7 @@
 
 Six units on 32 px inputs: matched filters for curves bulging up, left, down and right
 (radius 8 px), a horizontal straight line and a dark centre dot, each scaled to respond 1 to
-its own stimulus and biased by -0.6, so only close matches drive it above zero.
+its own stimulus and biased by -0.5, so only close matches drive it above zero.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def build() -> tuple[nn.Module, dict]:
     conv = nn.Conv2d(3, len(kernels), k, padding=k // 2)
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(kernels)[:, None].repeat(1, 3, 1, 1) / 3)
-        conv.bias.fill_(-0.6)
+        conv.bias.fill_(-0.5)
     net = nn.Sequential(conv, nn.ReLU())
     return net, {"input_size": SIZE, "layer_names": {"curves_pre_relu": "0", "curves": "1"}}
 

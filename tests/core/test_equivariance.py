@@ -99,6 +99,50 @@ def test_a_unit_that_fits_no_member_is_a_hole():
     assert 2 in result.holes and 3 in result.holes  # 270 degrees is missing, the odd unit fits nothing
 
 
+def broadly_tuned_family(preferred: list[float], steps: int, noise: float = 0.15) -> np.ndarray:
+    """``F[s, n, u]`` of units with broad von Mises tuning at unevenly spaced preferred
+    orientations plus seeded noise (a trained unit's quirks), like a trained curve family, for
+    stimuli every 15 degrees rotated by 360/steps per step."""
+    stimuli = np.radians(np.arange(0, 360, 15.0))
+    rows = []
+    for s in range(steps):
+        angle = stimuli[:, None] + 2 * np.pi * s / steps - np.radians(preferred)[None, :]
+        rows.append(np.exp(np.cos(angle) - 1))
+    return np.stack(rows) + noise * np.random.default_rng(0).normal(size=(steps, len(stimuli), len(preferred)))
+
+
+def test_score_of_a_broad_uneven_family_beats_the_identity_and_maps_to_neighbours():
+    # The bundled model's curve family has 13 broad units at uneven angles; a 45-degree step maps
+    # each unit to a neighbour about 45 degrees on, but no match is perfect. A strict hole
+    # threshold used to turn most of them into holes predicting zero: a "best" score worse than
+    # the identity permutation.
+    preferred = [15, 35, 62, 82, 106, 117, 129, 170, 185, 224, 264, 292, 353]
+    responses = broadly_tuned_family(preferred, 8)
+    result = eq.analyse(responses, [f"u:{c}" for c in range(13)], "rotate", eq.transform_values("rotate", 8))
+    assert result.score < result.baseline_identity < result.baseline_random
+    mapped = [(i, j) for i, j in enumerate(result.mapping) if j is not None]
+    assert len(mapped) >= 11
+    for i, j in mapped:  # each unit maps to one preferring 20..65 degrees more (counter-clockwise)
+        assert 20 <= (preferred[j] - preferred[i]) % 360 <= 65
+    assert result.direction == "counter-clockwise"
+    strict = eq.analyse(responses, result.units, "rotate", result.values, hole_threshold=0.3)
+    assert len(strict.holes) > len(result.holes) and strict.score >= result.score
+
+
+def test_score_is_the_least_error_over_every_partial_permutation():
+    from itertools import combinations, permutations
+
+    rng = np.random.default_rng(3)
+    responses = rng.normal(size=(4, 10, 4))
+    responses[1:, :, 1] = np.roll(responses[:, :, 0], 1, axis=0)[1:]  # unit 0 maps to unit 1, roughly
+    result = eq.analyse(responses, [f"u:{c}" for c in range(4)], "rotate", [0, 90, 180, 270])
+    norm, pairs = eq._normalise(responses), eq._pairs("rotate", 4)
+    best = min(eq._relative_error(norm, pairs, [dict(zip(rows, cols)).get(i) for i in range(4)])
+               for k in range(5) for rows in combinations(range(4), k) for cols in permutations(range(4), k))
+    assert result.score == pytest.approx(best, abs=1e-12)
+    assert result.score <= result.baseline_identity
+
+
 YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 

@@ -181,3 +181,20 @@ def test_label_sets_edit_and_export(session, tmp_path):
     assert data["unit"] == UNIT and data["answers"][0]["file"] == session.items[0].relpath
     with pytest.raises(UserError):
         lb.LabelSession(tmp_path / "a.csv")
+
+
+def test_reference_is_the_units_feature_visualisation(session, inception):
+    from circuitloupe.core.featurevis import cache
+    from circuitloupe.core.labeling.reference import cached_reference, is_session_model, render_reference
+    from circuitloupe.core.models import load_model
+
+    info = session.info
+    assert is_session_model(inception, info) and cached_reference(inception, info) is None
+    rendered = render_reference(inception, info, size=32, steps=2)  # nothing cached: renders and caches
+    assert rendered.shape == (32, 32, 3) and 0 <= rendered.min() and rendered.max() <= 1
+    assert np.allclose(cached_reference(inception, info), rendered, atol=1 / 255)
+    assert np.array_equal(render_reference(inception, info), cache.thumbnail(inception, UNIT))  # cached: reused
+    other = load_model("bundled")
+    assert not is_session_model(other, info)
+    with pytest.raises(UserError, match="sampled with inceptionv1"):
+        cached_reference(other, info)

@@ -108,7 +108,7 @@ def test_edge_and_grating_conventions():
     edge = stimuli.edge(0, SIZE)  # foreground (white) above
     assert edge[5, 32].min() == 1.0 and edge[-5, 32].max() == 0.0
     grating = stimuli.grating(0, 8, SIZE)[:, 10, 0]  # horizontal stripes: varies down a column
-    assert np.allclose(grating, grating[0]) is False
+    assert not np.allclose(grating, grating[0])
     assert np.allclose(grating[:-8], grating[8:], atol=1e-5)  # period = 64 / 8 px
     assert np.allclose(stimuli.grating(0, 8, SIZE)[20], stimuli.grating(0, 8, SIZE)[20, 0])
 

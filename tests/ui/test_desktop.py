@@ -219,7 +219,9 @@ def test_project_round_trip_through_the_window(qtbot, window, tmp_path):
     image = stripes(tmp_path / "stripes.png")
     assert window.open_image(image)
     window.panes["notes"].text.setPlainText("unit 3 likes stripes")
-    model.families["my family"] = [f"{unit.name}:1", f"{unit.name}:2"]
+    from circuitloupe.core.annotations import AnnotationStore
+
+    AnnotationStore.for_model(model).save_family("my family", f"{unit.name}:1,2")
     window.docks["log"].hide()
     assert window.is_dirty() and window.windowTitle().startswith("Untitled *")
 
@@ -231,6 +233,7 @@ def test_project_round_trip_through_the_window(qtbot, window, tmp_path):
     assert data["current_unit"] == f"{unit.name}:3" and data["notes"] == "unit 3 likes stripes"
     assert data["families"]["my family"] == [f"{unit.name}:1", f"{unit.name}:2"] and data["layout"]
 
+    AnnotationStore.for_model(model).delete_family("my family")  # as on another machine
     other = MainWindow(InferenceService("cpu"))
     qtbot.addWidget(other)
     other.show()
@@ -239,7 +242,9 @@ def test_project_round_trip_through_the_window(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: other.state.unit == UnitRef(unit.name, 3), timeout=10_000)
     assert other.state.image.name == str(image) and other.open_images == [str(image)]
     assert other.panes["notes"].notes() == "unit 3 likes stripes"
-    assert other.state.model.families["my family"] == [f"{unit.name}:1", f"{unit.name}:2"]
+    restored = AnnotationStore.for_model(other.state.model).families()["my family"]
+    assert [str(u) for u in restored] == [f"{unit.name}:1", f"{unit.name}:2"]
+    assert "my family" not in other.state.model.families  # the presets stay presets
     assert not other.docks["log"].isVisible() and other.docks["notes"].isVisible() is not None
     now, saved = other._snapshot(), other._saved_snapshot or {}
     assert not other.is_dirty(), {k: (v, saved.get(k)) for k, v in now.items() if v != saved.get(k)}

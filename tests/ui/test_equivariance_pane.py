@@ -74,6 +74,26 @@ def test_p4cnn_exact_cyclic_shift_and_z2cnn_large_error(qtbot, setup, tmp_path):
     assert "score" in pane.summary.text()
 
 
+def test_bundled_curve_family_rotates_counter_clockwise_better_than_the_baselines(qtbot, setup):
+    pane, state, open_model = setup
+    model = open_model("bundled")
+    family = model.families["curve detectors"]
+    pane.family.setCurrentIndex(pane.family.findText("curve detectors"))
+    pane._on_family_picked(pane.family.currentIndex())
+    assert pane.units.text() == " ".join(family)
+    result = analyse(qtbot, pane, pane.units.text(), "rotate", 8)
+    # The preset is sorted by preferred orientation (counter-clockwise), so a 45-degree turn
+    # moves most units a step or two along the list.
+    assert result.score < result.baseline_identity < result.baseline_random
+    assert result.direction == "counter-clockwise" and result.shift in (1, 2)
+    assert len(result.holes) <= 3
+    assert "counter-clockwise" in pane.summary.text()
+    if SCREENSHOTS:
+        pane.tabs.setCurrentIndex(0)
+        pane.units.setCursorPosition(0)
+        pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_bundled.png"))
+
+
 def test_discovery_lists_candidates_that_can_be_saved(qtbot, setup):
     pane, state, open_model = setup
     model = open_model("p4cnn")

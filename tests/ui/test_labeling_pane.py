@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -41,6 +42,7 @@ def pane(qtbot, service, inception, session_file):
     qtbot.addWidget(pane)
     pane.resize(1100, 720)
     pane.show()
+    pane.render_reference.setChecked(False)  # no feature visualisation renders unless a test asks
     state.set_model(inception)
     pane.messages = []
     state.sigMessage.connect(pane.messages.append)
@@ -134,3 +136,33 @@ def test_new_session_from_a_folder(qtbot, pane, tmp_path):
     pane.create_session(str(tmp_path / "fresh.labels"), UNIT, str(folder), lb.SamplingPlan(), lb.CURVE_LABELS,
                         SETTINGS)
     assert "already exists" in pane.messages[-1]
+
+
+def test_reference_defaults_to_the_units_feature_visualisation(qtbot, pane, session_file, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from circuitloupe.core.featurevis import cache
+    from circuitloupe.core.labeling import reference
+    from circuitloupe.core.models import load_model
+
+    assert pane.reference_pixels is None and "No feature visualisation of mixed3a:81" in pane.reference.text()
+    monkeypatch.setattr(reference, "REFERENCE_SIZE", 32)
+    monkeypatch.setattr(reference, "REFERENCE_STEPS", 2)
+    pane.render_reference.setChecked(True)  # nothing cached: rendered by a job, then cached
+    qtbot.waitUntil(lambda: pane.reference_pixels is not None, timeout=60_000)
+    assert pane.reference_pixels.shape == (32, 32, 3) and "Feature visualisation of mixed3a:81" in \
+        pane.reference.toolTip()
+    cached = cache.thumbnail(pane.state.model, UNIT)
+    assert cached is not None
+    red = tmp_path / "red.png"
+    Image.new("RGB", (20, 20), (255, 0, 0)).save(red)
+    pane.set_reference_file(str(red))  # the user's file overrides, and is kept in the session
+    assert np.allclose(pane.reference_pixels[..., 0], 1.0) and "red.png" in pane.reference.toolTip()
+    with lb.LabelSession(session_file) as fresh:
+        assert fresh.reference == str(red)
+    pane.use_featurevis_reference()  # back to the visualisation, at once from the cache
+    assert np.array_equal(pane.reference_pixels, cached)
+    pane.set_reference_file(str(tmp_path / "gone.png"))  # unreadable file: a message, the default stays
+    assert "gone.png" in pane.messages[-1] and np.array_equal(pane.reference_pixels, cached)
+    pane.state.set_model(load_model("bundled"))
+    assert pane.reference_pixels is None and "Load inceptionv1" in pane.reference.text()

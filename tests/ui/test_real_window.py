@@ -33,12 +33,15 @@ SCRIPT = textwrap.dedent('''
     assert QGuiApplication.platformName() == "xcb", QGuiApplication.platformName()
     loupe.wait_idle(timeout=240)
     assert state.model is not None and state.model.spec == os.environ["LOUPE_MODEL"], state.model
+    layer = state.unit.layer  # visualise the pre-ReLU value, which has a gradient from the start
+    state.set_unit(f"{state.model.catalogue.pre_relu_of(layer) or layer}:{state.unit.channel}")
     pane = loupe.pane("featurevis")
     for name, value in FEW.items():  # keep the run short: few steps, a small image
         getattr(pane, name).setValue(value)
     before = pane.figure()
     loupe.click("featurevis", "Run")
-    loupe.wait_until(lambda: window.busy(), timeout=30, what="the feature visualisation to start")
+    loupe.wait_until(lambda: window.busy() or pane.figure() is not None, timeout=30,
+                     what="the feature visualisation to start")
     loupe.wait_idle(timeout=240)
     after = pane.figure()
     assert after is not None and after is not before, "the feature visualisation produced no image"
@@ -79,3 +82,4 @@ def test_installed_app_runs_a_feature_visualisation_in_a_real_window(tmp_path):
     assert pixels.std() > 20  # a real window with content, not a blank frame
     with Image.open(figure) as image:
         assert min(image.size) >= 64
+        assert np.asarray(image.convert("L"), dtype=np.float32).std() > 5  # an image formed, not flat grey

@@ -43,8 +43,8 @@ def test_first_model_opens_chelsea_once_unless_an_image_is_open(qtbot):
     state.sigModelChanged.emit(object())  # a later model leaves the user's image alone
     assert state.image.name == "mine.png"
 
-    other, (_second, second_menu) = AppState(), make_window(qtbot)
-    install_samples_menu(second_menu, other, lambda spec: None)
+    other, second = AppState(), make_window(qtbot)  # keep the window alive: it owns the menu
+    install_samples_menu(second[1], other, lambda spec: None)
     other.set_image(OpenImage("given.png", state.image.pixels))
     other.sigModelChanged.emit(object())
     assert other.image.name == "given.png"

@@ -50,6 +50,7 @@ def test_response_map_follows_the_unit_and_exports(qtbot, pane):
 
 def test_family_radial_and_joint_tuning(qtbot, pane):
     family = pane.state.model.families["curve detectors"]
+    pane.state.set_unit(family[0])
     assert pane.family.currentText() == "curve detectors"
     assert pane.family_edit.text().split() == family
     pane.orientations.setValue(36)

@@ -44,8 +44,7 @@ class ProgressBar:
             self._bar = tqdm(total=total or None, desc=self.description, unit=self.unit,
                              unit_scale=self.unit == "B", file=sys.stderr, leave=False)
         self._bar.total = total or None
-        self._bar.n = step
-        self._bar.refresh()
+        self._bar.update(step - self._bar.n)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -33,8 +33,8 @@ def register(commands) -> None:
                              "visualisations) or a folder of images")
     parser.add_argument("--reduce", default="centre", choices=eq.REDUCTIONS,
                         help="one number per unit: the centre value (default), the spatial mean or max")
-    parser.add_argument("--hole-threshold", type=float, default=0.5,
-                        help="match error above which a unit is a hole (default 0.5)")
+    parser.add_argument("--hole-threshold", type=float, default=1.0,
+                        help="match error above which a unit is a hole (default 1: worse than predicting nothing)")
     parser.add_argument("--weights-to", metavar="UNITS",
                         help="a second family (later layer): also test whether the weights between the two "
                              "families transform with their units")

@@ -8,12 +8,14 @@ step and each unit's response is measured: ``F[s, n, u]`` (step, stimulus, unit)
 Convention: the transformation maps unit i to unit π(i) when unit π(i) responds to ``g x``
 as unit i responds to ``x``: ``F[s+1, :, π(i)] ≈ F[s, :, i]``. Responses are first
 standardised per unit over all measurements (mean 0, standard deviation 1), so gains and
-offsets do not matter. The best π is a Hungarian assignment on the squared error summed over
-consecutive step pairs (wrapping for cyclic families), in which a unit may instead map to
-nothing, a **hole**, at the price of a match error of ``hole_threshold``: so one missing member
-does not force a wrong permutation on the others. It gives the **equivariance score**, the
-relative error ``||F(g x) - P_π F(x)|| / ||F(g x)||`` (a hole predicts zero), reported beside two
-baselines: the identity permutation and random permutations.
+offsets do not matter. The **equivariance score** is the relative error
+``||F(g x) - P_π F(x)|| / ||F(g x)||`` summed over consecutive step pairs (wrapping for cyclic
+families), reported beside two baselines: the identity permutation and random permutations.
+The best π is a Hungarian assignment that minimises exactly that error, in which a unit may
+instead map to nothing, a **hole** (it then predicts zero, and the unit nobody maps to costs
+``hole_threshold``² of its energy): so one missing member does not force a wrong permutation
+on the others. With the default threshold of 1 a match is kept only when it predicts better
+than nothing, and the score is never worse than the identity baseline.
 
 Angles are in degrees, counter-clockwise on screen (``torch.rot90`` turns by +90). Images are
 ``[B, C, H, W]`` tensors in [0, 1].
@@ -351,7 +353,7 @@ def _relative_error(norm: np.ndarray, pairs, mapping: Sequence[int | None]) -> f
 
 
 def analyse(responses: np.ndarray, units: Sequence[str], kind: str, values: Sequence[float],
-            hole_threshold: float = 0.5, random_trials: int = 200, seed: int = 0) -> EquivarianceResult:
+            hole_threshold: float = 1.0, random_trials: int = 200, seed: int = 0) -> EquivarianceResult:
     """Infer the permutation and the equivariance score from responses ``F[s, n, u]``."""
     from scipy.optimize import linear_sum_assignment
 
@@ -368,14 +370,16 @@ def analyse(responses: np.ndarray, units: Sequence[str], kind: str, values: Sequ
         cost += (diff ** 2).sum(axis=0)
         energy += (norm[b] ** 2).sum(axis=0)
     relative = np.sqrt(cost / np.where(energy > 0, energy, np.inf)[None, :])  # [i, j] match error
-    # Holes: each unit may also map to nothing, at the cost of a match exactly at the threshold,
-    # so one missing member does not force a wrong permutation on the rest.
-    hole_cost = np.full((n_units, n_units), np.inf)
-    np.fill_diagonal(hole_cost, hole_threshold ** 2 * (energy.mean() if n_units else 0.0))
-    rows, cols = linear_sum_assignment(np.concatenate([cost, hole_cost], axis=1))
+    # Holes: a unit may map to nothing (a dummy column, free); then some unit j is predicted by
+    # nobody (matched to a dummy row) at the price hole_threshold² * energy[j], which at the
+    # threshold 1 is exactly its share of the score's error. So the assignment minimises the score.
+    augmented = np.zeros((2 * n_units, 2 * n_units))
+    augmented[:n_units, :n_units] = cost
+    augmented[n_units:, :n_units] = hole_threshold ** 2 * energy[None, :]
+    rows, cols = linear_sum_assignment(augmented)
     mapping: list[int | None] = [None] * n_units
     for i, j in zip(rows, cols):
-        if j < n_units and relative[i, j] <= hole_threshold:
+        if i < n_units and j < n_units and relative[i, j] <= hole_threshold:
             mapping[i] = int(j)
     unit_errors = [float(relative[i, mapping[i]] if mapping[i] is not None else relative[i].min())
                    for i in range(n_units)]
@@ -460,7 +464,7 @@ def _wraps_at(norm: np.ndarray, values: Sequence[float], tolerance: float = 0.3)
 
 def equivariance(model: LoadedModel, units: Sequence[UnitRef | str], kind: str, steps: int | None = None,
                  stimuli: torch.Tensor | np.ndarray | None = None, reduce: str = "centre",
-                 hole_threshold: float = 0.5, progress: ProgressFn | None = None,
+                 hole_threshold: float = 1.0, progress: ProgressFn | None = None,
                  should_stop: StopFn | None = None) -> EquivarianceResult:
     """Measure ``units`` under a transformation family and analyse it (see :func:`analyse`).
 

@@ -207,7 +207,7 @@ def response_maps(model: LoadedModel, units: Sequence[UnitRef | str], stimulus: 
     values = sweep(model, refs, lambda a, b: render(stimulus, grid_theta[a:b], grid_param[a:b], size, **style),
                    len(grid_theta), batch_size, progress, should_stop)
     maps = []
-    for i, (requested, ref) in enumerate(zip(units, refs)):
+    for i, ref in enumerate(refs):
         grid = values[:, i].reshape(len(params), len(thetas))
         rmap = ResponseMap(str(ref), stimulus, thetas, params, grid, ref.is_pre_relu, size)
         _attach_sigma(model, ref, rmap)
@@ -509,13 +509,13 @@ def response_map_figure(maps: ResponseMap | Sequence[ResponseMap], scale: float 
                           extent=(rmap.orientations[0] - step / 2, rmap.orientations[-1] + step / 2,
                                   len(rmap.parameters) - 0.5, -0.5), interpolation="nearest")
         ax.set_yticks(range(len(rmap.parameters)))
-        ax.set_yticklabels([_param_label(p) for p in rmap.parameters], fontsize=7)
+        ax.set_yticklabels([param_label(p) for p in rmap.parameters], fontsize=7)
         ax.set_xticks(np.arange(0, 361, 90))
         ax.set_xlabel("orientation (deg, 0 = bulging up, CCW)", fontsize=7)
         ax.set_ylabel(rmap.parameter_name, fontsize=8)
         value, theta, param = rmap.peak
         kind = "pre-ReLU" if rmap.pre_relu else "post-ReLU"
-        ax.set_title(f"{rmap.unit} ({kind})\npeak {value:.3g} at {theta:.0f} deg, {_param_label(param)}",
+        ax.set_title(f"{rmap.unit} ({kind})\npeak {value:.3g} at {theta:.0f} deg, {param_label(param)}",
                      fontsize=8)
         bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
         bar.set_label("sigma (dataset)" if use_sigma and rmap.sigma is not None else "activation", fontsize=7)
@@ -524,7 +524,8 @@ def response_map_figure(maps: ResponseMap | Sequence[ResponseMap], scale: float 
     return plot_to_image(fig)
 
 
-def _param_label(value: float) -> str:
+def param_label(value: float) -> str:
+    """A radius or opening for an axis label: 'inf', '9.2', '16'."""
     return "inf" if not np.isfinite(value) else f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 

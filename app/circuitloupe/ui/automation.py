@@ -53,9 +53,9 @@ class ScriptApi:
             self.process(0.02)
 
     def wait_idle(self, timeout: float = 120.0, settle: float = 0.3) -> None:
-        """Wait until a model is loaded and no job is queued or running, for ``settle`` seconds."""
+        """Wait until no job (model loading included) is queued or running, for ``settle`` seconds."""
         def idle() -> bool:
-            return self.window.state.model is not None and not self.window.busy()
+            return not self.window.busy()
 
         self.wait_until(idle, timeout, "the app to become idle")
         while True:
@@ -116,6 +116,8 @@ def take_screenshot_when_idle(window: MainWindow, path: str | Path, delay: float
         api.wait_idle(timeout)
         api.process(delay)
         api.wait_idle(timeout)
+        if window.state.model is None:
+            print("circuitloupe: no model is loaded (see the status bar in the screenshot)", file=sys.stderr)
         saved = api.screenshot(path)
         print(f"circuitloupe: screenshot saved to {saved}", file=sys.stderr)
         api.quit(0)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
                                QMainWindow, QMessageBox, QProgressBar, QScrollArea, QTabBar, QToolBar, QWidget)
 
 from circuitloupe.core import project as projects
+from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.images import IMAGE_SUFFIXES
 from circuitloupe.core.models import zoo
@@ -180,8 +181,7 @@ class MainWindow(QMainWindow):
         self.welcome.sigOpenProject.connect(self.open_project)
         self.welcome.sigBrowseProject.connect(self.open_project_dialog)
         self.welcome.sigShowAtStartChanged.connect(lambda on: settings().setValue("show_welcome", on))
-        self.setCentralWidget(self.welcome)
-        self.welcome.hide()
+        self.welcome.hide()  # the central widget only while shown: without one the docks share the window
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -280,12 +280,15 @@ class MainWindow(QMainWindow):
         for bar in self.findChildren(QTabBar):  # the tab bars of tabified docks outlive their docks
             if bar.parentWidget() is self:
                 bar.hide()
+        self.setCentralWidget(self.welcome)
         self.welcome.show()
 
     def hide_welcome(self) -> None:
         """Hide the start page and bring the panes back."""
         if self._docks_before_welcome is None:
             return
+        self.takeCentralWidget()
+        self.welcome.setParent(self)
         self.welcome.hide()
         for name in self._docks_before_welcome:
             self.docks[name].show()
@@ -353,8 +356,7 @@ class MainWindow(QMainWindow):
         self._weights = self._requested_weights.pop(model.spec, default)
         pending = self._pending_project
         if pending is not None and pending.model_spec == model.spec:
-            for name, units in pending.families.items():
-                model.families.setdefault(name, list(units))
+            self._restore_families(model, pending.families)
         self.state.set_model(model)
         self.state.message(f"loaded {model.spec}: {len(model.catalogue)} layers, {model.weights_description}")
         if not model.weights_id.startswith("random"):
@@ -451,7 +453,7 @@ class MainWindow(QMainWindow):
             weights=self._weights if model is not None else None,
             images=list(self.open_images),
             current_unit=str(self.state.unit) if self.state.unit is not None else None,
-            families={k: list(v) for k, v in model.families.items()} if model is not None else {},
+            families=self._families(),
             notes=notes, label_sessions=sessions, panes=panes,
             layout=_b64(self._layout_state()) if with_layout else None,
             geometry=_b64(self.saveGeometry()) if with_layout else None, theme=self.theme.mode)
@@ -548,9 +550,29 @@ class MainWindow(QMainWindow):
             self.load_model(loaded.model_spec, loaded.weights)
         else:
             if model is not None:
-                for name, units in loaded.families.items():
-                    model.families.setdefault(name, list(units))
+                self._restore_families(model, loaded.families)
             self._restore_after_model(loaded)
+
+    def _families(self) -> dict[str, list[str]]:
+        """The model's preset families and the user's saved ones (the browser's annotation store)."""
+        model = self.state.model
+        if model is None:
+            return {}
+        families = {name: list(units) for name, units in model.families.items()}
+        for name, units in AnnotationStore.for_model(model).families().items():
+            families[name] = [str(u) for u in units]
+        return families
+
+    def _restore_families(self, model, families: dict[str, list[str]]) -> None:
+        """Save the project's own families (not the model's presets) where the panes find them."""
+        store = AnnotationStore.for_model(model)
+        saved = store.families()
+        for name, units in families.items():
+            if name not in model.families and name not in saved:
+                try:
+                    store.save_family(name, units)
+                except UserError as error:
+                    self.state.message(f"family '{name}' of the project was not restored: {error}")
 
     def _restore_after_model(self, loaded: Project) -> None:
         if loaded.current_unit and self.state.model is not None:
@@ -726,12 +748,6 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if layout is not None:
             self.restoreState(layout)
-        else:  # first start: analysis panes large, the bottom strip (log, notes, dataset) modest
-            for area, size, orientation in ((Qt.DockWidgetArea.BottomDockWidgetArea, 230, Qt.Orientation.Vertical),
-                                            (Qt.DockWidgetArea.LeftDockWidgetArea, 520, Qt.Orientation.Horizontal)):
-                docks = [d for n, d in self.docks.items() if self.panes[n].area == area]
-                if docks:
-                    self.resizeDocks(docks, [size] * len(docks), orientation)
 
     def closeEvent(self, event) -> None:
         self.autosave()

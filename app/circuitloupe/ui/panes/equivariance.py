@@ -230,6 +230,7 @@ class EquivariancePane(Pane):
         units = self.family.itemData(index)
         if units:
             self.units.setText(" ".join(units))
+            self.units.setCursorPosition(0)
 
     def _on_transform_changed(self) -> None:
         kind = self.transform.currentData()

@@ -3,7 +3,9 @@
 Keys (with the pane focused): 1-9 give a label, S skips, Backspace or Ctrl+Z undoes the last
 answer, Left/Right move back and forth, R reveals the activation and attribution of an item
 already answered. Every answer is in the session file before the next crop shows. Crops are
-decoded on a background thread, a few items ahead. The Results tab plots label proportions
+decoded on a background thread, a few items ahead. Beside the crop, the unit's feature
+visualisation (cached, or rendered once) shows its preferred orientation; Reference… can pick an
+image file instead. The Results tab plots label proportions
 per activation bin, the density coloured by label, and each label's share of x·p(x), plus the
 agreement between labellers.
 """
@@ -21,9 +23,9 @@ from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMenu,
+                               QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from circuitloupe.core import figures
 from circuitloupe.core.dataset import ScanSettings, scan
@@ -32,6 +34,7 @@ from circuitloupe.core.images import load_image
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelResults, LabelSession,
                                         LabelSet, SamplingPlan, create_session, session_path)
 from circuitloupe.core.labeling.figures import positive_summary, view_figure
+from circuitloupe.core.labeling.reference import cached_reference, is_session_model, render_reference
 from circuitloupe.core.labeling.reveal import position_attribution
 from circuitloupe.core.labeling.stats import UNLABELLED
 from circuitloupe.service import JobContext
@@ -59,6 +62,13 @@ def attribution_job(ctx: JobContext, session_file: str, relpath: str, y: int, x:
         loader = session.crop_loader()
         pixels = loader.prepared(relpath)
         return loader(relpath, y, x), position_attribution(ctx.model, session.info, pixels, y, x)
+
+
+def reference_job(ctx: JobContext, session_file: str) -> tuple[str, np.ndarray]:
+    """(session file, the session unit's feature visualisation), rendered if none is cached."""
+    with LabelSession(session_file) as session:
+        info = session.info
+    return session_file, render_reference(ctx.model, info, progress=ctx.progress, should_stop=ctx.should_stop)
 
 
 class NewSessionDialog(QDialog):
@@ -142,13 +152,16 @@ class LabelingPane(Pane):
         self.index: int | None = None
         self.current_crop: np.ndarray | None = None
         self.results: LabelResults | None = None
+        self.reference_pixels: np.ndarray | None = None  # the image shown beside the items
         self._crops: dict[int, np.ndarray | None] = {}
         self._pending: set[int] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="label-crops")
         self._loader = None
         self._shown_at = time.monotonic()
         self._since_break = 0
+        self._reference_job = None
         self.sigCropReady.connect(self._on_crop_ready)
+        state.sigModelChanged.connect(self._on_model_changed)
         pool = self._pool
         self.destroyed.connect(lambda *_: pool.shutdown(wait=False, cancel_futures=True))
         self._build()
@@ -167,9 +180,19 @@ class LabelingPane(Pane):
         self.labeller.editingFinished.connect(self._on_labeller_changed)
         self.edit_labels = self._button("Edit labels…", "Rename, describe or add labels (answers follow renames)",
                                         self.edit_labels_dialog)
-        self.reference_button = self._button("Reference…", "Show an image beside every item, e.g. the unit's "
-                                             "feature visualisation as the reference orientation",
-                                             self.reference_dialog)
+        self.reference_button = QPushButton("Reference…")
+        self.reference_button.setToolTip("The image beside every item: the unit's feature visualisation (the "
+                                         "reference orientation; default) or an image file of your own")
+        self.reference_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        menu = QMenu(self.reference_button)
+        menu.addAction("Unit's feature visualisation", self.use_featurevis_reference)
+        menu.addAction("Image file…", self.reference_dialog)
+        menu.addSeparator()
+        self.render_reference = menu.addAction("Render the visualisation when none is cached")
+        self.render_reference.setCheckable(True)
+        self.render_reference.setChecked(True)
+        self.render_reference.toggled.connect(lambda _on: self._show_reference())
+        self.reference_button.setMenu(menu)
         self.break_every = QSpinBox()
         self.break_every.setRange(0, 10000)
         self.break_every.setValue(100)
@@ -195,7 +218,12 @@ class LabelingPane(Pane):
         self.image.setToolTip("The item to label: a receptive-field-sized crop, shown without its activation")
         self.reference = QLabel("")
         self.reference.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reference.setWordWrap(True)
+        self.reference.setMinimumSize(DISPLAY_PX // 3, DISPLAY_PX // 2)
         self.reference.setToolTip("Reference image (Reference… to change)")
+        self.reference_caption = QLabel("")
+        self.reference_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reference_caption.setWordWrap(True)
         self.caption = QLabel("")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.reveal_text = QLabel("")
@@ -226,7 +254,12 @@ class LabelingPane(Pane):
         left = QVBoxLayout()
         images = QHBoxLayout()
         images.addWidget(self.image, 3)
-        images.addWidget(self.reference, 1)
+        reference_column = QVBoxLayout()
+        reference_column.addStretch(1)
+        reference_column.addWidget(self.reference)
+        reference_column.addWidget(self.reference_caption)
+        reference_column.addStretch(1)
+        images.addLayout(reference_column, 1)
         left.addLayout(images, 1)
         left.addWidget(self.caption)
         right = QVBoxLayout()
@@ -397,24 +430,90 @@ class LabelingPane(Pane):
         self.refresh_results()
 
     def reference_dialog(self) -> None:
+        """Pick an image file to show beside every item instead of the feature visualisation."""
         if self.session is None:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Reference image", "", "Images (*.png *.jpg *.jpeg *.webp)")
         if path:
-            self.session.reference = path
-            self._show_reference()
+            self.set_reference_file(path)
+
+    def set_reference_file(self, path: str | None) -> None:
+        """Show ``path`` beside every item of this session (None: the unit's feature visualisation)."""
+        if self.session is None:
+            return
+        self.session.reference = path
+        self._show_reference()
+        self.setFocus()
+
+    def use_featurevis_reference(self) -> None:
+        """Drop the session's reference file and go back to the unit's feature visualisation."""
+        self.set_reference_file(None)
 
     def _show_reference(self) -> None:
-        path = self.session.reference if self.session is not None else None
-        if not path:
-            self.reference.clear()
+        """The session's reference file if it names one, else the unit's feature visualisation:
+        from the cache at once, or rendered by a job when rendering is on."""
+        self.reference.clear()
+        self.reference_caption.clear()
+        self.reference_pixels = None
+        if self.session is None:
             return
-        try:
-            pixels = load_image(path)
-        except ImageError as error:
-            self.state.message(str(error))
+        path = self.session.reference
+        if path:
+            try:
+                pixels = load_image(path)
+            except ImageError as error:
+                self.state.message(f"{error}; showing the unit's feature visualisation instead")
+            else:
+                self._set_reference(pixels, f"Reference image {path} (Reference… to change)",
+                                    f"reference: {Path(path).name}")
+                return
+        info, model = self.session.info, self.state.model
+        if not is_session_model(model, info):
+            self.reference.setText(f"Load {info.model} to see {info.unit}'s feature visualisation here.")
             return
+        pixels = cached_reference(model, info)
+        if pixels is not None:
+            self._set_reference(pixels, self._featurevis_tip(info), self._featurevis_caption(info))
+        elif not self.render_reference.isChecked():
+            self.reference.setText(f"No feature visualisation of {info.unit} is cached.")
+        elif self._reference_job is None:
+            self.reference.setText(f"Rendering {info.unit}'s feature visualisation…")
+            self._reference_job = self.run_job(reference_job, str(self.session.path), name=f"reference {info.unit}",
+                                               on_done=self._on_reference_rendered)
+            for signal in (self._reference_job.sigFailed, self._reference_job.sigCancelled):
+                signal.connect(self._on_reference_stopped)
+
+    def _on_model_changed(self, _model) -> None:
+        self._show_reference()
+
+    def _on_reference_rendered(self, result: tuple[str, np.ndarray]) -> None:
+        self._reference_job = None
+        session_file, pixels = result
+        if self.session is None or str(self.session.path) != session_file:
+            self._show_reference()  # another session opened meanwhile
+        elif not self.session.reference:
+            info = self.session.info
+            self._set_reference(pixels, self._featurevis_tip(info), self._featurevis_caption(info))
+
+    def _on_reference_stopped(self, *_args) -> None:
+        self._reference_job = None
+        if not self.reference.pixmap() or self.reference.pixmap().isNull():
+            self.reference.setText("No feature visualisation (its rendering stopped).")
+
+    def _set_reference(self, pixels: np.ndarray, tip: str, caption: str) -> None:
+        self.reference_pixels = pixels
         self.reference.setPixmap(array_to_pixmap(_display(pixels, DISPLAY_PX // 2)))
+        self.reference.setToolTip(tip)
+        self.reference_caption.setText(caption)
+
+    @staticmethod
+    def _featurevis_caption(info) -> str:
+        return f"reference: {info.unit}'s feature visualisation"
+
+    @staticmethod
+    def _featurevis_tip(info) -> str:
+        return (f"Feature visualisation of {info.unit}: the reference orientation (Reference… to pick an image "
+                "file instead)")
 
     def _build_rubric(self) -> None:
         while self.rubric.count():

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout)
 
 from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
@@ -253,7 +253,7 @@ class TuningPane(Pane):
         self.map_image.setRect(QRectF(rmap.orientations[0] - step / 2, -0.5, 360.0, len(rmap.parameters)))
         self.map_bar.setLevels((-limit, limit))
         left = self.map_plot.getPlotItem().getAxis("left")
-        left.setTicks([[(i, tuning._param_label(p)) for i, p in enumerate(rmap.parameters)]])
+        left.setTicks([[(i, tuning.param_label(p)) for i, p in enumerate(rmap.parameters)]])
         self.map_plot.getPlotItem().setLabel("left", rmap.parameter_name)
         self.map_plot.autoRange(padding=0)
         radial = tuning.radial_from_map(rmap)
