@@ -191,14 +191,15 @@ def save(net: bundled.BundledNet, data: dict, folder: Path) -> None:
     (folder / "bundled.json").write_text(json.dumps(data, indent=2) + "\n")
 
 
-def curve_family(model, layers: tuple[str, ...] = ("conv4", "conv3")) -> dict:
-    """Find curve-selective units with :func:`tuning.find_curve_family`, deepest layer first."""
-    from circuitloupe.core import tuning
+def curve_family(model, layers: tuple[str, ...] = ("conv4", "conv3"), top: int = 16) -> dict:
+    """Find curve detectors with :func:`curve_finder.find_curves` (as ``circuitloupe
+    find-curves``), deepest layer first; channels ordered by preferred orientation."""
+    from circuitloupe.core import curve_finder
 
     for layer in layers:
-        family = tuning.find_curve_family(model, layer)
-        if len(family) >= 4:
-            return {"layer": layer, "units": family}
+        search = curve_finder.find_curves(model, layer, top=top)
+        if len(search.family) >= 4:
+            return {"layer": layer, "units": [s.channel for s in search.family]}
     return {"layer": layers[-1], "units": []}
 
 
@@ -256,8 +257,9 @@ Held-out set: {held['n']} freshly rendered images (seed {held['seed']}, same dis
 | lines: full label / shape type | {shapes['line_label']:.1f}% / {shapes['line_shape']:.1f}% |
 
 Curve detectors (the `curve detectors` family preset, sorted by preferred orientation), selected
-by `tuning.find_curve_family`: radial-tuning selectivity >= 0.5 over 360 degrees, best curve
-response >= 1.5 x best straight-line response and >= best angle response, one unit per 10 degrees:
+by the curve finder (`circuitloupe find-curves`, `curve_finder.find_curves`): orientation
+selectivity >= 0.3 over 360 degrees, best curve >= 2 sd above the unit's mean on photos and >= 1 sd
+above its best straight stroke, the 16 highest scores at most:
 {', '.join(family) or 'none found'}. See the radial tuning plot in the README.
 
 ## Training

@@ -55,3 +55,32 @@ def test_family_needs_a_name_and_units():
         store.save_family(" ", ["mixed3b:1"])
     with pytest.raises(UserError):
         store.save_family("x", "")
+
+
+def test_two_writers_never_erase_each_others_changes():
+    path = store_path("inceptionv1", "random:0")
+    browser, finder = AnnotationStore(path), AnnotationStore(path)  # both opened before either writes
+    finder.save_family("curves mixed3b", "mixed3b:379,385")
+    assert browser.toggle_favourite("mixed3b:379") is True  # rewrites the file from what is on disk
+    browser.set_note("mixed3b:385", "curve")
+    finder.delete_family("nothing by that name")
+    finder.set_tags("mixed3b:379", ["curve"])
+
+    on_disk = AnnotationStore(path)
+    assert on_disk.families() == {"curves mixed3b": [UnitRef("mixed3b", 379), UnitRef("mixed3b", 385)]}
+    assert on_disk.favourites() == [UnitRef("mixed3b", 379)]
+    assert on_disk.note("mixed3b:385") == "curve" and on_disk.tags("mixed3b:379") == ["curve"]
+    assert browser.families() == on_disk.families()  # its own write read the other's family in
+    assert finder.reload() is False and finder.is_favourite("mixed3b:379")  # and so did the finder's
+
+
+def test_reload_reports_other_writers_changes_once():
+    path = store_path("inceptionv1", "random:0")
+    reader, writer = AnnotationStore(path), AnnotationStore(path)
+    assert reader.reload() is False
+    writer.save_family("pair", ["mixed3a:1", "mixed3a:2"])
+    assert reader.families() == {}  # readers see their last load until they reload
+    assert reader.reload() is True and list(reader.families()) == ["pair"]
+    assert reader.reload() is False
+    writer.delete_family("pair")
+    assert reader.reload() is True and reader.families() == {}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from circuitloupe.core import tuning
+from circuitloupe.core import curve_finder, tuning
 from circuitloupe.core.models import load_model, zoo
 from circuitloupe.core.models.bundled import card_data
 from circuitloupe.core.resources import resource_path
@@ -21,7 +21,8 @@ def test_zoo_entry_is_offline_and_available():
     entry = zoo.find_entry("bundled")
     assert entry.offline and entry.default_weights_available()
     names = [e.name for e in zoo.entries()]
-    assert names.index("bundled") == names.index("inceptionv1") + 1
+    # offline fallbacks after InceptionV1: the real ImageNet network first, then the bundled model
+    assert names[:3] == ["inceptionv1", "efficientnet_lite0", "bundled"]
 
 
 def test_architecture_and_metadata(bundled):
@@ -56,7 +57,7 @@ def test_heldout_accuracy_matches_the_model_card(bundled):
 def test_curve_family_spreads_around_the_circle(bundled):
     family = card_data()["families"]["curve detectors"]
     layer = family[0].split(":")[0]
-    found = tuning.find_curve_family(bundled, layer, orientations=72, curvatures=6)
+    found = [s.channel for s in curve_finder.find_curves(bundled, layer, top=13).family]
     assert len(found) >= 4
     results = tuning.family_radial_tuning(bundled, [f"{layer}:{c}" for c in found], orientations=72,
                                           curvatures=5, pre_relu=False)

@@ -212,3 +212,58 @@ def test_alpha_and_grayscale_images(inception):
     assert result.rgba.shape == (1, 32, 32, 4) and result.images.shape == (1, 32, 32, 3)
     assert np.allclose(result.rgba[0, ..., 0], result.rgba[0, ..., 1])
     assert 0 <= result.images.min() and result.images.max() <= 1
+
+
+class _FunctionalReLU6(nn.Module):
+    """conv -> F.relu6 (a functional call, no module) -> identity (the hook point)."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv, self.out = conv, nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.nn.functional.relu6(self.conv(x)))
+
+
+def dead_relu6_model(functional: bool) -> LoadedModel:
+    """One 5x5 conv whose bias (-0.3) keeps its ReLU6 at zero on the grey images rendering starts from."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 2, 5)
+    with torch.no_grad():
+        conv.weight.normal_(0, 0.2)
+        conv.bias.fill_(-0.3)
+    if functional:
+        net = _FunctionalReLU6(conv)
+        points = {"unit_pre_relu": conv, "unit": net.out}
+    else:
+        net = nn.Sequential(conv, nn.ReLU6())
+        points = {"unit_pre_relu": conv, "unit": net[1]}
+    return LoadedModel(name=f"dead-relu6-{functional}", net=net, input_size=(21, 21),
+                       preprocessing=Preprocessing((0.5,) * 3, (1.0,) * 3), hook_points=points,
+                       weights_id="handmade", weights_description="handmade")
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["module", "functional"])
+def test_redirection_wakes_a_relu6_unit_that_starts_dead(functional):
+    model = dead_relu6_model(functional)
+    plain = render(model, "unit:0", size=21, steps=16, transforms="none")
+    redirected = render(model, "unit:0", size=21, steps=16, transforms="none", redirect_relu_steps=4)
+    assert plain.start_values[0] == 0 and plain.end_values[0] == 0  # no gradient through a dead ReLU6
+    assert plain.images.std() < 0.01  # flat grey
+    assert redirected.end_values[0] > 0.02 and redirected.images.std() > 0.05
+    # the cache (browser thumbnails, featurevis pane, featvis CLI) redirects the first quarter by default
+    vis = cache.visualise_units(model, ["unit:0"], cache.Settings(size=21, steps=16, transforms="none"))[0]
+    assert cache.redirect_steps(16) == 4 and vis.end_values[0] == pytest.approx(redirected.end_values[0])
+
+
+def test_redirected_clamp_gradient_moves_inputs_back_into_range():
+    from circuitloupe.core.featurevis.render import _RedirectedClamp
+
+    x = torch.tensor([[-1.0, -1.0, 3.0, 7.0, 7.0]], requires_grad=True)
+    grad = torch.tensor([[-1.0, 1.0, 2.0, 1.0, -1.0]])  # of the loss (minimised): -1 raises, +1 lowers
+    _RedirectedClamp.apply(x, 0.0, 6.0).backward(grad)
+    assert x.grad.tolist() == [[0.0, 0.0, 2.0, 0.0, 0.0]]  # plain ReLU6 gradient while some flows
+    x.grad = None
+    dead = torch.tensor([[-1.0, -1.0, 7.0, 7.0]], requires_grad=True)
+    _RedirectedClamp.apply(dead, 0.0, 6.0).backward(torch.tensor([[-1.0, 1.0, 1.0, -1.0]]))
+    assert dead.grad.tolist() == [[-1.0, 0.0, 1.0, 0.0]]  # only moves back into [0, 6] pass

@@ -133,3 +133,45 @@ def test_sigma_and_joint_images_come_from_a_dataset_cache(templates, monkeypatch
     monkeypatch.setattr(dataset, "top_examples", examples)
     joint = tuning.joint_tuning(templates, ["detector:0", "detector:1"], step=10.0, preferred=DESIGNED[:2])
     assert asked == ["detector:0", "detector:1"] and joint.curves.shape == (2, 36)
+
+
+def offset_template_model(orientation: float = 60.0) -> LoadedModel:
+    """A 15 px curve template behind lopsided padding (2 px before, 12 after, as TF "same"
+    padding is lopsided): the centre position (16, 16) looks at input pixels 14..28, centred
+    on (21.5, 21.5), not on the image centre (16, 16)."""
+    k = 15
+    conv = nn.Conv2d(3, 1, k, bias=False)
+    template = stimuli.curves([orientation], RADIUS, k, arc_length=12, width=2)
+    template -= template.mean()
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(template).permute(0, 3, 1, 2) / 10.0)
+    net = nn.Sequential(nn.ZeroPad2d((2, 12, 2, 12)), conv)
+    return LoadedModel(name="offset-template", net=net, input_size=(SIZE, SIZE), preprocessing=UNIT_RANGE,
+                       hook_points={"detector": conv}, weights_id="handmade", weights_description="handmade")
+
+
+def test_stimuli_are_drawn_on_the_receptive_field_centre_not_the_image_centre():
+    model = offset_template_model(60.0)
+    assert tuning.stimulus_centre(model, "detector:0") == (21.5, 21.5)
+    style = dict(orientations=36, curvatures=[RADIUS], arc_length=12, width=2)
+    on_field = tuning.response_map(model, "detector:0", **style)
+    on_image = tuning.response_map(model, "detector:0", center=(SIZE / 2, SIZE / 2), **style)
+    assert on_field.center == (21.5, 21.5) and on_image.center == (16.0, 16.0)
+    assert on_field.peak[1] == 60.0  # the designed orientation, at the full matched response
+    assert on_field.peak[0] > 2 * on_image.peak[0]  # off-centre the template barely sees the curve
+    assert tuning.unit_summary(on_field)["stimulus_centre_xy"] == [21.5, 21.5]
+    # joint tuning rotates each member's stimuli about that centre too
+    images = [stimuli.curves(90.0, RADIUS, SIZE, arc_length=12, width=2, center=(21.5, 21.5))]
+    joint = tuning.joint_tuning(model, ["detector:0"], images=images, step=10.0, preferred=[60.0])
+    assert joint.angles[int(np.argmax(joint.per_source[0, :, 0]))] == 330.0  # 90 turned to 60
+
+
+def test_rotate_images_about_an_off_centre_point():
+    centre = (21.5, 19.5)
+    image = torch.from_numpy(stimuli.curve(0, 6, SIZE, arc_length=10, width=2, center=centre)).permute(2, 0, 1)[None]
+    turned = tuning.rotate_images(image, np.array([90.0]), centre)[0].permute(1, 2, 0).numpy()
+    expected = stimuli.curve(90, 6, SIZE, arc_length=10, width=2, center=centre)
+    about_middle = tuning.rotate_images(image, np.array([90.0]))[0].permute(1, 2, 0).numpy()
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE] + 0.5
+    inside = np.hypot(xs - centre[0], ys - centre[1]) < 10  # the aperture: 10.5 px to the right edge
+    assert np.abs(turned - expected)[inside].mean() < 0.3 * np.abs(about_middle - expected)[inside].mean()

@@ -49,7 +49,7 @@ def test_lists_all_480_mixed3b_units_and_filters_by_id(qtbot, service, inception
     pane.tree.setCurrentItem(entries["mixed3b  (480)"])
     assert pane.grid.units.rowCount() == 480 and pane.grid.proxy.rowCount() == 480
     assert [u.channel for u in pane.grid.units.units] == list(range(480))
-    assert pane.state.unit == UnitRef("mixed3b", 0)
+    assert pane.state.unit.layer == "mixed3b"  # the current unit (mixed3b:379 for a new session) stays
     pane.filter.setText("379")
     assert pane.grid.proxy.rowCount() == 1
     pane.filter.setText("300-309")
@@ -106,6 +106,29 @@ def test_notes_and_favourites_survive_an_app_restart(qtbot, service, inception):
     assert "★ Favourites (1)" in entries and "picked (480)" in entries and "curve" in entries
     again.filter.setText("opening")
     assert again.grid.proxy.rowCount() == 1
+
+
+def test_families_saved_by_other_writers_appear_and_survive_the_browsers_writes(qtbot, service, inception):
+    from circuitloupe.core import equivariance
+
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3b:379")
+    AnnotationStore.for_model(inception).save_family("curves mixed3b", "mixed3b:379,385")  # as find-curves
+    qtbot.waitUntil(lambda: "curves mixed3b (2)" in tree_entries(pane), timeout=10_000)  # the folder is watched
+    pane.toggle_favourite(UnitRef("mixed3b", 379))
+    pane.note.setPlainText("curve")
+    equivariance.save_family(inception, "rotated", ["mixed3a:1", "mixed3a:2"])  # as the equivariance pane
+    qtbot.waitUntil(lambda: "rotated (2)" in tree_entries(pane), timeout=10_000)
+    qtbot.waitUntil(lambda: AnnotationStore.for_model(inception).note("mixed3b:379") == "curve", timeout=5000)
+
+    on_disk = AnnotationStore.for_model(inception)
+    assert list(on_disk.families()) == ["curves mixed3b", "rotated"]
+    assert on_disk.favourites() == [UnitRef("mixed3b", 379)]
+    on_disk.delete_family("rotated")  # a change while the pane is hidden shows when it is shown again
+    pane.hide()
+    pane._watcher.blockSignals(True)
+    pane.show()
+    assert "rotated (2)" not in tree_entries(pane) and "curves mixed3b (2)" in tree_entries(pane)
 
 
 def test_unit_card_ranks_inputs_and_outputs(qtbot, service, inception):

@@ -1,8 +1,12 @@
 """A researcher's notes on a model: per-unit notes, tags and favourites, and saved families.
 
-One JSON file per model and weights under the user's data folder (``annotations/``), rewritten
-atomically on every change, so a crash never loses what was already saved. A file that cannot
-be read is moved aside (``*.unreadable``) and a fresh store started, with a warning.
+One JSON file per model and weights under the user's data folder (``annotations/``). Several
+writers share it (the browser, the curve finder and equivariance panes, ``circuitloupe
+find-curves --save-family``, another window): every change re-reads the file, applies itself to
+what is on disk and rewrites it atomically, so no writer erases another's change and a crash
+never loses what was already saved. Readers see the state of their last load or write;
+:meth:`AnnotationStore.reload` picks up other writers' changes. A file that cannot be read is
+moved aside (``*.unreadable``) and a fresh store started, with a warning.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.paths import atomic_write_text, data_dir
@@ -50,6 +54,7 @@ class AnnotationStore:
         self.warning: str | None = None
         self._units: dict[str, UnitNotes] = {}
         self._families: dict[str, list[str]] = {}
+        self._seen: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) last read or written
         self._load()
 
     @classmethod
@@ -102,7 +107,8 @@ class AnnotationStore:
         self._update(unit, favourite=bool(favourite))
 
     def toggle_favourite(self, unit: UnitRef | str) -> bool:
-        """Flip the star of ``unit``; returns the new state."""
+        """Flip the star of ``unit`` as it is on disk; returns the new state."""
+        self.reload()
         state = not self.is_favourite(unit)
         self.set_favourite(unit, state)
         return state
@@ -116,28 +122,53 @@ class AnnotationStore:
             UnitRef.parse(u) if isinstance(u, str) else u for u in units]
         if not refs:
             raise UserError("a family needs at least one unit")
-        self._families[name] = [str(u) for u in refs]
-        self._save()
+        keys = [str(u) for u in refs]
+        self._change(lambda: self._families.__setitem__(name, keys))
         return refs
 
     def delete_family(self, name: str) -> None:
-        if self._families.pop(name, None) is not None:
-            self._save()
+        self._change(lambda: self._families.pop(name, None))
+
+    def reload(self) -> bool:
+        """Re-read the file if another writer changed it since this store last read or wrote it;
+        True when it did (the caller should redraw what it shows)."""
+        if self._signature() == self._seen:
+            return False
+        self._load()
+        return True
 
     # -- storage -----------------------------------------------------------------------------
     def _update(self, unit: UnitRef | str, **changes) -> None:
         key = str(UnitRef.parse(unit) if isinstance(unit, str) else unit)
-        notes = self._units.get(key, UnitNotes())
-        for name, value in changes.items():
-            setattr(notes, name, value)
-        if notes.is_empty():
-            self._units.pop(key, None)
-        else:
-            self._units[key] = notes
+
+        def apply() -> None:
+            notes = self._units.get(key, UnitNotes())
+            for name, value in changes.items():
+                setattr(notes, name, value)
+            if notes.is_empty():
+                self._units.pop(key, None)
+            else:
+                self._units[key] = notes
+
+        self._change(apply)
+
+    def _change(self, apply: Callable[[], object]) -> None:
+        """Read-modify-write: take the file's current state, apply one change, write it back."""
+        self._load()
+        apply()
         self._save()
 
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
     def _load(self) -> None:
-        if not self.path.is_file():
+        self._units, self._families = {}, {}
+        self._seen = self._signature()
+        if self._seen is None:
             return
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -149,6 +180,7 @@ class AnnotationStore:
             aside = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.unreadable")
             self.path.replace(aside)
             self.warning = f"could not read {self.path.name} ({error}); moved it to {aside.name} and started afresh"
+            self._seen = None
             return
         self._units, self._families = units, families
 
@@ -160,3 +192,4 @@ class AnnotationStore:
             "families": self._families,
         }
         atomic_write_text(self.path, json.dumps(data, indent=1) + "\n")
+        self._seen = self._signature()

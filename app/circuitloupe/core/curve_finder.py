@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 
 from circuitloupe.core import tuning
-from circuitloupe.core.activations import capture, forward_until
+from circuitloupe.core.activations import capture
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.images import to_batch
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
@@ -148,56 +148,6 @@ def natural_statistics(model: LoadedModel, layer: str, samples: Sequence[str] | 
     return values.mean(axis=(0, 2, 3)), values.std(axis=(0, 2, 3))
 
 
-def receptive_field_centre(model: LoadedModel, layer: str, canvas: int = 3) -> tuple[float, float]:
-    """Where in the input (x, y pixels, continuous, origin at the top-left corner) the centre
-    position of ``layer`` is centred: the middle of the input region that reaches it.
-
-    With TensorFlow "same" padding this lies several pixels below and right of the image
-    centre, and a curve drawn at the image centre would be seen off-centre. Found from the
-    gradient of one position (all channels summed) on a mid-grey image ``canvas`` times the
-    input size, so the region fits inside: the middle of its non-zero extent, shifted back by
-    the layer's stride to the centre position at the model's input size. Where the larger
-    canvas cannot run, or the region still reaches the border, the |gradient| centroid at the
-    input size is used, and the image centre where no gradient reaches the input at all.
-    """
-    h, w = model.input_size
-    info = model.catalogue.layer(layer)
-    if info.shape[1] == 1 and info.shape[2] == 1:
-        return w / 2, h / 2
-    try:
-        grad, (rows, cols) = _position_gradient(model, info.name, (h * canvas, w * canvas))
-    except (RuntimeError, ValueError):
-        grad = None
-    if grad is not None:
-        centre = []
-        for profile, out, size, small in ((grad.sum(axis=0), cols, w * canvas, info.shape[2]),
-                                          (grad.sum(axis=1), rows, h * canvas, info.shape[1])):
-            nonzero = np.flatnonzero(profile > profile.max() * 1e-6)
-            if len(nonzero) == 0 or nonzero[0] == 0 or nonzero[-1] == size - 1:
-                break
-            stride = size / out
-            centre.append((nonzero[0] + nonzero[-1] + 1) / 2 - (out // 2 - small // 2) * stride)
-        if len(centre) == 2:
-            return float(centre[0]), float(centre[1])
-    grad, _ = _position_gradient(model, info.name, (h, w))
-    total = float(grad.sum())
-    if total <= 0:  # no gradient reaches the input (e.g. every path cut by a ReLU on grey)
-        return w / 2, h / 2
-    ys, xs = np.mgrid[0:h, 0:w] + 0.5
-    return float((grad * xs).sum() / total), float((grad * ys).sum() / total)
-
-
-def _position_gradient(model: LoadedModel, layer: str, size: tuple[int, int]
-                       ) -> tuple[np.ndarray, tuple[int, int]]:
-    """|d(centre position of layer, channels summed) / d(input)| on grey: [H, W], and the map size."""
-    probe = torch.full((1, model.in_channels, *size), 0.5, device=model.device, requires_grad=True)
-    value = forward_until(model, probe, [layer], detach=False)[layer]
-    if value.dim() != 4:
-        raise ValueError("not a spatial layer")
-    value[0, :, value.shape[2] // 2, value.shape[3] // 2].sum().backward()
-    return probe.grad[0].abs().sum(dim=0).cpu().numpy(), (value.shape[2], value.shape[3])
-
-
 @lru_cache(maxsize=4)
 def _photo_batch(names: tuple[str, ...], size: tuple[int, int]) -> torch.Tensor:
     return to_batch([load_sample(n) for n in names], size)
@@ -235,9 +185,10 @@ def find_curves(model: LoadedModel, layer: str, top: int = DEFAULT_TOP, orientat
     ``orientations``: how many, evenly over 360 degrees. ``curvatures``: how many radii (log-spaced
     from 5% of the image side up to, but leaving out, the near-straight end of
     :func:`tuning.default_parameters`) or radii in pixels at the model's input size.
-    ``style`` goes to the curve renderer (``width``, ``arc_length``, ``fg``, ``bg``); the curves'
-    apex is put on the centre unit's receptive-field centre (:func:`receptive_field_centre`)
-    unless ``center`` is given.
+    ``style`` goes to :func:`tuning.response_maps` (``center``) and the curve renderer
+    (``width``, ``arc_length``, ``fg``, ``bg``); by default the curves' apex is put on the
+    centre unit's receptive-field centre (:func:`tuning.stimulus_centre`), as the tuning pane
+    and ``circuitloupe tuning`` do.
     Progress counts sweep batches plus one step for the natural statistics.
     """
     catalogue = model.catalogue
@@ -263,8 +214,6 @@ def find_curves(model: LoadedModel, layer: str, top: int = DEFAULT_TOP, orientat
     def sweep_progress(step: int, total: int, preview: Any = None) -> None:
         progress(step + 1, total + 1, preview)
 
-    if "center" not in style and "offsets" not in style:
-        style["center"] = receptive_field_centre(model, measured)
     maps = tuning.response_maps(model, units, "curve", orientations, [*radii, np.inf], pre_relu=True,
                                 batch_size=batch_size, progress=sweep_progress, should_stop=should_stop,
                                 **style)
@@ -281,7 +230,8 @@ def find_curves(model: LoadedModel, layer: str, top: int = DEFAULT_TOP, orientat
     chosen = sorted((s for s in scores if s.candidate), key=lambda s: -s.score)[:top]
     chosen.sort(key=lambda s: s.preferred)
     settings = {"top": top, "min_selectivity": min_selectivity, "min_sigma": min_sigma,
-                "min_curve_vs_line": min_curve_vs_line, "min_width_deg": min_width, "centre_xy": list(style.get("center") or ())}
+                "min_curve_vs_line": min_curve_vs_line, "min_width_deg": min_width,
+                "centre_xy": list(maps[0].center)}
     return CurveSearch(model.spec, info.name, measured, maps[0].orientations, radii, scores, chosen,
                        [radials[s.channel] for s in chosen], settings)
 

@@ -23,7 +23,6 @@ Angles are in degrees, counter-clockwise on screen (``torch.rot90`` turns by +90
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +35,10 @@ from PIL import Image
 
 from circuitloupe.core import figures
 from circuitloupe.core.activations import forward_until
+from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import ImageError, UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
 from circuitloupe.core.models.base import LoadedModel
-from circuitloupe.core.paths import atomic_write_text, data_dir
 from circuitloupe.core.units import UnitRef
 
 TRANSFORMS = ("rotate", "hue", "flip", "scale")
@@ -650,29 +649,17 @@ def _cross_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(denom > 1e-12, (a.T @ b) / np.where(denom > 1e-12, denom, 1.0), 0.0)
 
 
-def saved_families_path(model: LoadedModel) -> Path:
-    """Where the user's saved families of a model live (JSON in the user data folder)."""
-    return data_dir("families") / f"{model.name}.json"
-
-
 def saved_families(model: LoadedModel) -> dict[str, list[str]]:
-    """The families the user saved for this model: ``{name: ["layer:ch", ...]}``."""
-    path = saved_families_path(model)
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(k): [str(u) for u in v] for k, v in data.items() if isinstance(v, list)}
+    """The families the user saved for this model, from its annotation store (the one the browser
+    and the curve finder use): ``{name: ["layer:ch", ...]}``."""
+    return {name: [str(u) for u in units] for name, units in AnnotationStore.for_model(model).families().items()}
 
 
 def save_family(model: LoadedModel, name: str, units: Sequence[UnitRef | str]) -> Path:
-    """Add (or replace) a named family for this model, written atomically."""
-    refs = [str(model.catalogue.unit(u)) for u in units]
-    families = saved_families(model)
-    families[name] = refs
-    return atomic_write_text(saved_families_path(model), json.dumps(families, indent=2) + "\n")
+    """Add (or replace) a named family in the model's annotation store; returns the store's file."""
+    store = AnnotationStore.for_model(model)
+    store.save_family(name, [model.catalogue.unit(u) for u in units])
+    return store.path
 
 
 # --------------------------------------------------------------------------- figures

@@ -90,12 +90,14 @@ def tile_grid(tiles: Sequence[Image.Image | np.ndarray], labels: Sequence[str] |
     text = font(max(8, int(round(11 * scale))))
     label_h = int(round(14 * scale)) if labels else 0
     title_h = int(round(20 * scale)) if title else 0
-    width = columns * (size + gap) + gap
+    title_font = font(max(9, int(round(14 * scale))))
+    title_w = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=title_font)) + 2 * gap if title else 0
+    width = max(columns * (size + gap) + gap, title_w)
     height = title_h + rows * (size + label_h + gap) + gap
     canvas = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(canvas)
     if title:
-        draw.text((gap, gap // 2), title, fill="black", font=font(max(9, int(round(14 * scale)))))
+        draw.text((gap, gap // 2), title, fill="black", font=title_font)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         x = gap + c * (size + gap)

@@ -2,14 +2,19 @@
 
 * :func:`response_maps` sweeps curves (orientation x radius) or angles (orientation x opening)
   through a model and records each unit's value at the centre position: a grid [M, N] with
-  orientations along N. Values are optionally expressed in standard deviations of the unit's
+  orientations along N. Stimuli are drawn on the receptive-field centre of that position
+  (:func:`~circuitloupe.core.dataset.receptive_field_centre`), which with TensorFlow "same"
+  padding lies several pixels off the image centre. Values are optionally expressed in standard deviations of the unit's
   dataset distribution when a dataset cache exists.
 * :func:`radial_tuning` takes the positive part of a response map, averages it over curvature
   and wraps it around the circle (720 samples, 0.5-degree steps), giving each unit's preferred
   orientation and tuning width (full width at half maximum).
 * :func:`joint_tuning` rotates images (by default each unit's best synthetic stimuli) through
-  0-360 degrees, records every family member, aligns the sources by their preferred
-  orientations and averages: one bump per member over absolute orientation.
+  0-360 degrees about the source unit's receptive-field centre, records every family member,
+  aligns the sources by their preferred orientations and averages: one bump per member over
+  absolute orientation.
+
+Curve-detector families are found by :mod:`circuitloupe.core.curve_finder`.
 
 Orientations follow :mod:`circuitloupe.core.stimuli`: degrees, 0 = a curve bulging upward,
 counter-clockwise positive. Long functions take ``progress(step, total, preview)`` and
@@ -28,6 +33,7 @@ from PIL import Image
 
 from circuitloupe.core import stimuli
 from circuitloupe.core.activations import unit_values
+from circuitloupe.core.dataset.receptive import receptive_field_centre
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
 from circuitloupe.core.models.base import LoadedModel
@@ -50,7 +56,8 @@ class ResponseMap:
     ``values`` is [M, N]: rows follow ``parameters`` (curve radius in pixels at the model's
     input size, or angle opening in degrees), columns follow ``orientations`` (degrees).
     ``sigma`` is the same grid in standard deviations of the dataset distribution,
-    ``(values - dataset_mean) / dataset_std``, when a dataset cache exists.
+    ``(values - dataset_mean) / dataset_std``, when a dataset cache exists. ``center`` is where
+    the stimuli were centred: (x, y) in input pixels, origin at the top-left corner.
     """
 
     unit: str
@@ -63,6 +70,7 @@ class ResponseMap:
     sigma: np.ndarray | None = None
     dataset_mean: float | None = None
     dataset_std: float | None = None
+    center: tuple[float, float] | None = None
 
     @property
     def parameter_name(self) -> str:
@@ -181,17 +189,26 @@ def sweep(model: LoadedModel, units: Sequence[UnitRef], images_fn, count: int, b
     return out
 
 
+def stimulus_centre(model: LoadedModel, unit: UnitRef | str) -> tuple[float, float]:
+    """Where stimuli for ``unit`` are drawn: the receptive-field centre of its layer's centre
+    position, (x, y) in input pixels from the top-left corner."""
+    return receptive_field_centre(model, model.catalogue.unit(unit).layer)
+
+
 def response_maps(model: LoadedModel, units: Sequence[UnitRef | str], stimulus: str = "curve",
                   orientations: int | Sequence[float] = 72, curvatures: int | Sequence[float] = 8,
                   pre_relu: bool = True, batch_size: int = 64, progress: ProgressFn = no_progress,
-                  should_stop: StopFn | None = None, **style) -> list[ResponseMap]:
+                  should_stop: StopFn | None = None, center: tuple[float, float] | None = None,
+                  **style) -> list[ResponseMap]:
     """Sweep orientation x curvature (or opening) once and return one :class:`ResponseMap` per unit.
 
     ``orientations``: a count (evenly spaced over 0-360, starting at 0) or degrees.
     ``curvatures``: a count (see :func:`default_parameters`) or radii in pixels at the model's
     input size (for ``stimulus="angle"``: openings in degrees). ``pre_relu`` records each unit's
-    pre-ReLU value where the layer has one. ``style`` goes to the renderer (``fg``, ``bg``,
-    ``width``, ``arc_length``, ``filled``...).
+    pre-ReLU value where the layer has one. ``center`` ((x, y) input pixels) is where the curve's
+    apex or the angle's vertex sits; by default the receptive-field centre of each unit's centre
+    position (:func:`stimulus_centre`; units of layers with different centres get a sweep each).
+    ``style`` goes to the renderer (``fg``, ``bg``, ``width``, ``arc_length``, ``filled``...).
     """
     if stimulus not in STIMULI:
         raise UserError(f"unknown stimulus '{stimulus}'; use one of {', '.join(STIMULI)}")
@@ -202,14 +219,24 @@ def response_maps(model: LoadedModel, units: Sequence[UnitRef | str], stimulus: 
     if len(thetas) < 1 or len(params) < 1:
         raise UserError("a response map needs at least one orientation and one curvature")
     refs = resolve_units(model, units, pre_relu)
+    centres = [tuple(center) if center is not None else stimulus_centre(model, ref) for ref in refs]
     grid_theta = np.tile(thetas, len(params))
     grid_param = np.repeat(params, len(thetas))
-    values = sweep(model, refs, lambda a, b: render(stimulus, grid_theta[a:b], grid_param[a:b], size, **style),
-                   len(grid_theta), batch_size, progress, should_stop)
+    values = np.empty((len(grid_theta), len(refs)), np.float32)
+    groups = {c: [i for i, other in enumerate(centres) if other == c] for c in dict.fromkeys(centres)}
+    for g, (where, members) in enumerate(groups.items()):
+        def images(a: int, b: int, where=where) -> np.ndarray:
+            return render(stimulus, grid_theta[a:b], grid_param[a:b], size, center=where, **style)
+
+        def report(step: int, total: int, preview=None, g=g) -> None:
+            progress(g * total + step, len(groups) * total, preview)
+
+        values[:, members] = sweep(model, [refs[i] for i in members], images, len(grid_theta), batch_size,
+                                   report, should_stop)
     maps = []
     for i, ref in enumerate(refs):
         grid = values[:, i].reshape(len(params), len(thetas))
-        rmap = ResponseMap(str(ref), stimulus, thetas, params, grid, ref.is_pre_relu, size)
+        rmap = ResponseMap(str(ref), stimulus, thetas, params, grid, ref.is_pre_relu, size, center=centres[i])
         _attach_sigma(model, ref, rmap)
         maps.append(rmap)
     return maps
@@ -320,67 +347,39 @@ def family_radial_tuning(model: LoadedModel, units: Sequence[UnitRef | str], sti
     return [radial_from_map(m) for m in maps]
 
 
-def find_curve_family(model: LoadedModel, layer: str, orientations: int = 72, curvatures: int = 6,
-                      min_selectivity: float = 0.5, min_curve_ratio: float = 1.5, min_separation: float = 10.0,
-                      progress: ProgressFn = no_progress, should_stop: StopFn | None = None) -> list[int]:
-    """Channels of ``layer`` that behave like curve detectors, sorted by preferred orientation.
-
-    A channel qualifies when its radial tuning to curves (post-ReLU) is orientation selective
-    over 360 degrees (selectivity >= ``min_selectivity``, which a line detector's two opposite
-    lobes cannot reach), its best curve response is at least ``min_curve_ratio`` times its best
-    straight-line response, and curves drive it at least as well as angles. Of channels whose
-    preferred orientations lie within ``min_separation`` degrees, the most curve-specific
-    (highest curve / line ratio) is kept.
-    """
-    info = model.catalogue.layer(layer)
-    units = [UnitRef(info.name, c) for c in range(info.channels)]
-    size = max(model.input_size)
-    radii = default_parameters("curve", curvatures, size)[:-1]  # leave out the near-straight end
-    sweeps = [("curve", radii), ("curve", [np.inf]), ("angle", curvatures)]
-    results = []
-    for k, (stimulus, rows) in enumerate(sweeps):
-        results.append(response_maps(model, units, stimulus, orientations, rows, pre_relu=False,
-                                     should_stop=should_stop))
-        progress(k + 1, len(sweeps))
-    candidates = []
-    for channel, (curve, line, corner) in enumerate(zip(*results)):
-        tuning = radial_from_map(curve)
-        best_curve, best_angle = float(curve.values.max()), float(corner.values.max())
-        ratio = best_curve / max(float(line.values.max()), 1e-6)
-        if tuning.selectivity >= min_selectivity and ratio >= min_curve_ratio and best_curve >= best_angle:
-            candidates.append((ratio, tuning.preferred, channel))
-    kept: list[tuple[float, int]] = []
-    for ratio, preferred, channel in sorted(candidates, reverse=True):
-        if all(abs((preferred - other + 180) % 360 - 180) >= min_separation for other, _ in kept):
-            kept.append((preferred, channel))
-    return [channel for _, channel in sorted(kept)]
-
-
 # --------------------------------------------------------------------------- joint tuning
 
-def rotate_images(images: torch.Tensor, angles_deg: np.ndarray) -> torch.Tensor:
+def rotate_images(images: torch.Tensor, angles_deg: np.ndarray,
+                  center: tuple[float, float] | None = None) -> torch.Tensor:
     """Rotate each of [B, C, H, W] images counter-clockwise by each angle -> [B * A, C, H, W].
 
-    Inside a circular aperture (the inscribed circle) pixels are rotated with bilinear
-    sampling; outside it every image shows its own mean colour, so corners never move.
+    The turn is about ``center`` ((x, y) pixels from the top-left corner; default the image
+    centre). Inside a circular aperture (the largest circle about it that fits in the image)
+    pixels are rotated with bilinear sampling; outside it every image shows its own mean
+    colour, so corners never move.
     """
     b, c, h, w = images.shape
     a = len(angles_deg)
+    cx, cy = (w / 2, h / 2) if center is None else center
     theta = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
     cos, sin = np.cos(theta), np.sin(theta)
-    # Output pixel (x, y) samples the input at R(-angle) (x, y); y points down, so a
-    # counter-clockwise turn on screen is a clockwise turn in (x, y) maths coordinates.
+    # Output pixel (x, y) samples the input at R(-angle) (x, y) about the centre; y points down,
+    # so a counter-clockwise turn on screen is a clockwise turn in (x, y) maths coordinates.
+    # In grid_sample's [-1, 1] coordinates: input = M output + (c - M c).
     matrices = np.zeros((a, 2, 3), np.float32)
     matrices[:, 0, 0], matrices[:, 0, 1] = cos, -sin * h / w
     matrices[:, 1, 0], matrices[:, 1, 1] = sin * w / h, cos
+    pivot = np.array([2 * cx / w - 1, 2 * cy / h - 1])
+    matrices[:, :, 2] = pivot - matrices[:, :, :2] @ pivot
     repeated = images.repeat_interleave(a, dim=0)
     grid = F.affine_grid(torch.from_numpy(matrices).repeat(b, 1, 1).to(images.device), list(repeated.shape),
                          align_corners=False)
     rotated = F.grid_sample(repeated, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    ys = (torch.arange(h, device=images.device) + 0.5 - h / 2) / (h / 2)
-    xs = (torch.arange(w, device=images.device) + 0.5 - w / 2) / (w / 2)
-    radius = torch.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
-    aperture = torch.clamp((1.0 - radius) * min(h, w) / 2 + 0.5, 0, 1)[None, None]
+    ys = torch.arange(h, device=images.device) + 0.5 - cy
+    xs = torch.arange(w, device=images.device) + 0.5 - cx
+    distance = torch.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    radius = min(cx, w - cx, cy, h - cy)
+    aperture = torch.clamp(radius - distance + 0.5, 0, 1)[None, None]
     mean = images.mean(dim=(2, 3), keepdim=True).repeat_interleave(a, dim=0)
     return rotated * aperture + mean * (1 - aperture)
 
@@ -393,13 +392,14 @@ def best_stimuli(model: LoadedModel, units: Sequence[UnitRef | str], count: int 
     rendered = []
     for rmap in maps:
         picks = rmap.best_stimuli(count)
-        rendered.append(stimuli.curves([p[0] for p in picks], [p[1] for p in picks], rmap.size))
+        rendered.append(stimuli.curves([p[0] for p in picks], [p[1] for p in picks], rmap.size, center=rmap.center))
     return rendered
 
 
 def dataset_examples(model: LoadedModel, units: Sequence[UnitRef], count: int = 3) -> list[np.ndarray] | None:
-    """Each unit's top dataset examples placed at the centre of a model-sized canvas
-    -> list of [count, H, W, 3], or None unless a dataset cache covers every unit."""
+    """Each unit's top dataset examples placed on a model-sized canvas, centred where the unit
+    looks (:func:`stimulus_centre`) -> list of [count, H, W, 3], or None unless a dataset cache
+    covers every unit."""
     try:
         from circuitloupe.core.dataset import top_examples
     except ImportError:
@@ -410,17 +410,19 @@ def dataset_examples(model: LoadedModel, units: Sequence[UnitRef], count: int = 
         found = top_examples(model, unit.post_relu(), k=count)
         if not found:
             return None
-        sets.append(np.stack([_centred(crop, h, w) for crop, _value in found]))
+        where = stimulus_centre(model, unit)
+        sets.append(np.stack([_centred(crop, h, w, where) for crop, _value in found]))
     return sets
 
 
-def _centred(crop: np.ndarray, h: int, w: int) -> np.ndarray:
-    """A receptive-field crop on an [h, w, 3] canvas of its mean colour, centres aligned."""
+def _centred(crop: np.ndarray, h: int, w: int, center: tuple[float, float]) -> np.ndarray:
+    """A receptive-field crop on an [h, w, 3] canvas of its mean colour, its centre on ``center``
+    ((x, y) pixels from the top-left corner)."""
     crop = np.asarray(crop, dtype=np.float32)
     canvas = np.empty((h, w, 3), np.float32)
     canvas[:] = crop.mean(axis=(0, 1))
     ch, cw = crop.shape[:2]
-    top, left = (h - ch) // 2, (w - cw) // 2
+    top, left = int(round(center[1] - ch / 2)), int(round(center[0] - cw / 2))
     src = crop[max(0, -top):max(0, -top) + min(h, ch), max(0, -left):max(0, -left) + min(w, cw)]
     canvas[max(0, top):max(0, top) + src.shape[0], max(0, left):max(0, left) + src.shape[1]] = src
     return canvas
@@ -433,8 +435,10 @@ def joint_tuning(model: LoadedModel, units: Sequence[UnitRef | str],
     """Joint tuning curves of a family.
 
     ``images[i]`` ([K, H, W, 3] in [0, 1]) are the examples that drive ``units[i]``; by default
-    its top dataset examples when a dataset cache exists, else its best synthetic curves. Each set is rotated 0-360 degrees in ``step``-degree
-    steps (counter-clockwise) and every member's centre value recorded. Set ``i`` is anchored at
+    its top dataset examples when a dataset cache exists, else its best synthetic curves, both
+    centred on unit i's receptive-field centre (:func:`stimulus_centre`). Each set is rotated
+    0-360 degrees in ``step``-degree steps (counter-clockwise) about that centre and every
+    member's centre value recorded. Set ``i`` is anchored at
     ``preferred[i]`` (default: unit i's radial-tuning preferred orientation) at the rotation
     where unit i itself peaks; member curves are averaged over the aligned sets.
     """
@@ -455,7 +459,7 @@ def joint_tuning(model: LoadedModel, units: Sequence[UnitRef | str],
     for i, examples in enumerate(images):
         check_stop(should_stop)
         batch = model_batch(model, np.asarray(examples, dtype=np.float32).reshape(-1, *np.shape(examples)[-3:]))
-        rotated = rotate_images(batch, rotations)  # [K * A, C, H, W], angle fastest
+        rotated = rotate_images(batch, rotations, stimulus_centre(model, refs[i]))  # [K * A, C, H, W], angle fastest
         values = sweep(model, refs, lambda a, b: rotated[a:b].permute(0, 2, 3, 1).numpy(), len(rotated),
                        should_stop=should_stop)
         per_source[i] = values.reshape(len(batch), len(rotations), len(refs)).mean(axis=0)
@@ -609,6 +613,7 @@ def unit_summary(rmap: ResponseMap) -> dict:
         "peak_orientation_deg": orientation,
         f"peak_{key}": parameter,
         "response_grid": rmap.values,
+        "stimulus_centre_xy": None if rmap.center is None else [round(float(v), 2) for v in rmap.center],
     }
     if rmap.sigma is not None:
         summary.update(dataset_mean=rmap.dataset_mean, dataset_std=rmap.dataset_std, sigma_grid=rmap.sigma)

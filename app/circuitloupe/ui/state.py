@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from circuitloupe.core.errors import UserError
 from circuitloupe.core.images import load_image
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.core.units import UnitRef
@@ -39,12 +40,17 @@ class AppState(QObject):
         self.image: OpenImage | None = None
 
     def set_model(self, model: LoadedModel) -> None:
+        """Switch models; a current unit the new model lacks gives way to the model's default unit,
+        chosen before ``sigModelChanged`` so that panes see a valid unit when they rebuild."""
         self.model = model
+        previous = self.unit
+        try:
+            self.unit = model.catalogue.unit(self.unit) if self.unit is not None else default_unit(model)
+        except UserError:
+            self.unit = default_unit(model)
         self.sigModelChanged.emit(model)
-        if self.unit is None or self.unit.layer not in model.catalogue:
-            default = default_unit(model)
-            if default is not None:
-                self.set_unit(default)
+        if self.unit is not None and self.unit != previous:
+            self.sigUnitChanged.emit(self.unit)
 
     def set_unit(self, unit: UnitRef | str) -> None:
         """Make ``unit`` the app-wide current unit (validated against the model when one is open)."""

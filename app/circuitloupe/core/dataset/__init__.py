@@ -9,7 +9,7 @@
 from circuitloupe.core.dataset.cache import (CacheKey, DatasetCache, ImageRecord, drop_cache, find_cache,
                                             list_caches)
 from circuitloupe.core.dataset.folder import FileEntry, FolderListing, prepare_pixels, walk_folder
-from circuitloupe.core.dataset.receptive import ReceptiveField, crop, receptive_field
+from circuitloupe.core.dataset.receptive import ReceptiveField, crop, receptive_field, receptive_field_centre
 from circuitloupe.core.dataset.report import (CropLoader, Example, UnitReport, top_examples, unit_distribution,
                                               unit_report)
 from circuitloupe.core.dataset.scan import (ScanResult, ScanSettings, ScanTarget, cache_key, open_dataset,
@@ -22,5 +22,6 @@ __all__ = [
     "ImageRecord", "Position", "ReceptiveField", "ScanResult", "ScanSettings", "ScanTarget", "UnitReport",
     "cache_key", "crop", "describe", "drop_cache", "expected_value_density", "exponential_tail_fit", "extreme_positions",
     "find_cache", "histogram", "list_caches", "open_dataset", "prepare_pixels", "quilt_positions",
-    "receptive_field", "resolve_target", "scan", "top_examples", "unit_distribution", "unit_report", "walk_folder",
+    "receptive_field", "receptive_field_centre", "resolve_target", "scan", "top_examples", "unit_distribution",
+    "unit_report", "walk_folder",
 ]

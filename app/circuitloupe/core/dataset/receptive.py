@@ -4,7 +4,8 @@ The receptive field of a layer is the support of the gradient of its centre posi
 over channels) with respect to the input, unioned over a few random inputs so max pooling and
 ReLUs cannot hide part of it. Where it reaches the image border the measurement is repeated
 on a larger input. Results are cached per (model, weights, layer, input size) in memory and in
-the user's data folder.
+the user's data folder. :func:`receptive_field_centre` says where the centre unit of a layer
+looks, which is where tuning stimuli and the curve finder draw.
 """
 
 from __future__ import annotations
@@ -40,10 +41,14 @@ class ReceptiveField:
     grid: tuple[int, int]
     input_size: tuple[int, int]
 
+    def centre(self, y: int, x: int) -> tuple[float, float]:
+        """(row, column) pixel index at the middle of position (y, x)'s field (may be fractional)."""
+        return ((y + 0.5) * self.stride[0] - 0.5 + self.offset[0],
+                (x + 0.5) * self.stride[1] - 0.5 + self.offset[1])
+
     def box(self, y: int, x: int) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) of position (y, x)'s field; may lie partly outside the image."""
-        cy = (y + 0.5) * self.stride[0] - 0.5 + self.offset[0]
-        cx = (x + 0.5) * self.stride[1] - 0.5 + self.offset[1]
+        cy, cx = self.centre(y, x)
         top = int(round(cy - (self.size[0] - 1) / 2))
         left = int(round(cx - (self.size[1] - 1) / 2))
         return top, left, top + self.size[0], left + self.size[1]
@@ -62,6 +67,23 @@ def receptive_field(model: LoadedModel, layer: str, input_size: tuple[int, int])
         atomic_write_text(path, json.dumps({"key": key, **asdict(field)}))
     _MEMORY[key] = field
     return field
+
+
+def receptive_field_centre(model: LoadedModel, layer: str) -> tuple[float, float]:
+    """Where the centre position of ``layer`` looks, at the model's input size: (x, y) in
+    continuous pixels, origin at the image's top-left corner (the image centre is (W/2, H/2)).
+
+    Stimuli meant for "the centre unit" belong here, not at the image centre: with TensorFlow
+    "same" padding the two differ by several pixels (EfficientNet-Lite0: 1.5-15.5 px below and
+    right; InceptionV1 mixed3b: 7.5 px). Layers without spatial positions give the image centre.
+    """
+    h, w = model.input_size
+    info = model.catalogue.layer(layer)
+    if info.shape[1] == 1 and info.shape[2] == 1:
+        return w / 2, h / 2
+    field = receptive_field(model, info.name, (h, w))
+    row, col = field.centre(field.grid[0] // 2, field.grid[1] // 2)
+    return col + 0.5, row + 0.5
 
 
 def crop(pixels: np.ndarray, field: ReceptiveField, y: int, x: int,

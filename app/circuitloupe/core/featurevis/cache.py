@@ -1,10 +1,14 @@
 """Rendered feature visualisations on disk, per model, weights, unit and settings.
 
 Files live under ``data_dir("featurevis", MODEL, WEIGHTS, UNIT)`` as PNGs named after their
-settings (``128px-256st-seed0-channel.png``; diverse images add ``-div4.2``), with the settings
-and objective values in a PNG text chunk. Writes are atomic, so a crash never leaves half a file
-and several processes can share the cache. :func:`visualise_units` is the one entry point the
-pane and the CLI use: it returns cached images at once and renders the rest in one batch.
+settings (``128px-256st-seed0-channel-v2.png``; diverse images add ``-div4.2``), with the
+settings and objective values in a PNG text chunk. Writes are atomic, so a crash never leaves
+half a file and several processes can share the cache. :func:`visualise_units` is the one entry
+point the panes, the browser's thumbnails and the CLI use: it returns cached images at once and
+renders the rest in one batch, redirecting the gradient of ReLU / ReLU6 / hardtanh activations
+for the first ``REDIRECT_FRACTION`` of the steps, so units that start silent (common behind
+ReLU6, e.g. EfficientNet-Lite0's ``head``) do not come out flat grey; units that respond from
+the start render exactly as without it.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from circuitloupe.core.models.base import LoadedModel
 from circuitloupe.core.paths import atomic_write_bytes, data_dir
 from circuitloupe.core.units import UnitRef
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # 2: gradient redirection on for the first REDIRECT_FRACTION of the steps
 METADATA_KEY = "circuitloupe-featurevis"
 DIVERSITY_WEIGHT = 1e2
+REDIRECT_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,11 @@ def cached_visualisations(model: LoadedModel, units: Sequence[UnitRef | str],
     return found
 
 
+def redirect_steps(steps: int) -> int:
+    """How many of ``steps`` optimisation steps the cache renders with redirected gradients."""
+    return int(round(steps * REDIRECT_FRACTION))
+
+
 def visualise_units(model: LoadedModel, units: Sequence[UnitRef | str], settings: Settings = Settings(), *,
                     progress: ProgressFn | None = None, should_stop: StopFn | None = None,
                     use_cache: bool = True, preview_every: int = 16) -> list[UnitVis]:
@@ -232,7 +242,8 @@ def visualise_units(model: LoadedModel, units: Sequence[UnitRef | str], settings
             objectives.extend([objective] * k)
         result = render(model, objectives, size=settings.size, steps=settings.steps, seed=settings.seed,
                         param=settings.param, transforms=settings.transforms, progress=progress,
-                        should_stop=should_stop, preview_every=preview_every)
+                        should_stop=should_stop, preview_every=preview_every,
+                        redirect_relu_steps=redirect_steps(settings.steps))
         for n, i in enumerate(missing):
             part = slice(n * k, (n + 1) * k)
             vis = UnitVis(refs[i], settings, result.images[part], result.start_values[part], result.end_values[part])

@@ -7,9 +7,11 @@ objective reads (a pruned traced copy of the network, see :mod:`graph`, or else 
 that ends the pass after the deepest layer), and takes an Adam step on the image
 parameters. Seeded generators make runs deterministic on CPU.
 
-ReLU gradient redirection (Lucid's ``redirected_relu_grad``) is off by default; with
-``redirect_relu_steps=N`` the first N steps let gradient flow back through a ReLU whose input is
-negative when it would push that input up, so units that start silent can still be reached.
+ReLU gradient redirection (Lucid's ``redirected_relu_grad`` and ``redirected_relu6_grad``) is
+off by default; with ``redirect_relu_steps=N`` the first N steps let gradient flow back through
+a clamping activation (ReLU, ReLU6, hardtanh; modules or functional calls) whose input lies
+outside its range when it would move that input back into the range, so units that start
+silent can still be reached. The feature-visualisation cache turns it on for its renders.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis.graph import pruned_forward
@@ -92,41 +95,63 @@ def _recording(model: LoadedModel, layers: set[str], grad_sources: set[str],
             handle.remove()
 
 
-class _RedirectedReLU(torch.autograd.Function):
-    """ReLU whose backward also passes gradient that would raise a negative input (Lucid)."""
+class _RedirectedClamp(torch.autograd.Function):
+    """``x.clamp(low, high)`` whose backward also passes gradient that would move an input lying
+    outside [low, high] back towards it (Lucid's redirected ReLU / ReLU6 gradients)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, low: float, high: float) -> torch.Tensor:
         ctx.save_for_backward(x)
-        return x.clamp(min=0)
+        ctx.low, ctx.high = low, high
+        return x.clamp(min=low, max=None if high == float("inf") else high)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (x,) = ctx.saved_tensors
-        relu_grad = torch.where(x < 0, torch.zeros_like(grad), grad)
-        redirected = torch.where((x < 0) & (grad > 0), torch.zeros_like(grad), grad)
-        # Use the plain ReLU gradient for images where it is not all zero.
-        flowing = relu_grad.flatten(1).abs().sum(dim=1) > 0
+        below, above = x < ctx.low, x > ctx.high
+        zero = torch.zeros_like(grad)
+        plain = torch.where(below | above, zero, grad)
+        # grad > 0 lowers the input (the loss is minimised): keep only moves back into range
+        redirected = torch.where((below & (grad > 0)) | (above & (grad < 0)), zero, grad)
+        # Use the plain gradient for images where it is not all zero.
+        flowing = plain.reshape(plain.shape[0], -1).abs().sum(dim=1) > 0
         flowing = flowing.view(-1, *([1] * (x.dim() - 1)))
-        return torch.where(flowing, relu_grad, redirected)
+        return torch.where(flowing, plain, redirected), None, None
+
+
+def _clamp_range(func, args: tuple, kwargs: dict) -> tuple[float, float] | None:
+    """(low, high) when ``func(*args, **kwargs)`` is an out-of-place clamping activation."""
+    if kwargs.get("inplace") or (func in (F.relu, F.relu6) and len(args) > 1 and args[1]):
+        return None
+    if func in (F.relu, torch.relu, torch.Tensor.relu):
+        return 0.0, float("inf")
+    if func is F.relu6:
+        return 0.0, 6.0
+    if func is F.hardtanh:
+        values = {"min_val": -1.0, "max_val": 1.0, "inplace": False}
+        values.update(zip(("min_val", "max_val", "inplace"), args[1:]))
+        values.update(kwargs)
+        return None if values["inplace"] else (float(values["min_val"]), float(values["max_val"]))
+    return None
+
+
+class _RedirectMode(TorchFunctionMode):
+    """Routes clamping activations (modules call the functional forms) through :class:`_RedirectedClamp`."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        bounds = _clamp_range(func, args, kwargs) if torch.is_grad_enabled() else None
+        if bounds is None:
+            return func(*args, **kwargs)
+        return _RedirectedClamp.apply(args[0], *bounds)
 
 
 @contextmanager
-def redirected_relus(model: LoadedModel) -> Iterator[None]:
-    """Within the block, every ``nn.ReLU`` module of the model uses the redirected gradient."""
-    handles = []
-
-    def hook(_module, inputs, _output):
-        return _RedirectedReLU.apply(inputs[0])
-
-    try:
-        for module in model.net.modules():
-            if isinstance(module, nn.ReLU) and not module.inplace:
-                handles.append(module.register_forward_hook(hook))
+def redirected_relus() -> Iterator[None]:
+    """Within the block (on this thread), every ReLU, ReLU6 and hardtanh the model runs, as a
+    module or a functional call, uses the redirected gradient; in-place ones are left alone."""
+    with _RedirectMode():
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 class _Forward:
@@ -255,7 +280,7 @@ def render(model: LoadedModel, objectives: ObjectiveLike | Sequence[ObjectiveLik
             batch_images = robustness(_composite(raw, background, alpha), generator)
             with ExitStack() as stack:
                 if step < redirect_relu_steps:
-                    stack.enter_context(redirected_relus(model))
+                    stack.enter_context(redirected_relus())
                 values = forward.values(batch_images)
             loss = -values.sum()
             if alpha:

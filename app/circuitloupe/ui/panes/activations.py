@@ -55,10 +55,10 @@ class ActivationsPane(Pane):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addLayout(controls)
-        views = QHBoxLayout()
-        views.addWidget(self.image_view)
-        views.addWidget(self.map_view)
-        right_layout.addLayout(views, 1)
+        self.views = QSplitter()
+        self.views.addWidget(self.image_view)
+        self.views.addWidget(self.map_view)
+        right_layout.addWidget(self.views, 1)
         right_layout.addWidget(self.info)
         splitter = QSplitter()
         splitter.addWidget(self.layers)
@@ -75,6 +75,12 @@ class ActivationsPane(Pane):
         state.sigImageChanged.connect(lambda _: self._refresh())
         if state.model is not None:
             self._on_model(state.model)
+
+    def resizeEvent(self, event) -> None:
+        """Image and map side by side in a wide pane, one above the other in a tall one."""
+        super().resizeEvent(event)
+        tall = self.width() - self.layers.width() < self.height()
+        self.views.setOrientation(Qt.Orientation.Vertical if tall else Qt.Orientation.Horizontal)
 
     def _on_model(self, model) -> None:
         self._maps = None

@@ -5,7 +5,9 @@ The tree lists layers (InceptionV1 blocks with their branches) with channel coun
 favourites, the model's preset families, the user's saved families and tags. The grid is
 virtualised; feature-visualisation thumbnails come from the cache or are rendered for the tiles
 on screen, in the background, at low resolution. Notes, tags, favourites and families are kept
-per model in the user's data folder (:mod:`circuitloupe.core.annotations`).
+per model in the user's data folder (:mod:`circuitloupe.core.annotations`); the pane watches that
+folder and redraws when another writer (the curve finder or equivariance pane, ``circuitloupe
+find-curves --save-family``, another window) changes the model's file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QTreeWidget,
@@ -182,6 +184,8 @@ class BrowserPane(Pane):
         self._card_timer.setSingleShot(True)
         self._card_timer.setInterval(150)
         self._card_timer.timeout.connect(self._compute_card)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self.refresh_annotations())
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
         service.sigSubmitted.connect(self._on_job_submitted)
@@ -270,6 +274,9 @@ class BrowserPane(Pane):
         self.store = AnnotationStore.for_model(model)
         if self.store.warning:
             self.state.message(self.store.warning)
+        if self._watcher.directories():
+            self._watcher.removePaths(self._watcher.directories())
+        self._watcher.addPath(str(self.store.path.parent))
         self._cancel_thumbnails()
         self.grid.units.clear_thumbnails()
         self.grid.units.search_text = self._search_text
@@ -279,6 +286,26 @@ class BrowserPane(Pane):
         self._refresh_marks()
         if self.state.unit is not None:
             self._on_unit(self.state.unit)
+
+    def refresh_annotations(self) -> None:
+        """Redraw favourites, families, tags and the card if another writer changed the store's
+        file; notes and tags being typed are saved first (onto the other writer's changes)."""
+        if self.store is None:
+            return
+        changed = self.store.reload()
+        if self._note_timer.isActive():
+            self._note_timer.stop()
+            self._save_note()
+        if self.tags.isModified():
+            self._save_tags()
+        if changed:
+            self._refresh_marks()
+            if self.state.unit is not None:
+                self._show_card_basics(self.state.unit)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh_annotations()
 
     def _fill_tree(self) -> None:
         model = self.state.model

@@ -38,6 +38,7 @@ def polar_xy(angles_deg: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np
 class CurveFinderPane(Pane):
     title = "Curve finder"
     object_name = "curve_finder"
+    shortcut = "Ctrl+0"
     area = Qt.DockWidgetArea.RightDockWidgetArea
 
     def __init__(self, service, state, parent=None) -> None:
