@@ -8,8 +8,7 @@ For a mixed3b channel objective on InceptionV1 (image b of a batch maximises mix
 - ``plain+wgrad``: the same, but leaving the weights' ``requires_grad`` on, as PyTorch ports
   of Lucid do (autograd then also computes weight gradients nobody uses);
 - ``hooks``: ``render(..., prune=False)``: the network cut off after mixed3b by a hook;
-- ``engine``: ``render(...)``: the pruned traced network (only the branches mixed3b:379.. need,
-  with the fast local response norm).
+- ``engine``: ``render(...)``: the pruned traced network (only the branches mixed3b:379.. need).
 
 Steps per second are the best of ``--repeats`` runs of ``--steps`` steps after one warm-up run,
 so the runtime stays at a few minutes on a laptop CPU.

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import circuitloupe.cli as cli
 from circuitloupe.cli import main
+from circuitloupe.cli.common import IMAGE_HELP
+from circuitloupe.core.activations import capture
+from circuitloupe.core.images import to_batch
+from circuitloupe.core.models import load_model
+from circuitloupe.core.samples import load_sample
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -61,6 +68,25 @@ def test_activations_npz(tmp_path, images):
         assert data["mixed3b_pre_relu"].shape == (1, 480, 28, 28) and data["mixed3b_pre_relu"].min() < 0
 
 
+def test_activations_of_a_sample_photo(tmp_path):
+    out = tmp_path / "cat.npz"
+    assert main(["activations", "--model", "bundled", "sample:chelsea", "--layers", "conv2", "--out", str(out)]) == 0
+    expected = capture(load_model("bundled"), to_batch([load_sample("chelsea")], (64, 64)), ["conv2"])["conv2"]
+    with np.load(out) as data:
+        np.testing.assert_allclose(data["conv2"], expected, atol=1e-5)
+
+
+def test_every_image_argument_goes_through_one_helper():
+    """Commands read IMAGE arguments with cli.common.read_image, so each takes sample:NAME."""
+    folder = Path(cli.__file__).parent
+    for path in folder.glob("*_cmd.py"):
+        source = path.read_text()
+        assert "load_image" not in source, f"{path.name} loads images itself; use cli.common.read_image"
+        if 'metavar="IMAGE"' in source:
+            assert "IMAGE_HELP" in source and "read_image(" in source, path.name
+    assert "sample:NAME" in IMAGE_HELP
+
+
 @pytest.mark.parametrize("args, message", [
     (["layers", "--model", "nosuchnet"], "no model called 'nosuchnet'"),
     (["layers", "--model", "inceptionv1", "--weights", "/no/such/file.pth"], "does not exist"),
@@ -68,6 +94,8 @@ def test_activations_npz(tmp_path, images):
       "--out", "x.npz"], "image /no/img.png does not exist"),
     (["activations", "--model", "inceptionv1", "--weights", "random", "{img}", "--layers", "mixed9z",
       "--out", "x.npz"], "no layer 'mixed9z'"),
+    (["activations", "--model", "bundled", "sample:kitten", "--layers", "conv2", "--out", "x.npz"],
+     "no sample image 'kitten'"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(args, message, images):
     result = run_cli(*[a.format(img=images[0]) for a in args])

@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from circuitloupe.core.activations import forward_until, layer_shapes

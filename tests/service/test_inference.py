@@ -122,7 +122,7 @@ def test_event_loop_keeps_turning_while_a_model_job_runs(qtbot, service, incepti
 
 
 def test_load_model_job_switches_models(qtbot, service):
-    job = service.load("inceptionv1", "random:3")
+    service.load("inceptionv1", "random:3")
     with qtbot.waitSignal(service.sigModelChanged, timeout=30_000) as blocker:
         pass
     assert blocker.args[0].weights_id == "random:3"

@@ -7,19 +7,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.attribution import UNIT_ROLE, AttributionPane
 from circuitloupe.ui.state import AppState, OpenImage
 
 SCREENSHOTS = "/tmp"
-
-
-@pytest.fixture
-def service(inception):
-    service = InferenceService("cpu")
-    service.model = inception
-    yield service
-    service.shutdown()
 
 
 @pytest.fixture

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.browser import BrowserPane
 from circuitloupe.ui.state import AppState
-
-
-@pytest.fixture
-def service(inception):
-    service = InferenceService("cpu")
-    service.model = inception
-    yield service
-    service.shutdown()
 
 
 def open_browser(qtbot, service, inception, render=False) -> BrowserPane:

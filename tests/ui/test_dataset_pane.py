@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.dataset import TABS, DatasetPane
 from circuitloupe.ui.state import AppState
 from image_folders import BAD, GOOD, make_mixed_folder
 
 SCREENSHOT = "/tmp/dataset_pane.png"
-
-
-@pytest.fixture
-def service(inception):
-    service = InferenceService("cpu")
-    service.model = inception
-    yield service
-    service.shutdown()
 
 
 @pytest.fixture

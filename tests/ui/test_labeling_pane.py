@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt
 
 from circuitloupe.core import dataset as ds
 from circuitloupe.core import labeling as lb
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.labeling import LabelingPane
 from circuitloupe.ui.state import AppState
 from image_folders import make_plain_folder
@@ -16,14 +15,6 @@ from image_folders import make_plain_folder
 UNIT = "mixed3a:81"
 SETTINGS = ds.ScanSettings(size=(64, 64), batch_size=8)
 SCREENSHOT = "/tmp/labeling_pane.png"
-
-
-@pytest.fixture
-def service(inception):
-    service = InferenceService("cpu")
-    service.model = inception
-    yield service
-    service.shutdown()
 
 
 @pytest.fixture

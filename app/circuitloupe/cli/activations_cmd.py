@@ -7,17 +7,17 @@ import io
 
 import numpy as np
 
-from circuitloupe.cli.common import add_model_arguments, open_model
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image
 from circuitloupe.core.activations import capture
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.images import load_image, to_batch
+from circuitloupe.core.images import to_batch
 from circuitloupe.core.paths import atomic_write_bytes
 
 
 def register(commands) -> None:
     parser = commands.add_parser("activations", help="save activations of images at layers to .npz")
     add_model_arguments(parser)
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_HELP)
     parser.add_argument("--layers", required=True, help="comma-separated layer names, e.g. mixed3a,mixed3b")
     parser.add_argument("--pre-relu", action="store_true", help="save each layer's pre-ReLU value instead")
     parser.add_argument("--out", required=True, help="output .npz: one [images, C, H, W] array per layer")
@@ -25,6 +25,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for image in args.images:  # a bad image fails with one line before the model loads
+        read_image(image)
     model = open_model(args)
     catalogue = model.catalogue
     layers = [catalogue.layer(name.strip()).name for name in args.layers.split(",") if name.strip()]
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"no pre-ReLU value for {', '.join(missing)}")
         layers = [catalogue.pre_relu_of(name) for name in layers]
-    pixels = [load_image(path, model.in_channels) for path in args.images]
+    pixels = [read_image(image, model.in_channels) for image in args.images]
     batch = to_batch(pixels, model.input_size)
     arrays = capture(model, batch, layers)
     buffer = io.BytesIO()

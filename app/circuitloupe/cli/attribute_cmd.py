@@ -7,14 +7,13 @@ import io
 
 import numpy as np
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, open_model, read_image, write_json
 from circuitloupe.core.attribution import (BASELINES, METHODS, FamilyTarget, attribute_details, direction_target,
                                            earlier_contributions, extract_curves, parse_position, parse_target)
 from circuitloupe.core.attribution.figures import OVERLAY_MODES, curve_figure, overlay_figure, ranking_figure
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.paths import atomic_write_bytes
-from circuitloupe.core.samples import load_image_or_sample
 from circuitloupe.core.units import parse_unit_list
 from circuitloupe.core.weights import cached_thumbnails
 
@@ -28,7 +27,7 @@ def register(commands) -> None:
     parser.add_argument("unit", metavar="UNIT",
                         help="layer:channel (e.g. mixed3b:379), a family mixed3b:379,406,385 (sum of their "
                              "maps) or class:N (a logit)")
-    parser.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+    parser.add_argument("image", metavar="IMAGE", help=IMAGE_HELP)
     parser.add_argument("--method", choices=METHODS,
                         help="attribution method (default ig; input_x_gradient with --curves)")
     parser.add_argument("--direction", metavar="NPY",
@@ -62,7 +61,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pixels = load_image_or_sample(args.image)  # fails fast with one line before the model loads
+    pixels = read_image(args.image)  # fails fast with one line before the model loads
     if args.to_layer and args.curves:
         raise UserError("use either --to-layer or --curves, not both")
     model = open_model(args)

@@ -1,4 +1,4 @@
-"""What sub-commands share: model arguments, a progress bar, JSON output."""
+"""What sub-commands share: model arguments, IMAGE arguments, a progress bar, JSON output."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.core.paths import atomic_write_text
+from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
+
+#: The help text of every IMAGE argument.
+IMAGE_HELP = f"image file, or a scikit-image sample photo written {SAMPLE_PREFIX}NAME (e.g. {SAMPLE_PREFIX}chelsea)"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -28,6 +34,12 @@ def open_model(args: argparse.Namespace) -> LoadedModel:
                           progress=lambda done, total: bar(done, total))
     finally:
         bar.close()
+
+
+def read_image(image: str, channels: int = 3) -> np.ndarray:
+    """Every command's IMAGE argument: an image file or ``sample:NAME`` -> [H, W, channels]
+    float32 in [0, 1]; a missing, unreadable or unknown image raises a one-line ImageError."""
+    return load_image_or_sample(image, channels)
 
 
 class ProgressBar:

@@ -7,11 +7,10 @@ import sys
 
 from PIL import Image
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, open_model, read_image, write_json
 from circuitloupe.core import equivariance as eq
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png, side_by_side
-from circuitloupe.core.images import load_image
 from circuitloupe.core.units import parse_unit_list
 
 
@@ -43,7 +42,8 @@ def register(commands) -> None:
     parser.add_argument("--json", required=True, help="output JSON (mapping, score, baselines); - for stdout")
     parser.add_argument("--out", help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
     parser.add_argument("--attention", metavar="IMAGE",
-                        help="attentive p4 CNNs: add the attention over IMAGE and over it rotated 90° to --out")
+                        help="attentive p4 CNNs: add the attention over IMAGE and over it rotated 90° to --out; "
+                             f"IMAGE: {IMAGE_HELP}")
     parser.add_argument("--scale", type=float, default=1.0, help="PNG scale factor (default 1)")
     parser.set_defaults(run=run)
 
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             grids = eq.weight_symmetry_figure(symmetry, args.scale)
             figure = side_by_side([figure, grids], height=int(figure.height / args.scale), scale=args.scale)
         if args.attention:
-            view = eq.attention_view(model, load_image(args.attention))
+            view = eq.attention_view(model, read_image(args.attention))
             figure = stack([figure, eq.attention_figure(view, args.scale)])
         save_png(figure, args.out)
     print(f"score {result.score:.4g} (identity {result.baseline_identity:.4g}, random "

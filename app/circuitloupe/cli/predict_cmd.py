@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from circuitloupe.cli.common import add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, write_json
 from circuitloupe.core.predict import predict
-from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
 
 
 def register(commands) -> None:
@@ -16,7 +15,7 @@ def register(commands) -> None:
         description="Classify images. IMAGE is a file or a scikit-image sample written sample:NAME "
                     "(sample:chelsea, sample:coffee, ...).")
     add_model_arguments(parser, default="efficientnet_lite0")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help=f"image file or {SAMPLE_PREFIX}NAME")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_HELP)
     parser.add_argument("--top", type=int, default=5, help="how many classes per image (default 5)")
     parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
                         help="write the predictions as JSON (to PATH, or to standard output)")
@@ -25,7 +24,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = open_model(args)
-    pixels = [load_image_or_sample(path, model.in_channels) for path in args.images]
+    pixels = [read_image(image, model.in_channels) for image in args.images]
     results = predict(model, pixels, top=args.top)
     if args.json:
         write_json(args.json, {"model": model.spec, "weights": model.weights_id,

@@ -5,8 +5,9 @@ The "Zoom In" article claims features such as curve detectors are universal: the
 many vision networks. :func:`find_curves` tests that claim on one layer of any model:
 
 1. Every unit of the layer sees one shared sweep of curves (:func:`tuning.response_maps`:
-   orientations x radii, plus straight strokes as a control), at the centre position, using
-   the pre-ReLU value where the layer has one.
+   orientations x radii, plus straight strokes as a control), drawn on the receptive-field
+   centre of the centre position and read there, using the pre-ReLU value where the layer
+   has one.
 2. The unit's activations on the scikit-image sample photos (every spatial position) give its
    natural scale: the mean and standard deviation that curve responses are measured against
    (the deviation is floored at a tenth of the layer's median, so a unit that is silent on the

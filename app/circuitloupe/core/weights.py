@@ -819,7 +819,7 @@ def _featurevis_cache():
         return None
 
 
-def placeholder_tile(size: int = 64, text: str = "") -> np.ndarray:
+def pending_tile(size: int = 64, text: str = "") -> np.ndarray:
     """A light grey tile (with optional centred text) for a unit without a thumbnail: [size, size, 3]."""
     image = Image.new("RGB", (size, size), (228, 228, 228))
     if text:
@@ -848,7 +848,7 @@ def weight_rgb(values: np.ndarray, limit: float, magnitude: bool = False) -> np.
 
 def _thumb(thumbnails: dict | None, unit: UnitRef, size: int) -> Image.Image:
     image = (thumbnails or {}).get(unit)
-    array = placeholder_tile(size, str(unit.channel)) if image is None else image
+    array = pending_tile(size, str(unit.channel)) if image is None else image
     return figures.upscale(figures.to_pil(array).convert("RGB"), (size, size))
 
 
@@ -944,7 +944,7 @@ def circuit_figure(weights: np.ndarray, src_units: Sequence[UnitRef], dst_units:
 
     ``weights`` is [len(dst), len(src), kh, kw] (from :func:`circuit_weights`); cells are red
     (excitatory) / blue (inhibitory) about white, or |w| from white to black when ``magnitude``.
-    Thumbnails of both families (where given, else placeholders) run along the top and left
+    Thumbnails of both families (where given, else stand-ins) run along the top and left
     edges. Layout: :func:`circuit_grid`.
     """
     weights = np.asarray(weights, dtype=np.float32)

@@ -183,9 +183,9 @@ class WelcomeScreen(QWidget):
             item.setToolTip(str(path))
             self.recent.addItem(item)
         if self.recent.count() == 0:
-            placeholder = QListWidgetItem("No recent projects yet (File > Save project… makes one)")
-            placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.recent.addItem(placeholder)
+            empty_note = QListWidgetItem("No recent projects yet (File > Save project… makes one)")
+            empty_note.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addItem(empty_note)
         self.open_recent.setEnabled(any(self.recent.item(i).data(Qt.ItemDataRole.UserRole)
                                         for i in range(self.recent.count())))
 

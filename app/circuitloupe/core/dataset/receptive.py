@@ -83,7 +83,7 @@ def receptive_field_centre(model: LoadedModel, layer: str) -> tuple[float, float
         return w / 2, h / 2
     field = receptive_field(model, info.name, (h, w))
     row, col = field.centre(field.grid[0] // 2, field.grid[1] // 2)
-    return col + 0.5, row + 0.5
+    return round(col + 0.5, 4), round(row + 0.5, 4)
 
 
 def crop(pixels: np.ndarray, field: ReceptiveField, y: int, x: int,
@@ -110,9 +110,12 @@ def _measure(model: LoadedModel, layer: str, input_size: tuple[int, int]) -> Rec
     size = input_size
     growth = 1
     while _touches_border(support) and growth < _MAX_GROWTH:
-        growth *= 2
-        size = (input_size[0] * growth, input_size[1] * growth)
-        _, support = _support(model, layer, size)
+        bigger = (input_size[0] * growth * 2, input_size[1] * growth * 2)
+        try:
+            _, support = _support(model, layer, bigger)
+        except RuntimeError:  # a network that only runs at its own input size: keep what we have
+            break
+        growth, size = growth * 2, bigger
     rows = np.flatnonzero(support.any(axis=1))
     cols = np.flatnonzero(support.any(axis=0))
     if rows.size == 0:  # no gradient at all: treat the whole input as the field

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from circuitloupe.core.models.base import LUCID_INCEPTION, Concat
+from circuitloupe.core.models.base import Concat
 
 WEIGHTS_URL = "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
 WEIGHTS_FILENAME = "inception5h.pth"

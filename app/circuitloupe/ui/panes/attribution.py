@@ -479,7 +479,7 @@ class AttributionPane(Pane):
 
     def _tile_icon(self, c: Contributions, row, limit: float) -> QIcon:
         """The unit's w * x over the region the attributed unit sees, after its feature
-        visualisation when one is cached (a grey placeholder when others have one)."""
+        visualisation when one is cached (a grey stand-in when others have one)."""
         tile = _resized(spatial_tile(c.image, row.map, c.support, limit), Image.NEAREST)
         if not self.thumbnails:
             return QIcon(array_to_pixmap(tile))

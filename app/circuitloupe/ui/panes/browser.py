@@ -604,7 +604,7 @@ class BrowserPane(Pane):
             image = self.card["thumbnails"].get(unit)
             pixmap = array_to_pixmap(image) if image is not None else None
         if pixmap is None:
-            self.card_image.setPixmap(array_to_pixmap(W.placeholder_tile(128, "no feature vis yet")))
+            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "no feature vis yet")))
         else:
             self.card_image.setPixmap(pixmap.scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatio,
                                                     Qt.TransformationMode.SmoothTransformation))
@@ -671,7 +671,7 @@ class BrowserPane(Pane):
 
     def _tile_array(self, unit: UnitRef) -> np.ndarray:
         image = self.grid.units.arrays.get(unit)
-        return W.placeholder_tile(64, str(unit.channel)) if image is None else image
+        return W.pending_tile(64, str(unit.channel)) if image is None else image
 
     def cli_command(self) -> str | None:
         model, unit = self.state.model, self.state.unit

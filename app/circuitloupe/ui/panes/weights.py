@@ -4,7 +4,7 @@ and for p4 group CNNs each filter's four rotated copies side by side.
 Each tab shows the very figure ``circuitloupe weights / expanded / circuit`` writes; hovering a
 heatmap cell shows its number, clicking a unit's thumbnail makes it the current unit. Work runs
 on the inference service; feature-visualisation thumbnails are rendered afterwards, in the
-background, and fill in the placeholders.
+background, and fill in the stand-ins.
 """
 
 from __future__ import annotations

@@ -42,10 +42,10 @@ class FigureView(QScrollArea):
     sigHover = Signal(int, int)
     sigClicked = Signal(int, int)
 
-    def __init__(self, placeholder: str = "", parent=None) -> None:
+    def __init__(self, empty_text: str = "", parent=None) -> None:
         super().__init__(parent)
         self.canvas = _Canvas()
-        self.canvas.setText(placeholder)
+        self.canvas.setText(empty_text)
         self.canvas.setWordWrap(True)
         self.setWidget(self.canvas)
         self.setWidgetResizable(True)
@@ -55,11 +55,11 @@ class FigureView(QScrollArea):
         self.canvas.sigMoved.connect(self._on_moved)
         self.canvas.sigPressed.connect(lambda p: self.sigClicked.emit(p.x(), p.y()))
 
-    def set_image(self, image: Image.Image | None, placeholder: str = "") -> None:
+    def set_image(self, image: Image.Image | None, empty_text: str = "") -> None:
         self.image = image
         if image is None:
             self.canvas.setPixmap(array_to_pixmap(np.full((1, 1, 3), 255, np.uint8)))
-            self.canvas.setText(placeholder)
+            self.canvas.setText(empty_text)
             return
         self.canvas.setPixmap(array_to_pixmap(np.asarray(image.convert("RGB"))))
 

@@ -3,7 +3,7 @@
 Only visible tiles are painted, so a layer of 832 units costs what one screen costs. The model
 asks for missing thumbnails as tiles become visible (``sigThumbnailsWanted``, batched); whoever
 owns the grid renders them in the background and hands them back with
-:meth:`UnitGridModel.set_thumbnails`, and the placeholder tiles fill in. Favourites show a star,
+:meth:`UnitGridModel.set_thumbnails`, and the stand-in tiles fill in. Favourites show a star,
 annotated units a dot. Arrows move, Enter activates, F toggles the favourite.
 """
 
@@ -183,7 +183,7 @@ def _parse_query(query: str) -> tuple[set[int] | None, str]:
 
 
 class UnitTileDelegate(QStyledItemDelegate):
-    """Paints a thumbnail (or a grey placeholder), the unit id, a star and a note dot."""
+    """Paints a thumbnail (or a grey stand-in), the unit id, a star and a note dot."""
 
     def __init__(self, tile: int = 72, parent=None) -> None:
         super().__init__(parent)
