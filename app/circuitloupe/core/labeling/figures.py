@@ -102,21 +102,29 @@ def view_figure(results: LabelResults, label_set: LabelSet, view: str = "results
     raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
 
 
-def _stacked_bars(ax, results: LabelResults, label_set: LabelSet, heights: np.ndarray,
-                  legend: dict[str, str] | None = None, positive_only: bool = False) -> None:
+def bin_label_fractions(results: LabelResults) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per activation bin of the dataset: the bin centres, each label's share of the labelled
+    samples there ([bins, labels + 1]; the last column, ``UNLABELLED``, is 1 in bins with no
+    labelled sample) and the column names."""
     dataset = results.dataset
-    width = dataset.width
-    centres = dataset.lows + width / 2
+    centres = dataset.lows + dataset.width / 2
     row = {int(b): i for i, b in enumerate(results.numbers)}
-    keep = centres > 0 if positive_only else np.ones(len(centres), bool)
     fractions = np.zeros((len(centres), len(results.names) + 1))
     for i, number in enumerate(dataset.numbers):
         if int(number) in row:
             fractions[i, :-1] = results.proportions[row[int(number)]]
         else:
             fractions[i, -1] = 1.0
+    return centres, fractions, [*results.names, UNLABELLED]
+
+
+def _stacked_bars(ax, results: LabelResults, label_set: LabelSet, heights: np.ndarray,
+                  legend: dict[str, str] | None = None, positive_only: bool = False) -> None:
+    width = results.dataset.width
+    centres, fractions, names = bin_label_fractions(results)
+    keep = centres > 0 if positive_only else np.ones(len(centres), bool)
     bottom = np.zeros(len(centres))
-    for k, name in enumerate([*results.names, UNLABELLED]):
+    for k, name in enumerate(names):
         part = heights * fractions[:, k]
         colour = UNLABELLED_COLOUR if name == UNLABELLED else label_set.colour(name)
         text = (legend or {}).get(name, name)

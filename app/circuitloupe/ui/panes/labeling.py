@@ -33,7 +33,7 @@ from circuitloupe.core.errors import ImageError, UserError
 from circuitloupe.core.images import load_image
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelResults, LabelSession,
                                         LabelSet, SamplingPlan, create_session, session_path)
-from circuitloupe.core.labeling.figures import positive_summary, view_figure
+from circuitloupe.core.labeling.figures import bin_label_fractions, positive_summary, view_figure
 from circuitloupe.core.labeling.reference import cached_reference, is_session_model, render_reference
 from circuitloupe.core.labeling.reveal import position_attribution
 from circuitloupe.core.labeling.stats import UNLABELLED
@@ -772,17 +772,10 @@ class LabelingPane(Pane):
     def _stacked(self, plot: pg.PlotWidget, heights: np.ndarray, positive_only: bool) -> None:
         results, label_set = self.results, self.session.label_set
         dataset = results.dataset
-        centres = dataset.lows + dataset.width / 2
+        centres, fractions, names = bin_label_fractions(results)
         keep = centres > 0 if positive_only else np.ones(len(centres), bool)
-        row = {int(b): i for i, b in enumerate(results.numbers)}
-        fractions = np.zeros((len(centres), len(results.names) + 1))
-        for i, number in enumerate(dataset.numbers):
-            if int(number) in row:
-                fractions[i, :-1] = results.proportions[row[int(number)]]
-            else:
-                fractions[i, -1] = 1.0
         bottom = np.zeros(len(centres))
-        for k, name in enumerate([*results.names, UNLABELLED]):
+        for k, name in enumerate(names):
             part = heights * fractions[:, k]
             colour = UNLABELLED_COLOUR if name == UNLABELLED else label_set.colour(name)
             share = f" {results.shares[name]:.0%}" if positive_only else ""
