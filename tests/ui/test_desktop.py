@@ -98,6 +98,11 @@ def test_welcome_screen_offers_three_starts_and_recent_projects(qtbot, window, t
     qtbot.mouseClick(window.welcome.inception_button, Qt.MouseButton.LeftButton)
     assert asked[-1] == "inceptionv1"
 
+    if window.welcome.default_button is not None:  # no InceptionV1 weights here: the offline default
+        window.show_welcome()
+        qtbot.mouseClick(window.welcome.default_button, Qt.MouseButton.LeftButton)
+        assert asked[-1] == zoo.default_model_spec() == "efficientnet_lite0"
+
     window.show_welcome()
     window.welcome.show_at_start.setChecked(False)
     assert not window.welcome_at_start()

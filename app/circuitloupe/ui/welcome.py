@@ -1,8 +1,10 @@
-"""The welcome screen: the three most useful ways to start, and the recent projects.
+"""The welcome screen: the most useful ways to start, and the recent projects.
 
 1. Open InceptionV1 (the Circuits network; its weights download once, or are already cached),
-2. open the bundled model (trained here, works with no network at all),
-3. open a project file.
+2. without InceptionV1's weights, open the app's default model, a real ImageNet network whose
+   weights are installed with the app (EfficientNet-Lite0),
+3. open the bundled model (trained here, works with no network at all),
+4. open a project file.
 
 The screen only emits signals; the main window acts on them.
 """
@@ -76,13 +78,23 @@ class WelcomeScreen(QWidget):
             f"{offline}: a network whose weights are installed with the app, so it works offline.",
             lambda: self.sigOpenModel.emit(offline))
         self.bundled_button.setProperty("spec", offline)
+        default = zoo.default_model_spec()
+        self.default_button = None
+        if default not in (INCEPTION, offline):
+            # Offline, the app's default is a real ImageNet network (EfficientNet-Lite0) whose
+            # weights came with it: the quickest way to real features, with sample photos.
+            self.default_button = self._start_button(
+                f"Open {default} (ImageNet, works offline)",
+                f"{zoo.find_entry(default).description}; its weights are installed with the app, and a "
+                "sample photo opens with it.", lambda: self.sigOpenModel.emit(default))
+            self.default_button.setProperty("spec", default)
         self.project_button = self._start_button(
             "Open a project…", "Continue a saved study: model, images, families, notes, label sessions "
             "and pane layout.", self.sigBrowseProject.emit)
 
         self.other_buttons: list[QPushButton] = []
         for entry in zoo.entries():
-            if entry.offline and entry.name not in (offline, INCEPTION) and entry.default_weights_available():
+            if entry.offline and entry.name not in (offline, INCEPTION, default) and entry.default_weights_available():
                 button = QPushButton(f"Open {entry.name}")
                 button.setFlat(True)
                 button.setToolTip(f"{entry.description} (works offline)")
@@ -110,8 +122,9 @@ class WelcomeScreen(QWidget):
         header.addLayout(titles, 1)
         starts = QVBoxLayout()
         starts.addWidget(QLabel("<b>Start</b>"))
-        for button in (self.inception_button, self.bundled_button, self.project_button):
-            starts.addWidget(button)
+        for button in (self.inception_button, self.default_button, self.bundled_button, self.project_button):
+            if button is not None:
+                starts.addWidget(button)
         if self.other_buttons:
             starts.addSpacing(8)
             starts.addWidget(QLabel("Other models that work offline:"))
