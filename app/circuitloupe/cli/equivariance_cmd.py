@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from PIL import Image
-
 from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, open_model, read_image, write_json
 from circuitloupe.core import equivariance as eq
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png, side_by_side
+from circuitloupe.core.figures import save_png, side_by_side, stack
 from circuitloupe.core.units import parse_unit_list
 
 
@@ -58,16 +56,6 @@ def _stimuli(model, args, units):
         finally:
             bar.close()
     return eq.folder_stimuli(args.stimuli, model.input_size)
-
-
-def stack(images: list) -> Image.Image:
-    """Images one above the other on white."""
-    canvas = Image.new("RGB", (max(im.width for im in images), sum(im.height for im in images)), "white")
-    top = 0
-    for image in images:
-        canvas.paste(image, (0, top))
-        top += image.height
-    return canvas
 
 
 def run(args: argparse.Namespace) -> int:

@@ -128,6 +128,20 @@ def side_by_side(images: Sequence[Image.Image], labels: Sequence[str] | None = N
     return canvas
 
 
+def stack(images: Sequence[Image.Image], vertical: bool = True, gap: int = 0) -> Image.Image:
+    """Images on white, ``gap`` px apart: top to bottom (left-aligned) or left to right
+    (vertically centred)."""
+    images = [im.convert("RGB") for im in images]
+    along = sum(im.height if vertical else im.width for im in images) + gap * (len(images) - 1)
+    across = max(im.width if vertical else im.height for im in images)
+    canvas = Image.new("RGB", (across, along) if vertical else (along, across), "white")
+    offset = 0
+    for im in images:
+        canvas.paste(im, (0, offset) if vertical else (offset, (across - im.height) // 2))
+        offset += (im.height if vertical else im.width) + gap
+    return canvas
+
+
 def heat_overlay(image: np.ndarray, heat: np.ndarray, signed: bool = True, opacity: float = 0.6,
                  clip_percentile: float = 99.5) -> np.ndarray:
     """Blend a heat map over a grayscale copy of ``image`` ([H, W, 3] in [0, 1]) -> [H, W, 3].

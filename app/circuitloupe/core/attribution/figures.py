@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw
 from circuitloupe.core.attribution.circuits import Contribution, Contributions
 from circuitloupe.core.attribution.curves import CurveExtraction
 from circuitloupe.core.units import UnitRef
-from circuitloupe.core.figures import (diverging_rgb, font, heat_overlay, sequential_rgb, side_by_side, tile_grid,
-                                       to_pil, upscale)
+from circuitloupe.core.figures import (diverging_rgb, font, heat_overlay, sequential_rgb, side_by_side, stack,
+                                       tile_grid, to_pil, upscale)
 
 OVERLAY_MODES = ("side_by_side", "overlay")
 
@@ -75,7 +75,7 @@ def overlay_figure(image: np.ndarray, heat: np.ndarray, title: str = "", signed:
         raise ValueError(f"mode must be one of {OVERLAY_MODES}, not {mode!r}")
     row = side_by_side(panels, labels, scale=scale)
     bar = colour_bar(limit, signed, height=224, scale=scale)
-    return _with_title(_hstack([row, bar], scale), title, scale)
+    return _with_title(stack([row, bar], vertical=False, gap=round(6 * scale)), title, scale)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -138,7 +138,7 @@ def ranking_figure(contributions: Contributions, top: int = 8,
         parts.append(tile_grid(tiles, labels, columns=min(len(tiles), 8), tile_size=96, scale=scale,
                                title=f"{name}: {c.source_layer} channel, contribution"))
     parts.append(colour_bar(limit, True, height=96, scale=scale))
-    return _vstack(parts, scale)
+    return stack(parts, gap=round(4 * scale))
 
 
 def _ranked_tile(c: Contributions, row: Contribution, limit: float,
@@ -178,26 +178,5 @@ def _text_line(text: str, scale: float) -> Image.Image:
 
 
 def _with_title(image: Image.Image, title: str, scale: float) -> Image.Image:
-    return _vstack([_text_line(title, scale), image], scale) if title else image
+    return stack([_text_line(title, scale), image], gap=round(4 * scale)) if title else image
 
-
-def _hstack(images: Sequence[Image.Image], scale: float) -> Image.Image:
-    gap = int(round(6 * scale))
-    width = sum(im.width for im in images) + gap * (len(images) - 1)
-    canvas = Image.new("RGB", (width, max(im.height for im in images)), "white")
-    x = 0
-    for im in images:
-        canvas.paste(im, (x, (canvas.height - im.height) // 2))
-        x += im.width + gap
-    return canvas
-
-
-def _vstack(images: Sequence[Image.Image], scale: float) -> Image.Image:
-    gap = int(round(4 * scale))
-    canvas = Image.new("RGB", (max(im.width for im in images), sum(im.height for im in images)
-                               + gap * (len(images) - 1)), "white")
-    y = 0
-    for im in images:
-        canvas.paste(im, (0, y))
-        y += im.height + gap
-    return canvas

@@ -107,25 +107,16 @@ def report_figure(report: UnitReport, view: str = "summary", scale: float = 1.0)
     if view == "bottom":
         return examples_figure(report.bottom, f"{title} bottom {len(report.bottom)}", scale=scale)
     if view == "examples":
-        return _stack([report_figure(report, "top", scale), report_figure(report, "bottom", scale)])
+        return figures.stack([report_figure(report, "top", scale), report_figure(report, "bottom", scale)])
     if view == "quilt":
         return quilt_figure(report.quilt, f"{title} by activation range", scale=scale)
     if view == "summary":
         plots = figures.side_by_side([histogram_figure(report.values, report.fit, True, title, scale=scale),
                                       expected_value_figure(report.values, title, scale=scale)],
                                      height=300, scale=scale)
-        return _stack([plots, report_figure(report, "examples", scale)])
+        return figures.stack([plots, report_figure(report, "examples", scale)])
     raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
 
-
-def _stack(images: Sequence[Image.Image]) -> Image.Image:
-    width = max(im.width for im in images)
-    canvas = Image.new("RGB", (width, sum(im.height for im in images)), "white")
-    y = 0
-    for im in images:
-        canvas.paste(im, (0, y))
-        y += im.height
-    return canvas
 
 
 def _note(text: str, scale: float) -> Image.Image:

@@ -80,13 +80,7 @@ def results_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.
     """The three result plots stacked: proportions, density by label, expected value by label."""
     parts = [proportions_figure(results, label_set, scale), density_by_label_figure(results, label_set, True, scale),
              expected_value_figure(results, label_set, scale)]
-    width = max(p.width for p in parts)
-    canvas = Image.new("RGB", (width, sum(p.height for p in parts)), "white")
-    y = 0
-    for part in parts:
-        canvas.paste(part, (0, y))
-        y += part.height
-    return canvas
+    return figures.stack(parts)
 
 
 def view_figure(results: LabelResults, label_set: LabelSet, view: str = "results", scale: float = 1.0) -> Image.Image:
