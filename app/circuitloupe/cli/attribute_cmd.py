@@ -7,7 +7,8 @@ import io
 
 import numpy as np
 
-from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, open_model, read_image, write_json
+from circuitloupe.cli.common import (IMAGE_HELP, ProgressBar, add_model_arguments, add_scale_argument, open_model,
+                                    read_image, write_json)
 from circuitloupe.core.attribution import (BASELINES, METHODS, FamilyTarget, attribute_details, direction_target,
                                            earlier_contributions, extract_curves, parse_position, parse_target)
 from circuitloupe.core.attribution.figures import OVERLAY_MODES, curve_figure, overlay_figure, ranking_figure
@@ -53,7 +54,7 @@ def register(commands) -> None:
     parser.add_argument("--opacity", type=float, default=0.6, help="overlay opacity in [0, 1]")
     parser.add_argument("--clip", type=float, default=99.5, help="saturate beyond this percentile of |map|")
     parser.add_argument("--mode", default="side_by_side", choices=OVERLAY_MODES, help="figure layout")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale")
+    add_scale_argument(parser)
     parser.add_argument("--out", help="PNG figure to write")
     parser.add_argument("--json", help="write numbers as JSON to this path ('-' = standard output)")
     parser.add_argument("--npy", help="save the attribution map (or w * x [C, h, w]) as .npy")

@@ -6,8 +6,8 @@ import argparse
 
 import numpy as np
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
-from circuitloupe.core.errors import UserError
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
+                                    open_model, require_output, write_json)
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.units import parse_unit_list
 from circuitloupe.core.weights import (cached_thumbnails, circuit_figure, circuit_weights,
@@ -22,15 +22,13 @@ def register(commands) -> None:
     parser.add_argument("--out", help="output PNG")
     parser.add_argument("--json", metavar="PATH", help="the weights [rows, columns, kh, kw] as JSON (- for stdout)")
     parser.add_argument("--magnitude", action="store_true", help="show |w| in grey instead of red/blue")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1)")
-    parser.add_argument("--render-thumbnails", action="store_true",
-                        help="render missing feature-visualisation thumbnails (slow); default: cached ones only")
+    add_scale_argument(parser)
+    add_thumbnail_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.out and not args.json:
-        raise UserError("give --out PNG, --json PATH or both")
+    require_output(args)
     model = open_model(args)
     catalogue = model.catalogue
     sources = [catalogue.unit(u) for u in parse_unit_list(args.src_units)]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.core.paths import atomic_write_text
 from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
@@ -24,6 +25,30 @@ def add_model_arguments(parser: argparse.ArgumentParser, default: str | None = N
                         help="zoo name (`circuitloupe models`) or path/to/file.py:factory")
     parser.add_argument("--weights", help="weights file (.pth/.safetensors), or random[:SEED]")
     parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+
+
+def add_scale_argument(parser: argparse.ArgumentParser) -> None:
+    """--scale: the figure's size factor (1 = on-screen size; 2 for print)."""
+    parser.add_argument("--scale", type=_positive_float, default=1.0,
+                        help="figure scale (default 1; 2 writes twice the pixels, for print)")
+
+
+def add_thumbnail_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--render-thumbnails", action="store_true",
+                        help="render missing feature-visualisation thumbnails (slow); default: cached ones only")
+
+
+def require_output(args: argparse.Namespace) -> None:
+    """A figure command must be told where to write: --out, --json or both."""
+    if not args.out and not args.json:
+        raise UserError("give --out PNG, --json PATH or both")
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
 
 
 def open_model(args: argparse.Namespace) -> LoadedModel:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, open_model, read_image, write_json
+from circuitloupe.cli.common import (IMAGE_HELP, ProgressBar, add_model_arguments, add_scale_argument, open_model,
+                                    read_image, write_json)
 from circuitloupe.core import equivariance as eq
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png, side_by_side, stack
@@ -42,7 +43,7 @@ def register(commands) -> None:
     parser.add_argument("--attention", metavar="IMAGE",
                         help="attentive p4 CNNs: add the attention over IMAGE and over it rotated 90° to --out; "
                              f"IMAGE: {IMAGE_HELP}")
-    parser.add_argument("--scale", type=float, default=1.0, help="PNG scale factor (default 1)")
+    add_scale_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -59,8 +60,6 @@ def _stimuli(model, args, units):
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scale <= 0:
-        raise UserError("--scale must be positive")
     model = open_model(args)
     if args.attention and "attention_maps" not in model.extras:
         raise UserError(f"{model.name} has no attention maps; --attention needs a_p4cnn or fa_p4cnn")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
+                                    open_model, require_output, write_json)
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.units import UnitRef
@@ -23,15 +24,13 @@ def register(commands) -> None:
                              "auto: the product where it applies (default)")
     parser.add_argument("--out", help="output PNG")
     parser.add_argument("--json", metavar="PATH", help="ranked input units with norms and kernels (- for stdout)")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1)")
-    parser.add_argument("--render-thumbnails", action="store_true",
-                        help="render missing feature-visualisation thumbnails (slow); default: cached ones only")
+    add_scale_argument(parser)
+    add_thumbnail_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.out and not args.json:
-        raise UserError("give --out PNG, --json PATH or both")
+    require_output(args)
     if args.top < 1:
         raise UserError("--top must be at least 1")
     model = open_model(args)

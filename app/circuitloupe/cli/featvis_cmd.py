@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.activations import capture
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis.cache import DIVERSITY_WEIGHT, Settings, UnitVis, visualise_units
@@ -39,15 +39,13 @@ def register(commands) -> None:
     parser.add_argument("--no-transforms", action="store_true", help="optimise without transformation robustness")
     parser.add_argument("--param", choices=("fourier", "pixel"), default="fourier", help="image parameterisation")
     parser.add_argument("--no-cache", action="store_true", help="render even when a cached image exists")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale factor for the PNG(s)")
+    add_scale_argument(parser)
     parser.add_argument("--out", required=True, help="output .png (one image or a grid), or a folder")
     parser.add_argument("--json", metavar="STATS", help="write per-unit statistics as JSON (- for stdout)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.scale <= 0:
-        raise UserError("--scale must be positive")
     out = Path(args.out)
     if out.suffix and out.suffix.lower() != ".png":
         raise UserError(f"--out {out} should end in .png, or name a folder for one PNG per image")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core import curve_finder
 from circuitloupe.core.figures import save_png
 
@@ -31,7 +31,7 @@ def register(commands) -> None:
                              "deviations (default 1)")
     parser.add_argument("--json", metavar="J", help="write every unit's scores and the family as JSON")
     parser.add_argument("--out", metavar="PNG", help="write the radial tuning plot and selectivity scatter")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1)")
+    add_scale_argument(parser)
     parser.add_argument("--save-family", nargs="?", const="", metavar="NAME",
                         help="save the family for the browser (default name: 'curves LAYER')")
     parser.set_defaults(run=run)

@@ -12,7 +12,7 @@ import argparse
 import itertools
 from pathlib import Path
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.dataset import ScanSettings, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
@@ -54,7 +54,7 @@ def register(commands) -> None:
     stats.add_argument("--labeller", default=DEFAULT_LABELLER, help=f"whose answers (default {DEFAULT_LABELLER})")
     stats.add_argument("--out", metavar="PNG", help="write the results figure")
     stats.add_argument("--view", choices=VIEWS, default="results", help="which figure --out writes")
-    stats.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1.0)")
+    add_scale_argument(stats)
     stats.add_argument("--json", metavar="J", help="write the statistics as JSON (- for standard output)")
     stats.set_defaults(run=run_stats)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.dataset import (DatasetCache, ScanResult, ScanSettings, describe, drop_cache, open_dataset,
                                        resolve_target, scan, unit_report)
 from circuitloupe.core.dataset.figures import VIEWS, report_figure
@@ -31,7 +31,7 @@ def register(commands) -> None:
                                                         "(- for standard output)")
     parser.add_argument("--out", metavar="PNG", help="write a figure of the unit (see --view)")
     parser.add_argument("--view", choices=VIEWS, default="summary", help="which figure --out writes (default summary)")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1.0)")
+    add_scale_argument(parser)
     parser.add_argument("--top", type=int, default=9, metavar="K", help="top and bottom examples to report (default 9)")
     parser.add_argument("--size", type=int, metavar="PX", help="input size in pixels (default: the model's)")
     parser.add_argument("--resize", choices=("squash", "crop"), default="squash",

@@ -6,7 +6,7 @@ import argparse
 
 import numpy as np
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
@@ -31,7 +31,7 @@ def register(commands) -> None:
     parser.add_argument("--post-relu", action="store_true", help="use values after the ReLU (default: pre-ReLU)")
     parser.add_argument("--figure", choices=FIGURES, default="summary",
                         help="summary = response maps + radial tuning (default); joint rotates best stimuli")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (1 = 100 dpi)")
+    add_scale_argument(parser)
     parser.add_argument("--out", help="PNG figure to write")
     parser.add_argument("--json", help="JSON with per-unit preferred orientation, width, peak and grid (- = stdout)")
     parser.set_defaults(run=run)
@@ -40,8 +40,6 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.orientations < 1 or args.curvatures < 1:
         raise UserError("--orientations and --curvatures must be at least 1")
-    if args.scale <= 0:
-        raise UserError("--scale must be positive")
     model = open_model(args)
     units = _units(model, args)
     bar = ProgressBar(f"tuning {args.stimulus}", unit="batch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import add_model_arguments, open_model, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.core.weights import (filter_grid_figure, first_layer_filters, group_layers, input_channel_note,
@@ -27,7 +27,7 @@ def register(commands) -> None:
     parser.add_argument("--input-channel", type=int, metavar="N",
                         help="group layers: show input channel N's [4, k, k] slice (default: the sum over input "
                              "channels)")
-    parser.add_argument("--scale", type=float, default=1.0, help="figure scale (default 1)")
+    add_scale_argument(parser)
     parser.add_argument("--json", metavar="PATH",
                         help="also write the raw filters [N, kh, kw, 3] (group layers: the rotated copies "
                              "[C_out, 4, J, kh, kw]) as JSON (- for stdout)")
