@@ -8,22 +8,14 @@ import json
 import pytest
 from PIL import Image
 
-from circuitloupe.cli import label_cmd, main, scan_cmd
+from circuitloupe.cli import main
 from circuitloupe.core.labeling import LabelSession, session_path
 from image_folders import make_plain_folder
 
 MODEL = ["--model", "inceptionv1", "--weights", "random:0", "--size", "64", "--workers", "0"]
 
 
-@pytest.fixture(autouse=True)
-def shared_model(inception, monkeypatch):
-    """Every command here names inceptionv1 random:0: hand it the session's copy instead of rebuilding it."""
-    def open_model(args):
-        assert (args.model, args.weights) == ("inceptionv1", "random:0")
-        return inception
-
-    for module in (scan_cmd, label_cmd):
-        monkeypatch.setattr(module, "open_model", open_model)
+pytestmark = pytest.mark.usefixtures("shared_inception")
 
 
 @pytest.fixture
