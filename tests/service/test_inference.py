@@ -139,3 +139,23 @@ def test_check_stop_raises_cancelled():
         check_stop(lambda: True)
     check_stop(lambda: False)
     check_stop(None)
+
+
+def test_interactive_jobs_preempt_running_background_jobs_only(qtbot, service):
+    steps = []
+    background = service.submit(_steps, 10_000, 0.01, yields=True)
+    background.sigProgress.connect(lambda step, total, preview: steps.append(step))
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=5000)
+    quick = service.submit(_echo, "click", interactive=True)
+    with qtbot.waitSignals([background.sigCancelled, quick.sigFinished], timeout=5000):
+        pass
+    assert background.preempted
+
+    steps.clear()
+    long_job = service.submit(_steps, 30, 0.01)
+    long_job.sigProgress.connect(lambda step, total, preview: steps.append(step))
+    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=5000)
+    quick = service.submit(_echo, "click", interactive=True)
+    with qtbot.waitSignals([long_job.sigFinished, quick.sigFinished], timeout=5000):
+        pass
+    assert not long_job.preempted and not long_job.cancel_requested

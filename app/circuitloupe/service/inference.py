@@ -51,11 +51,14 @@ class Job(QObject):
     sigFailed = Signal(str)  # one readable line
     sigCancelled = Signal()
 
-    def __init__(self, fn: Callable, args: tuple, kwargs: dict, name: str, priority: int) -> None:
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, name: str, priority: int,
+                 yields: bool = False) -> None:
         super().__init__()
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.name = name
         self.priority = priority
+        self.yields = yields  # a background job that an interactive one cancels while it runs
+        self.preempted = False  # cancelled by the service for an interactive job, not by the user
         self.details = ""  # traceback text of a failure, for the log pane
         self._stop = threading.Event()
         self.done = False
@@ -90,6 +93,7 @@ class _Worker(QObject):
             job.sigCancelled.emit()
             return
         self.sigBusy.emit(True)
+        self.service._running = job
         job.sigStarted.emit()
         ctx = JobContext(self.service.model, self.service.device,
                          lambda step, total, preview=None: job.sigProgress.emit(step, total, preview),
@@ -111,6 +115,7 @@ class _Worker(QObject):
             job.done = True
             job.sigFinished.emit(result)
         finally:
+            self.service._running = None
             self.sigBusy.emit(False)
 
 
@@ -125,6 +130,7 @@ class InferenceService(QObject):
         super().__init__(parent)
         self.device = pick_device(device)
         self.model: LoadedModel | None = None
+        self._running: Job | None = None
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = QThread()
@@ -136,10 +142,18 @@ class InferenceService(QObject):
         self._thread.start()
 
     def submit(self, fn: Callable, *args: Any, name: str | None = None, interactive: bool = False,
-               **kwargs: Any) -> Job:
-        """Queue ``fn(ctx, *args, **kwargs)``; interactive jobs go before queued long ones."""
+               yields: bool = False, **kwargs: Any) -> Job:
+        """Queue ``fn(ctx, *args, **kwargs)``; interactive jobs go before queued long ones.
+
+        A ``yields`` job (background work such as thumbnails) is cancelled, with ``preempted`` set,
+        when an interactive job is submitted while it runs, so a click never waits for it.
+        """
         priority = INTERACTIVE if interactive else LONG
-        job = Job(fn, args, kwargs, name or getattr(fn, "__name__", "job"), priority)
+        job = Job(fn, args, kwargs, name or getattr(fn, "__name__", "job"), priority, yields)
+        running = self._running
+        if interactive and running is not None and running.yields and not running.done:
+            running.preempted = True
+            running.cancel()
         entry = (priority, next(self._order), job)
         # Queue on the next event-loop turn, so the caller connects its handlers before the
         # worker can start (and finish) the job; a signal with no receiver yet would be lost.

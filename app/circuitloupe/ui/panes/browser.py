@@ -29,7 +29,6 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import check_stop
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import Job, JobContext
-from circuitloupe.service.inference import INTERACTIVE
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.unit_grid import UnitGrid, array_to_pixmap
@@ -188,16 +187,8 @@ class BrowserPane(Pane):
         self._watcher.directoryChanged.connect(lambda _path: self.refresh_annotations())
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
-        service.sigSubmitted.connect(self._on_job_submitted)
         if state.model is not None:
             self._on_model(state.model)
-
-    def _on_job_submitted(self, job: Job) -> None:
-        """Any pane's interactive job stops a running render batch (which is queued again), so
-        thumbnails never keep the worker from answering a click."""
-        running = self._thumb_job
-        if job.priority == INTERACTIVE and running is not None and running is not job and not running.done:
-            running.cancel()
 
     # ----------------------------------------------------------------- unit card
     def _build_card(self) -> QWidget:
@@ -525,7 +516,8 @@ class BrowserPane(Pane):
             if render:
                 self.progress.follow(job)
 
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect,
+        # yields: an interactive job from any pane stops the batch, which is queued again
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect, yields=True,
                                        name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:

@@ -23,7 +23,6 @@ from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import Job, JobContext
-from circuitloupe.service.inference import INTERACTIVE
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -114,17 +113,8 @@ class WeightsPane(Pane):
         self._debounce.timeout.connect(self._refresh_current)
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
-        service.sigSubmitted.connect(self._on_job_submitted)
         if state.model is not None:
             self._on_model(state.model)
-
-    def _on_job_submitted(self, job: Job) -> None:
-        """Any interactive job stops a running thumbnail render; it is rendered again with the
-        next expanded or circuit result."""
-        running = self._jobs.get("thumbnails")
-        if job.priority == INTERACTIVE and running is not None and running is not job and not running.done:
-            running.cancel()
-            running.sigCancelled.connect(lambda: QTimer.singleShot(0, self._render_shown))
 
     # ----------------------------------------------------------------- construction
     def _build_first(self) -> QWidget:
@@ -331,7 +321,7 @@ class WeightsPane(Pane):
         getattr(self, f"_compute_{tab}")()
 
     def _submit(self, key: str, fn, *args, on_done, on_failed=None, interactive: bool = True,
-                name: str = "") -> Job:
+                yields: bool = False, name: str = "") -> Job:
         """Run ``fn`` as the pane's ``key`` job, cancelling the previous one of that key."""
         old = self._jobs.get(key)
         if old is not None and not old.done:
@@ -343,7 +333,7 @@ class WeightsPane(Pane):
                 job.sigFailed.connect(on_failed)
             self.progress.follow(job)
 
-        job = self.run_job(fn, *args, connect=connect, name=name or key, interactive=interactive)
+        job = self.run_job(fn, *args, connect=connect, name=name or key, interactive=interactive, yields=yields)
         self._jobs[key] = job
         return job
 
@@ -576,8 +566,14 @@ class WeightsPane(Pane):
     def _render_thumbnails(self, units: list[UnitRef]) -> None:
         missing = [u for u in dict.fromkeys(units) if u not in self._thumbs]
         if missing and self.render_thumbs.isChecked() and W.featurevis_available():
-            self._submit("thumbnails", thumbnails_job, missing, on_done=self._on_thumbnails, interactive=False,
-                         name=f"feature vis thumbnails ({len(missing)})")
+            job = self._submit("thumbnails", thumbnails_job, missing, on_done=self._on_thumbnails, interactive=False,
+                               yields=True, name=f"feature vis thumbnails ({len(missing)})")
+            job.sigCancelled.connect(lambda: self._resume_thumbnails(job))
+
+    def _resume_thumbnails(self, job: Job) -> None:
+        """A render an interactive job pre-empted starts again once that job is through."""
+        if job.preempted:
+            QTimer.singleShot(0, self._render_shown)
 
     def _on_render_toggled(self, on: bool) -> None:
         if on:

@@ -52,13 +52,14 @@ class Pane(QWidget):
 
     def run_job(self, fn: Callable, *args: Any, name: str | None = None, interactive: bool = False,
                 on_done: Callable[[Any], None] | None = None, connect: Callable[[Job], None] | None = None,
-                **kwargs: Any) -> Job:
+                yields: bool = False, **kwargs: Any) -> Job:
         """Submit ``fn(ctx, *args, **kwargs)``; failures go to the status bar and log.
 
         ``on_done(result)`` follows success; ``connect(job)`` may hook up any other signals (the
-        service starts a job only on the next event-loop turn, so nothing is missed).
+        service starts a job only on the next event-loop turn, so nothing is missed). ``yields``
+        marks background work that interactive jobs pre-empt (see ``InferenceService.submit``).
         """
-        job = self.service.submit(fn, *args, name=name, interactive=interactive, **kwargs)
+        job = self.service.submit(fn, *args, name=name, interactive=interactive, yields=yields, **kwargs)
         if on_done is not None:
             job.sigFinished.connect(on_done)
         if connect is not None:
