@@ -28,6 +28,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.core.weights import cached_thumbnails, default_source_layer, source_layers
 from circuitloupe.service import Job, JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.array_view import ArrayView, diverging_colormap
 from circuitloupe.ui.widgets.overlay_view import OverlayView
 from circuitloupe.ui.widgets.pane import Pane
@@ -138,14 +139,8 @@ class AttributionPane(Pane):
         self.baseline = QComboBox()
         self.baseline.addItems(BASELINES)
         self.baseline.setToolTip("Integrated-gradients baseline: black image, blurred copy, or uniform noise")
-        self.steps = QSpinBox()
-        self.steps.setRange(2, 1024)
-        self.steps.setValue(32)
-        self.steps.setToolTip("Integrated-gradients steps along the path from the baseline")
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 256)
-        self.batch.setValue(8)
-        self.batch.setToolTip("Images per forward pass (internal batch size): lower it if memory runs out")
+        self.steps = spin_box(2, 1024, 32, "Integrated-gradients steps along the path from the baseline")
+        self.batch = spin_box(1, 256, 8, "Images per forward pass (internal batch size): lower it if memory runs out")
         self.cam_layer = QComboBox()
         self.cam_layer.setToolTip("Grad-CAM layer (auto: the deepest block before the target)")
         self.run_pixels = QPushButton("Attribute")
@@ -185,10 +180,7 @@ class AttributionPane(Pane):
         self.position.addItem("centre", None)
         self.position.addItem("strongest", "max")
         self.position.setToolTip("Position of the unit explained: the centre of its map or where it is strongest")
-        self.top = QSpinBox()
-        self.top.setRange(1, 64)
-        self.top.setValue(8)
-        self.top.setToolTip("How many earlier units to list for each sign")
+        self.top = spin_box(1, 64, 8, "How many earlier units to list for each sign")
         self.run_earlier = QPushButton("Rank earlier units")
         self.run_earlier.setToolTip("Compute w * x from the earlier layer on the current image")
         self.run_earlier.clicked.connect(self.run_contributions)

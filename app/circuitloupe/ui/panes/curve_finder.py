@@ -8,14 +8,14 @@ import numpy as np
 import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from circuitloupe.core import curve_finder, tuning
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -63,30 +63,17 @@ class CurveFinderPane(Pane):
         self.layer = QComboBox()
         self.layer.setMinimumWidth(180)
         self.layer.setToolTip("Layer whose units are swept (the pre-ReLU value is used where there is one)")
-        self.top = QSpinBox()
-        self.top.setRange(1, 64)
-        self.top.setValue(curve_finder.DEFAULT_TOP)
-        self.top.setToolTip("Largest family to propose: the most orientation-selective candidates")
-        self.orientations = QSpinBox()
-        self.orientations.setRange(4, 360)
-        self.orientations.setValue(36)
-        self.orientations.setToolTip("Curve orientations over 0-360 degrees (36 = 10 degree steps)")
-        self.radii = QSpinBox()
-        self.radii.setRange(1, 16)
-        self.radii.setValue(5)
-        self.radii.setToolTip("Curve radii from tight to gentle; straight strokes are always added as a control")
-        self.min_selectivity = QDoubleSpinBox()
-        self.min_selectivity.setRange(0.0, 1.0)
-        self.min_selectivity.setSingleStep(0.05)
-        self.min_selectivity.setValue(0.3)
-        self.min_selectivity.setToolTip("Least orientation selectivity: resultant length of the radial tuning "
-                                        "(1 - circular variance)")
-        self.min_sigma = QDoubleSpinBox()
-        self.min_sigma.setRange(0.0, 20.0)
-        self.min_sigma.setSingleStep(0.5)
-        self.min_sigma.setValue(2.0)
-        self.min_sigma.setToolTip("Least best-curve response, in standard deviations above the unit's mean "
-                                  "over the sample photos")
+        self.top = spin_box(
+            1, 64, curve_finder.DEFAULT_TOP, "Largest family to propose: the most orientation-selective candidates")
+        self.orientations = spin_box(4, 360, 36, "Curve orientations over 0-360 degrees (36 = 10 degree steps)")
+        self.radii = spin_box(
+            1, 16, 5, "Curve radii from tight to gentle; straight strokes are always added as a control")
+        self.min_selectivity = spin_box(
+            0.0, 1.0, 0.3, "Least orientation selectivity: resultant length of the radial tuning (1 - circular "
+                           "variance)", step=0.05)
+        self.min_sigma = spin_box(
+            0.0, 20.0, 2.0, "Least best-curve response, in standard deviations above the unit's mean over the sample "
+                            "photos", step=0.5)
         self.run_button = QPushButton("Find curves")
         self.run_button.setToolTip("Sweep every unit of the layer with synthetic curves and propose a family")
         self.run_button.clicked.connect(self.find)

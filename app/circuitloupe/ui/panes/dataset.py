@@ -22,6 +22,7 @@ from circuitloupe.core.dataset import (ScanSettings, UnitReport, expected_value_
                                        resolve_target, scan, unit_report)
 from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR, report_figure
 from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -70,10 +71,8 @@ class DatasetPane(Pane):
         self.size.setSuffix(" px")
         self.size.setToolTip("Input size the images are resized to (\"model\": the model's own input size)")
         self.size.valueChanged.connect(lambda _: self._reopen())
-        self.workers = QSpinBox()
-        self.workers.setRange(0, 32)
-        self.workers.setValue(2)
-        self.workers.setToolTip("DataLoader processes decoding images in parallel (0: decode on the worker thread)")
+        self.workers = spin_box(
+            0, 32, 2, "DataLoader processes decoding images in parallel (0: decode on the worker thread)")
         self.whole_layer = QCheckBox("whole layer")
         self.whole_layer.setToolTip("Cache every unit of the layer (more disk, then any unit of it opens instantly)")
         self.k = QSpinBox()

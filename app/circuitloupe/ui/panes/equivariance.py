@@ -14,14 +14,14 @@ import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QTabWidget, QVBoxLayout,
-                               QWidget)
+                               QListWidget, QListWidgetItem, QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from circuitloupe.core import equivariance as eq
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import side_by_side
 from circuitloupe.core.units import parse_unit_list
 from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.array_view import ArrayView
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
@@ -81,10 +81,8 @@ class EquivariancePane(Pane):
         self.transform.setToolTip("rotate: by 360/steps degrees counter-clockwise; hue: YIQ hue turn; "
                                   "flip: left-right mirror; scale: zoom up to 2x")
         self.transform.currentIndexChanged.connect(self._on_transform_changed)
-        self.steps = QSpinBox()
-        self.steps.setRange(2, 72)
-        self.steps.setValue(eq.DEFAULT_STEPS["rotate"])
-        self.steps.setToolTip("Number of transformation steps (rotate 8 = 45° steps, 4 = 90°)")
+        self.steps = spin_box(
+            2, 72, eq.DEFAULT_STEPS["rotate"], "Number of transformation steps (rotate 8 = 45° steps, 4 = 90°)")
         self.stimuli = QComboBox()
         self.stimuli.addItem("synthetic", "synthetic")
         self.stimuli.addItem("feature visualisations", "featurevis")

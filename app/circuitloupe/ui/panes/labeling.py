@@ -38,6 +38,7 @@ from circuitloupe.core.labeling.reference import cached_reference, is_session_mo
 from circuitloupe.core.labeling.reveal import position_attribution
 from circuitloupe.core.labeling.stats import UNLABELLED
 from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
@@ -93,10 +94,7 @@ class NewSessionDialog(QDialog):
         self.bin_width.setDecimals(4)
         self.bin_width.setValue(100.0)
         self.bin_width.setToolTip("Activation bin width (the article used 100 for mixed3b:379)")
-        self.per_bin = QSpinBox()
-        self.per_bin.setRange(1, 100000)
-        self.per_bin.setValue(50)
-        self.per_bin.setToolTip("Items drawn from each bin, without replacement")
+        self.per_bin = spin_box(1, 100000, 50, "Items drawn from each bin, without replacement")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Sampling seed: the same plan and seed give the same items in the same order")

@@ -14,6 +14,7 @@ from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.array_view import diverging_colormap
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -84,14 +85,8 @@ class TuningPane(Pane):
         self.stimulus = QComboBox()
         self.stimulus.addItems(tuning.STIMULI)
         self.stimulus.setToolTip("curve: orientation x radius; angle: orientation x opening angle")
-        self.orientations = QSpinBox()
-        self.orientations.setRange(4, 720)
-        self.orientations.setValue(72)
-        self.orientations.setToolTip("Orientations over 0-360 degrees (72 = 5 deg steps, 720 = 0.5 deg)")
-        self.curvatures = QSpinBox()
-        self.curvatures.setRange(1, 32)
-        self.curvatures.setValue(8)
-        self.curvatures.setToolTip("Rows: radii from tight to nearly straight (or opening angles)")
+        self.orientations = spin_box(4, 720, 72, "Orientations over 0-360 degrees (72 = 5 deg steps, 720 = 0.5 deg)")
+        self.curvatures = spin_box(1, 32, 8, "Rows: radii from tight to nearly straight (or opening angles)")
         self.pre_relu = QCheckBox("pre-ReLU")
         self.pre_relu.setChecked(True)
         self.pre_relu.setToolTip("Record the value before the ReLU where the layer has one")

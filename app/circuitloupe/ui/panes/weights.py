@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout,
+                               QWidget)
 from torch import nn
 
 from circuitloupe.core import weights as W
@@ -23,6 +23,7 @@ from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import Job, JobContext
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -143,10 +144,8 @@ class WeightsPane(Pane):
         self.source_layer = QComboBox()
         self.source_layer.setToolTip("Earlier layer the expanded weights come from")
         self.source_layer.currentIndexChanged.connect(lambda _: self._mark("expanded"))
-        self.top_k = QSpinBox()
-        self.top_k.setRange(1, 64)
-        self.top_k.setValue(8)
-        self.top_k.setToolTip("How many input units to show, ranked by the L2 norm of their expanded weights")
+        self.top_k = spin_box(
+            1, 64, 8, "How many input units to show, ranked by the L2 norm of their expanded weights")
         self.top_k.valueChanged.connect(lambda _: self._mark("expanded"))
         self.method = QComboBox()
         self.method.addItems(METHODS)
