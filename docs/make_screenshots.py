@@ -71,6 +71,9 @@ def prepare(name, pane):
         pane.steps.setValue(128)
         pane.size.setValue(96)
         click(name, "Run")
+    elif name == "browser":  # let the feature-visualisation thumbnails of the listed units render
+        loupe.process(0.5)  # noqa: F821
+        loupe.wait_idle(timeout=300)  # noqa: F821
     elif name == "attribution":
         click(name, "Attribute")
     elif name == "tuning":
