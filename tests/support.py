@@ -15,5 +15,6 @@ def read_key_table(path: Path) -> dict[str, tuple[int, ...]]:
             table[key] = tuple(int(n) for n in shape.split("x")) if shape else ()
     return table
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE = SHARED / "reference"
+
+#: Reference tables copied into the repository (a fresh clone has no shared folder beside it).
+REFERENCE = Path(__file__).resolve().parent / "data"
