@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from circuitloupe import tasks
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
-from circuitloupe.core.activations import capture
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.featurevis.cache import DIVERSITY_WEIGHT, Settings, UnitVis, visualise_units
-from circuitloupe.core.featurevis.figures import single_image, unit_grid
-from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS, for_unit
-from circuitloupe.core.figures import save_png
-from circuitloupe.core.models import LoadedModel
-from circuitloupe.core.units import parse_unit_list
+from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
+from circuitloupe.tasks import FeatvisRequest, TaskContext
 
 
 def register(commands) -> None:
@@ -49,72 +41,24 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix and out.suffix.lower() != ".png":
         raise UserError(f"--out {out} should end in .png, or name a folder for one PNG per image")
+    request = FeatvisRequest.from_args(args)
     model = open_model(args)
-    units = [model.catalogue.unit(u) for u in parse_unit_list(" ".join(args.units))]
-    settings = Settings(size=args.size, steps=args.steps, seed=args.seed, objective=args.objective,
-                        diversity=args.diversity, transforms="none" if args.no_transforms else "standard",
-                        param=args.param)
     bar = ProgressBar("featvis")
-    started = time.perf_counter()
     try:
-        results = visualise_units(model, units, settings, progress=bar, use_cache=not args.no_cache)
+        result = tasks.run(TaskContext(model, bar), request)
     finally:
         bar.close()
-    seconds = time.perf_counter() - started
-    files = write_images(results, out, args.scale)
+    if out.suffix.lower() == ".png":
+        result.save(out, args.scale)
+        files = [str(out)] * len(result.images())
+    else:
+        files = [str(path) for path in result.save_images(out, args.scale)]
     for path in dict.fromkeys(files):
         print(path)
     if args.json:
-        write_json(args.json, statistics(model, results, settings, files, seconds))
+        data = result.to_json()
+        images = [image for unit in data["units"] for image in unit["images"]]
+        for image, file in zip(images, files):
+            image["file"] = file
+        write_json(args.json, data)
     return 0
-
-
-def write_images(results: list[UnitVis], out: Path, scale: float) -> list[str]:
-    """Write the images; returns the file written for each image, in unit order."""
-    count = sum(len(r.images) for r in results)
-    if out.suffix.lower() == ".png":
-        figure = single_image(results[0].images[0], scale) if count == 1 else unit_grid(results, scale)
-        save_png(figure, out)
-        return [str(out)] * count
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for r in results:
-        for k, image in enumerate(r.images):
-            name = f"{r.unit.layer}_{r.unit.channel}" + (f"_{k + 1}" if len(r.images) > 1 else "") + ".png"
-            save_png(single_image(image, scale), out / name)
-            files.append(str(out / name))
-    return files
-
-
-def statistics(model: LoadedModel, results: list[UnitVis], settings: Settings, files: list[str],
-               seconds: float) -> dict:
-    """Per unit and image: objective value at the start and end, and the unit's activation on the
-    final image (at the centre and averaged over positions)."""
-    units, n = [], 0
-    for r in results:
-        maps = capture(model, torch.as_tensor(r.images).permute(0, 3, 1, 2), [r.unit.layer])[r.unit.layer]
-        unit_maps = maps[:, r.unit.channel]
-        h, w = unit_maps.shape[1:]
-        images = []
-        for k in range(len(r.images)):
-            images.append({
-                "index": k,
-                "file": files[n],
-                "objective_start": _number(r.start_values[k]),
-                "objective_end": _number(r.end_values[k]),
-                "activation": float(unit_maps[k, h // 2, w // 2]),
-                "activation_mean": float(unit_maps[k].mean()),
-            })
-            n += 1
-        objective = for_unit(r.unit, settings.objective, DIVERSITY_WEIGHT if settings.diversity > 1 else 0.0)
-        units.append({"unit": str(r.unit), "objective": objective.name, "cached": r.cached, "images": images})
-    return {"model": model.spec, "weights": model.weights_id, "settings": vars_of(settings),
-            "seconds": round(seconds, 3), "units": units}
-
-
-def vars_of(settings: Settings) -> dict:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-
-
-def _number(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

@@ -1,0 +1,60 @@
+"""Requests and the CLI agree: every Request survives to_argv -> argparse -> from_args, and the
+notebook API runs the same task as the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import circuitloupe as cl
+from circuitloupe.cli import build_parser, main
+from circuitloupe.core.errors import UserError
+from circuitloupe.tasks import REQUESTS, FeatvisRequest
+
+# One request with non-default values per task, and the arguments its command also needs.
+EXAMPLES = {
+    "featvis": (FeatvisRequest(units=("conv4:26", "conv4:3"), steps=3, size=32, seed=2, diversity=2,
+                               no_transforms=True, param="pixel", objective="neuron"),
+                ["--model", "bundled", "--out", "x.png"]),
+}
+
+
+def test_every_task_has_an_example():
+    assert set(EXAMPLES) == set(REQUESTS)
+
+
+@pytest.mark.parametrize("command", sorted(REQUESTS))
+def test_request_survives_the_command_line(command):
+    request, extra = EXAMPLES[command]
+    args = build_parser().parse_args([*request.to_argv(), *extra])
+    assert type(request).from_args(args) == request
+
+
+def test_defaults_are_left_out_of_the_command_line():
+    assert FeatvisRequest(units=("conv4:26",)).to_argv() == ["featvis", "conv4:26"]
+
+
+def test_unit_spellings_are_made_canonical():
+    assert FeatvisRequest(units=("conv4:26,3",)).units == ("conv4:26", "conv4:3")
+
+
+@pytest.mark.parametrize("bad", [dict(size=1), dict(steps=-1), dict(diversity=0), dict(objective="x"),
+                                 dict(units=("conv4",))])
+def test_bad_parameters_are_one_line_errors(bad):
+    with pytest.raises(UserError):
+        FeatvisRequest(**{"units": ("conv4:26",), **bad})
+
+
+def test_notebook_api_equals_the_command_line(tmp_path):
+    model = cl.load("bundled")
+    result = cl.featvis(model, "conv4:26", steps=4, size=32, no_cache=True)
+    assert result.request == FeatvisRequest(units=("conv4:26",), steps=4, size=32, no_cache=True)
+    assert result._repr_png_().startswith(b"\x89PNG")
+    result.save(tmp_path / "api.png")
+    result.save(tmp_path / "api.json")
+    assert main(["featvis", "conv4:26", "--steps", "4", "--size", "32", "--no-cache",
+                 "--model", "bundled", "--out", str(tmp_path / "cli.png"), "--json", str(tmp_path / "cli.json")]) == 0
+    assert (tmp_path / "api.png").read_bytes() == (tmp_path / "cli.png").read_bytes()
+    api, cli = json.loads((tmp_path / "api.json").read_text()), json.loads((tmp_path / "cli.json").read_text())
+    assert [u["images"][0]["activation"] for u in api["units"]] == [u["images"][0]["activation"] for u in cli["units"]]
