@@ -10,13 +10,16 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import REQUESTS, FeatvisRequest
+from circuitloupe.tasks import REQUESTS, CompareModelsRequest, FeatvisRequest
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
     "featvis": (FeatvisRequest(units=("conv4:26", "conv4:3"), steps=3, size=32, seed=2, diversity=2,
                                no_transforms=True, param="pixel", objective="neuron"),
                 ["--model", "bundled", "--out", "x.png"]),
+    "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
+                                            top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),
+                       ["--out", "x.png"]),
 }
 
 

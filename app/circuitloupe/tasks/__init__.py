@@ -5,10 +5,11 @@ and ``import circuitloupe as cl`` offers the same tasks by their CLI names (:mod
 """
 
 from circuitloupe.tasks.base import Context, Request, Result, TaskContext, command_line, run, task
+from circuitloupe.tasks.compare_models import CompareModelsRequest, CompareModelsResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
 
 #: Every task's Request type by its CLI sub-command.
-REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest,)}
+REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest)}
 
-__all__ = ["Context", "FeatvisRequest", "FeatvisResult", "REQUESTS", "Request", "Result", "TaskContext",
-           "command_line", "run", "task"]
+__all__ = ["CompareModelsRequest", "CompareModelsResult", "Context", "FeatvisRequest", "FeatvisResult", "REQUESTS",
+           "Request", "Result", "TaskContext", "command_line", "run", "task"]

@@ -71,6 +71,8 @@ class LoadedModel:
     aliases: dict[str, str] = field(default_factory=dict)
     class_labels: list[str] | None = None
     families: dict[str, list[str]] = field(default_factory=dict)
+    # The layer whose curve detectors stand for this model in ``compare-models`` (None: ask).
+    curve_layer: str | None = None
     # Optional per-model analysis helpers (e.g. InceptionV1's exact bottleneck products).
     extras: dict[str, Callable] = field(default_factory=dict)
 
