@@ -10,7 +10,7 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import REQUESTS, CompareModelsRequest, FeatvisRequest
+from circuitloupe.tasks import REQUESTS, AblateRequest, CompareModelsRequest, FeatvisRequest
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
@@ -20,6 +20,8 @@ EXAMPLES = {
     "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
                                             top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),
                        ["--out", "x.png"]),
+    "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images="photos", scale=0.5,
+                             family="curve detectors", batch_size=4), ["--model", "bundled", "--json", "x.json"]),
 }
 
 

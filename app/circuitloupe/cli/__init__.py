@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "train_gcnn_cmd",
     "tuning_cmd",
     "compare_models_cmd",
+    "ablate_cmd",
 )
 
 
