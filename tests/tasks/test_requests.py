@@ -10,7 +10,7 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import REQUESTS, AblateRequest, CompareModelsRequest, FeatvisRequest
+from circuitloupe.tasks import REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
@@ -22,6 +22,8 @@ EXAMPLES = {
                        ["--out", "x.png"]),
     "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images="photos", scale=0.5,
                              family="curve detectors", batch_size=4), ["--model", "bundled", "--json", "x.json"]),
+    "factors": (FactorsRequest(layer="conv3", folder="photos", k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
+                ["--model", "bundled", "--json", "x.json"]),
 }
 
 

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "tuning_cmd",
     "compare_models_cmd",
     "ablate_cmd",
+    "factors_cmd",
 )
 
 

@@ -7,10 +7,12 @@ and ``import circuitloupe as cl`` offers the same tasks by their CLI names (:mod
 from circuitloupe.tasks.base import Context, Request, Result, TaskContext, command_line, run, task
 from circuitloupe.tasks.ablate import AblateRequest, AblateResult
 from circuitloupe.tasks.compare_models import CompareModelsRequest, CompareModelsResult
+from circuitloupe.tasks.factors import FactorsRequest, FactorsResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
 
 #: Every task's Request type by its CLI sub-command.
-REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest, AblateRequest)}
+REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest, AblateRequest,
+                                                                     FactorsRequest)}
 
-__all__ = ["AblateRequest", "AblateResult", "CompareModelsRequest", "CompareModelsResult", "Context", "FeatvisRequest", "FeatvisResult", "REQUESTS",
+__all__ = ["AblateRequest", "AblateResult", "CompareModelsRequest", "CompareModelsResult", "Context", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult", "REQUESTS",
            "Request", "Result", "TaskContext", "command_line", "run", "task"]
