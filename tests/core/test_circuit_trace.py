@@ -48,3 +48,19 @@ def test_trace_figure_on_the_bundled_model():
     assert [len(level) for level in result.levels] == [1, 3, 3]
     image = np.asarray(ct.trace_figure(result))
     assert image.shape[1] > 3 * 72 and image.std() > 10
+
+
+def test_outputs_ranks_the_units_a_unit_feeds(tmp_path):
+    import json
+
+    from circuitloupe.cli import main
+
+    model = chain()
+    result = cl.outputs(model, "b:1", top=2)
+    assert [(str(u), round(n, 4)) for u, n in result.ranked] == [("c:0", 5.0), ("c:1", 0.01)]
+    out = tmp_path / "outputs.json"
+    assert main(["outputs", "conv3:5", "--model", "bundled", "--top", "3", "--json", str(out),
+                 "--out", str(tmp_path / "outputs.png")]) == 0
+    data = json.loads(out.read_text())
+    assert data["layer"] == "conv4" and len(data["outputs"]) == 3
+    assert data["outputs"][0]["norm"] >= data["outputs"][-1]["norm"] > 0

@@ -10,7 +10,8 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest
+from circuitloupe.tasks import (REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest,
+                               OutputsRequest)
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
@@ -24,6 +25,7 @@ EXAMPLES = {
                              family="curve detectors", batch_size=4), ["--model", "bundled", "--json", "x.json"]),
     "factors": (FactorsRequest(layer="conv3", folder="photos", k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
                 ["--model", "bundled", "--json", "x.json"]),
+    "outputs": (OutputsRequest(unit="conv3:5", layer="conv4", top=3, render_thumbnails=True), ["--model", "bundled"]),
 }
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "compare_models_cmd",
     "ablate_cmd",
     "factors_cmd",
+    "outputs_cmd",
 )
 
 
