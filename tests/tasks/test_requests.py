@@ -11,7 +11,7 @@ import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
 from circuitloupe.tasks import (REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest,
-                               OutputsRequest)
+                               HandwrittenRequest, OutputsRequest)
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
@@ -26,6 +26,8 @@ EXAMPLES = {
     "factors": (FactorsRequest(layer="conv3", folder="photos", k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
                 ["--model", "bundled", "--json", "x.json"]),
     "outputs": (OutputsRequest(unit="conv3:5", layer="conv4", top=3, render_thumbnails=True), ["--model", "bundled"]),
+    "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images="photos"),
+                    ["--model", "bundled", "--out", "x.png"]),
 }
 
 

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "ablate_cmd",
     "factors_cmd",
     "outputs_cmd",
+    "handwritten_cmd",
 )
 
 

@@ -68,28 +68,34 @@ def parse_edits(model: LoadedModel, texts: Sequence[str], scale: float = 0.0) ->
 
 
 @dataclass
-class _Probe:
-    """Which weighted module reads ``src`` directly and computes ``dst``."""
+class EdgeWeights:
+    """The weighted module that carries an edge, and the edge's input and output channel in it."""
 
     module: nn.Module
     in_index: int
     out_index: int
 
 
-def edited_copy(model: LoadedModel, edits: Sequence[Edit]) -> LoadedModel:
-    """A copy of ``model`` with ``edits`` in force (hooks for units, weight changes for edges)."""
+def model_copy(model: LoadedModel, description: str) -> LoadedModel:
+    """A deep copy of ``model`` (its own network and hook points) to edit; ``description`` is
+    added to its weights description."""
     net = copy.deepcopy(model.net)
     names = {module: name for name, module in model.net.named_modules()}
     points = {layer: net.get_submodule(names[module]) for layer, module in model.hook_points.items()}
-    extras = {**model.extras}
-    edited = replace(model, net=net, hook_points=points, extras=extras,
-                     weights_description=f"{model.weights_description}, edited: {', '.join(map(str, edits))}")
+    edited = replace(model, net=net, hook_points=points, extras={**model.extras},
+                     weights_description=f"{model.weights_description}, {description}")
     edited.__dict__["catalogue"] = model.catalogue  # same layers and shapes; no new probe pass
+    return edited
+
+
+def edited_copy(model: LoadedModel, edits: Sequence[Edit]) -> LoadedModel:
+    """A copy of ``model`` with ``edits`` in force (hooks for units, weight changes for edges)."""
+    edited = model_copy(model, f"edited: {', '.join(map(str, edits))}")
     for edit in edits:
         if isinstance(edit, UnitEdit):
-            _scale_channel(points[edit.unit.layer], edit.unit.channel, edit.scale)
+            _scale_channel(edited.hook_points[edit.unit.layer], edit.unit.channel, edit.scale)
         else:
-            probe = _find_edge(edited, edit)
+            probe = find_edge(edited, edit)
             with torch.no_grad():
                 probe.module.weight[probe.out_index, probe.in_index] *= edit.scale
     return edited
@@ -104,7 +110,7 @@ def _scale_channel(module: nn.Module, channel: int, scale: float) -> None:
     module.register_forward_hook(hook)
 
 
-def _find_edge(model: LoadedModel, edge: EdgeEdit) -> _Probe:
+def find_edge(model: LoadedModel, edge: EdgeEdit) -> EdgeWeights:
     """Probe the network: find the conv / linear layer that receives ``edge.src``'s channel as one
     input channel (through channel-wise steps such as pooling or concatenation) and whose output
     channel drives ``edge.dst``'s channel alone; its weight between the two is the edge."""
@@ -129,7 +135,7 @@ def _find_edge(model: LoadedModel, edge: EdgeEdit) -> _Probe:
             in_index = changed[0] - group * in_per_group
             if group >= 0 and 0 <= in_index < in_per_group and \
                     _drives_only(model, module, out_index, edge.dst, probe, baseline):
-                return _Probe(module, in_index, out_index)
+                return EdgeWeights(module, in_index, out_index)
     raise UserError(f"no single convolution carries {edge.src} to {edge.dst}; an edge is one layer's weights "
                     "between adjacent layers (ablate the unit instead)")
 
