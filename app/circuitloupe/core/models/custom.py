@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from circuitloupe.core import filehash
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
@@ -56,7 +57,7 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     elif seed is not None:
         weights_id, description = f"random:{seed}", f"seeded random weights (seed {seed})"
     else:
-        weights_id, description = f"factory:{path.stat().st_mtime_ns}", "weights as the factory made them"
+        weights_id, description = f"factory:{filehash.sha256(path)}", "weights as the factory made them"
     points = _hook_points(net, meta.get("layer_names"))
     return LoadedModel(
         name=f"{path.stem}:{factory_name}",
