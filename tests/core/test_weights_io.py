@@ -187,3 +187,46 @@ def test_offline_without_a_file_says_what_to_do(tmp_path, monkeypatch):
     message = str(error.value)
     assert "could not download" in message and "--weights PATH" in message and "bundled model" in message
     assert "\n" not in message
+
+
+def test_a_pickle_planted_in_the_torchvision_cache_never_runs(tmp_path, monkeypatch, capsys):
+    import torchvision.models as tvm
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    name = Path(tvm.get_model_weights("resnet18").DEFAULT.url).name  # resnet18-f37072fd.pth
+    planted = tmp_path / "torch" / "hub" / "checkpoints" / name
+    planted.parent.mkdir(parents=True)
+    marker = tmp_path / "owned"
+    torch.save({"fc.weight": Evil(marker)}, planted)
+    assert main(["layers", "--model", "resnet18"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and name in err and "Traceback" not in err, err
+    assert not marker.exists()
+
+
+def test_torchvision_cache_files_are_checked_then_read_weights_only(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from circuitloupe.core.models.torchvision_zoo import published_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    marker = tmp_path / "owned"
+
+    def cached(stem: str, content) -> Path:
+        scratch = tmp_path / "scratch.pth"
+        torch.save(content, scratch)
+        path = folder / f"{stem}-{filehash.compute_sha256(scratch)[:8]}.pth"
+        scratch.rename(path)
+        return path
+
+    good = cached("net", {"w": torch.ones(2)})
+    assert published_file(SimpleNamespace(url=f"https://example.org/m/{good.name}")) == good
+    evil = cached("evil", {"w": Evil(marker)})  # its name carries its own hash: only weights_only stops it
+    with pytest.raises(WeightsError, match="not a readable weights file"):
+        weights_io.read_state_dict(published_file(SimpleNamespace(url=f"https://example.org/m/{evil.name}")))
+    assert not marker.exists()
+    torch.save({"w": torch.zeros(2)}, good)  # changed after its download
+    with pytest.raises(WeightsError, match="SHA-256 differs"):
+        published_file(SimpleNamespace(url=f"https://example.org/m/{good.name}"))
