@@ -90,3 +90,28 @@ def test_a_damaged_hash_store_is_set_aside(tmp_path):
     path.write_bytes(b"abc")
     assert filehash.sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert (data_dir() / (filehash.STORE + ".damaged")).is_file()
+
+
+
+def test_several_processes_share_the_hash_store(tmp_path):
+    import hashlib
+    import subprocess
+    import sys
+
+    paths = []
+    for i in range(40):
+        path = tmp_path / f"f{i}.bin"
+        path.write_bytes(os.urandom(1000 + i))
+        paths.append(str(path))
+    code = ("import sys; from circuitloupe.core.filehash import sha256; "
+            "print(' '.join(sha256(p) for p in sys.argv[1:]))")
+    workers = [subprocess.Popen([sys.executable, "-c", code, *order], stdout=subprocess.PIPE, text=True)
+               for order in (paths, paths[::-1], paths)]
+    results = [worker.communicate(timeout=120)[0].split() for worker in workers]
+    expected = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in paths]
+    assert results[0] == results[2] == expected and results[1] == expected[::-1]
+    assert all(worker.returncode == 0 for worker in workers)
+    from circuitloupe.core import userdb
+
+    with userdb.connect(filehash.STORE, filehash.SCHEMA) as db:
+        assert db.execute("SELECT COUNT(*) FROM hashes").fetchone()[0] == 40
