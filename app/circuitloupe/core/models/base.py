@@ -56,7 +56,8 @@ class LoadedModel:
     maps each public layer name to the module whose output is that layer's value.
     ``layer_parts`` lists a concatenated layer's branches and channel counts in order, and
     ``layer_groups`` the block each branch belongs to. ``weights_id`` identifies the weights
-    for caches (``sha256:`` of a file's content, ``random:SEED`` or a bundle version);
+    for caches (``sha256:`` of a file's content, ``random:SEED`` or a bundle version; a custom
+    model's adds ``;code:`` and the SHA-256 of its Python file);
     ``weights_spec`` is what ``--weights`` takes to load them again (None: the default weights,
     ``random:SEED``, or a file's absolute path), set by :func:`~circuitloupe.core.models.load_model`.
     """

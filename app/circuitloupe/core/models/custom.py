@@ -34,6 +34,8 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     path = Path(path_text).expanduser()
     if not path.is_file():
         raise UserError(f"model file {path} does not exist")
+    seed = weights_io.parse_random_spec(weights)
+    code = filehash.sha256(path)  # the code is part of what caches depend on
     module_name = f"circuitloupe_custom_{abs(hash(str(path.resolve())))}"
     import_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(import_spec)
@@ -46,7 +48,6 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     if not callable(factory):
         raise UserError(f"{path} has no callable '{factory_name}'")
 
-    seed = weights_io.parse_random_spec(weights)
     made = seeded(factory, seed) if seed is not None else factory()
     net, meta = made if isinstance(made, tuple) else (made, {})
     if not isinstance(net, nn.Module):
@@ -57,7 +58,8 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     elif seed is not None:
         weights_id, description = f"random:{seed}", f"seeded random weights (seed {seed})"
     else:
-        weights_id, description = f"factory:{filehash.sha256(path)}", "weights as the factory made them"
+        weights_id, description = "factory", "weights as the factory made them"
+    weights_id += f";code:{code}"
     points = _hook_points(net, meta.get("layer_names"))
     return LoadedModel(
         name=f"{path.stem}:{factory_name}",
