@@ -92,3 +92,10 @@ def test_relative_paths_resolve_against_the_project_folder(sent, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     again = load_project(sent / "copy.loupe")
     assert (again.model_spec, again.weights) == (f"{sent / 'model.py'}:build", str(elsewhere / "w.pth"))
+
+
+def test_a_model_file_you_ran_yourself_needs_no_second_consent(sent):
+    project = load_project(sent / "project.loupe")
+    assert trust.needs_consent(project) is not None
+    load_model(f"{sent / 'model.py'}:build")  # as with --model or File > Open model file
+    assert trust.needs_consent(project) is None

@@ -3,7 +3,8 @@
 A project is data someone may send you, but a ``file.py:factory`` model spec runs that Python
 file when the model loads. Such a file runs only once the user trusts it: the decision is kept
 per resolved path and SHA-256 of the file's content in a small SQLite store in the user's data
-folder, so a changed file is asked about again. The GUI asks with a dialog
+folder, so a changed file is asked about again. A file the user loaded themselves (``--model``,
+File > Open model file) is recorded the same way by :func:`~circuitloupe.core.models.custom.load_custom`. The GUI asks with a dialog
 (:mod:`circuitloupe.ui.trust_dialog`); the CLI needs ``--trust``.
 """
 

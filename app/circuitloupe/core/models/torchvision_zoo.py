@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -12,6 +13,9 @@ from torch import nn
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
 from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +60,7 @@ def load(name: str, weights: str | None, progress: DownloadProgress | None = Non
     )
 
 
-def published_file(enum, progress: DownloadProgress | None = None) -> Path:
+def published_file(enum: WeightsEnum, progress: DownloadProgress | None = None) -> Path:
     """torchvision's weights file for ``enum`` in the torch hub cache (where torchvision keeps it),
     downloaded once and checked against the SHA-256 prefix in its name, then read weights-only.
 
