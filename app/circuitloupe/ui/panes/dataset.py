@@ -280,7 +280,7 @@ class DatasetPane(Pane):
         model, report = self.state.model, self.report
         if model is None or report is None:
             return None
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         size = f" --size {self.size.value()}" if self.size.value() else ""
         return (f"circuitloupe scan {report.unit} {shlex.quote(report.dataset)} --model {model.spec}{weights}{size} "
                 f"--view {self.view()} --out dataset.png --json dataset.json")

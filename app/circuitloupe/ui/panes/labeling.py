@@ -52,7 +52,7 @@ def new_session_job(ctx: JobContext, path: str, unit: str, folder: str, settings
                     label_set: LabelSet) -> str:
     """Scan ``folder`` (reusing its cache) and sample a session into ``path``; returns the path."""
     result = scan(ctx.model, unit, folder, settings, progress=ctx.progress, should_stop=ctx.should_stop)
-    weights = ctx.model.weights_id if ctx.model.weights_id.startswith("random") else None
+    weights = ctx.model.weights_spec if ctx.model.is_random else None
     create_session(path, ctx.model, unit, result.cache, plan, label_set, weights=weights).close()
     return path
 
