@@ -57,7 +57,8 @@ def check_integrity(db: sqlite3.Connection, path: str | os.PathLike) -> None:
     except sqlite3.DatabaseError as error:
         rows = [str(error)]
     if rows != ["ok"]:
-        raise DatabaseFileError(f"{path} is damaged ({'; '.join(rows)})")
+        lines = " ".join(rows).replace("*** in database main ***", "").splitlines()
+        raise DatabaseFileError(f"{path} is damaged ({'; '.join(' '.join(line.split()) for line in lines)})")
 
 
 def move_aside(path: str | os.PathLike, suffix: str = "damaged") -> Path:

@@ -308,7 +308,7 @@ def list_caches() -> list[DatasetCache]:
     """Every readable cache in the data folder, most recently updated first."""
     found = []
     for folder in cache_root().iterdir():
-        if (folder / "index.sqlite").is_file():
+        if "." not in folder.name and (folder / "index.sqlite").is_file():  # not one moved aside as damaged
             try:
                 found.append(DatasetCache(folder))
             except (sqlite3.Error, DatabaseFileError, KeyError, ValueError):
