@@ -4,6 +4,7 @@ symlink loops and file names that are not UTF-8."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -31,7 +32,7 @@ def reference_values(inception, folder: Path, tmp_path: Path, monkeypatch) -> np
     return values
 
 
-def test_zeroed_arrays_and_shifted_index_rows_are_rescanned_with_a_warning(inception, tmp_path, monkeypatch):
+def test_zeroed_arrays_and_shifted_index_rows_are_rescanned_with_a_warning(inception, tmp_path, monkeypatch, caplog):
     folder = make_plain_folder(tmp_path / "plain", 6)
     expected = reference_values(inception, folder, tmp_path, monkeypatch)
     first = ds.scan(inception, UNIT, folder, SETTINGS)
@@ -43,6 +44,9 @@ def test_zeroed_arrays_and_shifted_index_rows_are_rescanned_with_a_warning(incep
     pre[2] = 0  # one image's maps zeroed on disk
     pre.flush()
     del pre
+    with caplog.at_level(logging.WARNING, "circuitloupe"):
+        assert ds.open_dataset(inception, UNIT, folder, SETTINGS) is None  # what the app shows without a scan
+    assert "damaged (1 images do not match their checksums); scan the folder again" in caplog.text
     zeroed = ds.scan(inception, UNIT, folder, SETTINGS)
     assert (zeroed.scanned, zeroed.reused) == (1, 5)
     assert len(zeroed.warnings) == 1 and "1 cached image(s)" in zeroed.warnings[0]
@@ -57,6 +61,7 @@ def test_zeroed_arrays_and_shifted_index_rows_are_rescanned_with_a_warning(incep
     np.testing.assert_allclose(shifted.cache.values(81), expected, atol=1e-5)
     again = ds.scan(inception, UNIT, folder, SETTINGS)
     assert again.warnings == [] and again.scanned == 0
+    assert len(ds.open_dataset(inception, UNIT, folder, SETTINGS)) == 6
 
 
 def test_an_index_of_random_bytes_is_moved_aside_and_rebuilt(inception, tmp_path, monkeypatch):

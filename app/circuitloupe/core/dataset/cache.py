@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from circuitloupe.core.dataset.segments import (SUMMARY_FIELDS, SegmentWriter, c
 from circuitloupe.core.dbfiles import CACHE_INDEX_ID, DatabaseFileError, check_integrity, connect
 from circuitloupe.core.paths import data_dir
 
+log = logging.getLogger(__name__)
 CACHE_FOLDER = "dataset-cache"
+_verified: dict[Path, tuple] = {}  # folder -> file signature when this process last verified it
 _TABLES = {"meta", "images", "segments"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -179,10 +182,14 @@ class DatasetCache:
         return self._maps[key]
 
     # ------------------------------------------------------------------ checking
-    def verify(self) -> list[str]:
+    def verify(self, repair: bool = True) -> list[str]:
         """Check every scanned image's arrays against its checksum, and the index's pages;
-        forget (so the next scan redoes) images that do not verify and return their paths.
-        Raises :class:`~circuitloupe.core.dbfiles.DatabaseFileError` for a damaged index."""
+        return the paths of images that do not verify and, with ``repair``, forget them (so
+        the next scan redoes them). Reads the whole cache (about 1 GB/s) unless this process
+        already verified it unchanged since. Raises
+        :class:`~circuitloupe.core.dbfiles.DatabaseFileError` for a damaged index."""
+        if _verified.get(self.folder) == self._signature():
+            return []
         check_integrity(self.db, self.folder / "index.sqlite")
         segments = dict(self.db.execute("SELECT id, rows FROM segments"))
         rows = self.db.execute("SELECT relpath, segment, row, checksum FROM images WHERE status='ok'").fetchall()
@@ -198,8 +205,22 @@ class DatasetCache:
                         or row_checksum(relpath, [a[row] for a in arrays]) != checksum):
                     failed.append(relpath)
         self._maps.clear()
-        self.forget(failed)
+        if repair:
+            self.forget(failed)
+        if not failed:
+            _verified[self.folder] = self._signature()
         return failed
+
+    def _signature(self) -> tuple:
+        """(name, size, mtime_ns) of the index and every array file: what verification depends on."""
+        found = []
+        for path in sorted(self.folder.iterdir()):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
 
     def _segment_arrays(self, segment: int, rows: int | None) -> list[np.ndarray] | None:
         """The segment's arrays (pre, [post,] summary) when their files open with the shapes
@@ -319,9 +340,10 @@ def list_caches() -> list[DatasetCache]:
 
 def find_cache(model: str, weights_id: str, layer: str, *, dataset: str | None = None,
                preprocessing: str | None = None, channels: tuple[int, ...] | None = None,
-               nonempty: bool = True) -> DatasetCache | None:
+               nonempty: bool = True, verify: bool = True) -> DatasetCache | None:
     """The most recently updated cache matching the given parts that holds ``channels``
-    (and, with ``nonempty``, at least one scanned image)."""
+    (and, with ``nonempty``, at least one scanned image). With ``verify``, a match that does
+    not verify is logged as damaged and None returned: scanning the folder again repairs it."""
     match = None
     for cache in list_caches():
         key = cache.key
@@ -332,6 +354,16 @@ def find_cache(model: str, weights_id: str, layer: str, *, dataset: str | None =
             match = cache
         else:
             cache.close()
+    if match is not None and verify:
+        try:
+            failed = len(match.verify(repair=False))
+        except DatabaseFileError:
+            failed = len(match)
+        if failed:
+            log.warning("the activation cache in %s is damaged (%d images do not match their checksums); scan "
+                        "the folder again to rebuild it", match.folder, failed)
+            match.close()
+            return None
     return match
 
 

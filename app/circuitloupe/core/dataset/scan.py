@@ -163,7 +163,7 @@ def _verified_cache(model: LoadedModel, target: ScanTarget, key: CacheKey, setti
     """The cache for ``key``, checked: rows that do not verify are forgotten (so rescanned) and
     an unreadable index moves the cache folder aside; each repair adds a line to ``warnings``."""
     cache = find_cache(key.model, key.weights_id, key.layer, dataset=key.dataset,
-                       preprocessing=key.preprocessing, channels=target.channels, nonempty=False)
+                       preprocessing=key.preprocessing, channels=target.channels, nonempty=False, verify=False)
     info = model.catalogue.layer(target.layer)
 
     def create() -> DatasetCache:
