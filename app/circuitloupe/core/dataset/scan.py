@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -144,15 +146,16 @@ def scan(model: LoadedModel, target: str | UnitRef | ScanTarget, root: str | Pat
     listing = walk_folder(root)
     key = cache_key(model, target, root, settings)
     warnings: list[str] = []
-    cache = _verified_cache(model, target, key, settings, warnings)
-    known = cache.known()
-    current = {entry.relpath: entry for entry in listing.images}
-    stale = [r for r, (size, mtime, status) in known.items() if status == "retry"
-             or r not in current or (current[r].size, current[r].mtime_ns) != (size, mtime)]
-    cache.forget(stale)
-    todo = [e for e in listing.images if e.relpath not in known or e.relpath in stale]
-    reused = sum(1 for r, (_, _, status) in known.items() if status == "ok" and r in current and r not in stale)
-    batches, new_bad = _run(model, target, cache, root, todo, settings, progress, should_stop)
+    with _full_disk_as_error(cache_folder(key)):
+        cache = _verified_cache(model, target, key, settings, warnings)
+        known = cache.known()
+        current = {entry.relpath: entry for entry in listing.images}
+        stale = [r for r, (size, mtime, status) in known.items() if status == "retry"
+                 or r not in current or (current[r].size, current[r].mtime_ns) != (size, mtime)]
+        cache.forget(stale)
+        todo = [e for e in listing.images if e.relpath not in known or e.relpath in stale]
+        reused = sum(1 for r, (_, _, status) in known.items() if status == "ok" and r in current and r not in stale)
+        batches, new_bad = _run(model, target, cache, root, todo, settings, progress, should_stop)
     bad = sorted(cache.bad() + listing.skipped)
     return ScanResult(cache, target, len(todo) - len(new_bad), reused, bad, listing.ignored, batches,
                       time.perf_counter() - started, new_bad, warnings)
@@ -182,8 +185,20 @@ def _verified_cache(model: LoadedModel, target: ScanTarget, key: CacheKey, setti
         return create()
     if failed:
         _warn(warnings, f"{len(failed)} cached image(s) in {cache.folder} did not match their checksums "
-                        f"(damaged cache); scanning them again")
+                        f"(a damaged cache, or one made before checksums); scanning them again")
     return cache
+
+
+@contextmanager
+def _full_disk_as_error(folder: Path) -> Iterator[None]:
+    """Turn a full disk met while writing the cache (arrays or index) into one DiskFullError line."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as error:
+        if not is_disk_full(error):
+            raise
+        raise DiskFullError(f"the disk holding the activation cache {folder} is full; free some space and scan "
+                            f"again (the images already scanned are kept)") from None
 
 
 def _warn(warnings: list[str], text: str) -> None:
@@ -227,11 +242,6 @@ def _run(model: LoadedModel, target: ScanTarget, cache: DatasetCache, root: Path
             if progress is not None:
                 progress(done, len(todo))
             check_stop(should_stop)
-    except (OSError, sqlite3.OperationalError) as error:
-        if not is_disk_full(error):
-            raise
-        raise DiskFullError(f"the disk holding the activation cache {cache.folder} is full; free some space and "
-                            f"scan again (the images already scanned are kept)") from None
     finally:
         del iterator
         if writer is not None:
