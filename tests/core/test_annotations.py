@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -105,8 +108,18 @@ store.toggle_favourite("mixed4a:1")
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    path = store_path("inceptionv1", "random:0")
+@pytest.fixture
+def memory_folder(tmp_path):
+    """A folder in RAM where there is one (locks work the same; fsync is not what is tested)."""
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
+    yield folder
+    if folder != tmp_path:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path, memory_folder):
+    path = memory_folder / "inceptionv1--random_0.sqlite"
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), layer, str(go)], env=env)
@@ -144,3 +157,13 @@ def test_a_database_of_another_program_is_left_untouched(tmp_path):
     store = AnnotationStore(foreign)
     assert "another program" in store.warning
     assert [p.read_bytes() for p in tmp_path.glob("photos.sqlite.unreadable-*")] == [before]
+
+
+def test_reading_leaves_the_folder_alone_so_a_folder_watcher_sees_only_writes():
+    path = store_path("inceptionv1", "random:0")
+    writer = AnnotationStore(path)
+    writer.set_note("mixed3b:379", "curve")
+    before = (sorted(p.name for p in path.parent.iterdir()), path.parent.stat().st_mtime_ns)
+    reader = AnnotationStore(path)
+    assert reader.reload() is False and reader.note("mixed3b:379") == "curve"
+    assert (sorted(p.name for p in path.parent.iterdir()), path.parent.stat().st_mtime_ns) == before

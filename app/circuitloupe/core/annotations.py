@@ -1,11 +1,13 @@
 """A researcher's notes on a model: per-unit notes, tags and favourites, and saved families.
 
-One SQLite file per model and weights under the user's data folder (``annotations/``), in WAL
-mode. Several writers share it, in this process or others (the browser, the curve finder and
+One SQLite file per model and weights under the user's data folder (``annotations/``). Several
+writers share it, in this process or others (the browser, the curve finder and
 equivariance panes, ``circuitloupe find-curves --save-family``, another window): every change is
 one transaction that reads and writes only what it changes, so no writer erases another's
 change, and a crash never loses what was already committed. Readers see the state of their last
-load or write; :meth:`AnnotationStore.reload` picks up other writers' changes. A JSON store of an
+load or write; :meth:`AnnotationStore.reload` picks up other writers' changes. The file uses a
+rollback journal, not WAL: a WAL file is made and removed by every reader, and the browser
+watches the folder for writers' changes (its journal file coming and going). A JSON store of an
 earlier version (same name, ``.json``) is imported on first open and renamed ``*.json.migrated``.
 A file that cannot be read is moved aside (``*.unreadable-TIME``) and a fresh store started,
 with a warning.
@@ -172,7 +174,7 @@ class AnnotationStore:
         return notes
 
     def _connect(self) -> sqlite3.Connection:
-        db = connect(self.path, ANNOTATIONS_ID, _TABLES)
+        db = connect(self.path, ANNOTATIONS_ID, _TABLES, synchronous="FULL", journal="DELETE")
         db.executescript(_SCHEMA)
         return db
 

@@ -26,8 +26,8 @@ class DatabaseFileError(UserError):
 
 
 def connect(path: str | os.PathLike, application_id: int, tables: set[str], *,
-            synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """Open (creating when missing) one of our SQLite files in WAL mode.
+            synchronous: str = "NORMAL", journal: str = "WAL") -> sqlite3.Connection:
+    """Open (creating when missing) one of our SQLite files, in ``journal`` mode (WAL unless said).
 
     ``tables`` are the tables a file of this kind has; an existing file must have our
     ``application_id``, or id 0 and these tables (an older file of ours), or be empty.
@@ -43,7 +43,7 @@ def connect(path: str | os.PathLike, application_id: int, tables: set[str], *,
     if found != application_id and not (found == 0 and (not names or tables <= names)):
         db.close()
         raise DatabaseFileError(f"{path} is a database of another program; it was left untouched")
-    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA journal_mode={journal}")
     db.execute(f"PRAGMA synchronous={synchronous}")
     if found != application_id:
         db.execute(f"PRAGMA application_id={int(application_id)}")
