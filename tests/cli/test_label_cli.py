@@ -74,9 +74,11 @@ def test_label_errors_are_readable(labelled, tmp_path, capsys):
 def test_overwrite_with_a_mistake_keeps_the_old_session_byte_identical(labelled, tmp_path, capsys):
     path = session_path("study")
     before = path.read_bytes()
+    binary = tmp_path / "labels.bin"
+    binary.write_bytes(bytes(range(256)))
     mistakes = [["mixed3a", str(labelled)], ["3a:81", str(labelled), "--low", "1000"],
                 ["3a:81", str(labelled), "--low", "2", "--high", "1"], ["3a:81", str(tmp_path / "nosuch")],
-                ["3a:81", str(labelled), "--bin-width", "1e-9"]]
+                ["3a:81", str(labelled), "--bin-width", "1e-9"], ["3a:81", str(labelled), "--labels", str(binary)]]
     for mistake in mistakes:
         assert main(["label", "new", "study", *mistake, *MODEL, "--overwrite"]) == 2, mistake
         err = capsys.readouterr().err

@@ -148,4 +148,8 @@ def _label_set(text: str) -> LabelSet:
     path = Path(text)
     if not path.is_file():
         raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
-    return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the label set {text}: {error}") from None
+    return LabelSet.from_text(content, name=path.stem)
