@@ -212,9 +212,12 @@ class DatasetCache:
         return failed
 
     def _signature(self) -> tuple:
-        """(name, size, mtime_ns) of the index and every array file: what verification depends on."""
+        """(name, size, mtime_ns) of the index and every array file: what verification depends on
+        (not the -shm file, which readers write)."""
         found = []
         for path in sorted(self.folder.iterdir()):
+            if path.name.endswith("-shm"):
+                continue
             try:
                 stat = path.stat()
             except OSError:
