@@ -204,15 +204,18 @@ class AnnotationStore:
         try:
             with self._reading() as db:
                 check_integrity(db, self.path)
-        except (DatabaseFileError, sqlite3.DatabaseError) as error:
+        except DatabaseFileError as error:
             aside = move_aside(self.path, "unreadable")
             self.warning = f"could not read {self.path.name} ({error}); moved it to {aside.name} and started afresh"
         if self.legacy.is_file():
             self._migrate()
 
     def _migrate(self) -> None:
+        with self._reading() as db:
+            if _migrated(db):
+                return
         with self._writing() as db:
-            if db.execute("SELECT 1 FROM meta WHERE key='migrated'").fetchone() or not self.legacy.is_file():
+            if _migrated(db) or not self.legacy.is_file():  # another process got there first
                 return
             try:
                 data = json.loads(self.legacy.read_text(encoding="utf-8"))
@@ -240,6 +243,10 @@ class AnnotationStore:
                            in db.execute("SELECT unit, note, tags, favourite FROM units")}
             self._families = {name: json.loads(units) for name, units
                               in db.execute("SELECT name, units FROM families ORDER BY position")}
+
+
+def _migrated(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM meta WHERE key='migrated'").fetchone() is not None
 
 
 def _revision(db: sqlite3.Connection) -> int:

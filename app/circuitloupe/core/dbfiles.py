@@ -37,6 +37,9 @@ def connect(path: str | os.PathLike, application_id: int, tables: set[str], *,
     try:
         found = db.execute("PRAGMA application_id").fetchone()[0]
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.OperationalError:  # locked, or cannot be opened: not a verdict on the file
+        db.close()
+        raise
     except sqlite3.DatabaseError as error:
         db.close()
         raise DatabaseFileError(f"{path} is not a readable database ({error})") from None
@@ -54,6 +57,8 @@ def check_integrity(db: sqlite3.Connection, path: str | os.PathLike) -> None:
     """Raise :class:`DatabaseFileError` when SQLite finds damaged pages in an open file."""
     try:
         rows = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    except sqlite3.OperationalError:  # locked: not a verdict on the file
+        raise
     except sqlite3.DatabaseError as error:
         rows = [str(error)]
     if rows != ["ok"]:
