@@ -108,16 +108,16 @@ def test_too_little_free_space_is_one_line_before_anything_is_written(inception,
 def test_a_disk_filling_up_mid_scan_is_one_line_and_the_next_scan_completes(inception, tmp_path, monkeypatch):
     folder = make_plain_folder(tmp_path / "plain", 10)
     expected = reference_values(inception, folder, tmp_path, monkeypatch)
-    real_pwrite, calls = os.pwrite, []
+    real_write, calls = segments._write_at, []
 
-    def pwrite(fd, data, position):
+    def write_at(file, position, data):
         calls.append(position)
         if len(calls) > 2:  # the first batch's pre and summary rows fit, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_pwrite(fd, data, position)
+        real_write(file, position, data)
 
     with monkeypatch.context() as patch:
-        patch.setattr(segments.os, "pwrite", pwrite)
+        patch.setattr(segments, "_write_at", write_at)
         with pytest.raises(DiskFullError, match="is full; free some space and scan again"):
             ds.scan(inception, UNIT, folder, SETTINGS)
     assert len(ds.open_dataset(inception, UNIT, folder, SETTINGS)) == 4

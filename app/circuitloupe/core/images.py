@@ -62,11 +62,13 @@ def is_transient(error: BaseException) -> bool:
 def open_regular(path: str | os.PathLike) -> BinaryIO:
     """Open a regular file for reading; anything else (FIFO, device, folder) raises ImageError
     at once instead of blocking."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # so opening a FIFO does not wait for a writer
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ImageError(f"image {path} is not a regular file")
-        os.set_blocking(fd, True)
+        if nonblocking:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

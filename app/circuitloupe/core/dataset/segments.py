@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class SegmentWriter:
         self.folder, self.segment = folder, segment
         kinds = {"pre": (rows, *shape), **({"post": (rows, *shape)} if has_post else {}),
                  "summary": (rows, shape[0], len(SUMMARY_FIELDS))}
-        self._files: dict[str, tuple[int, int, int]] = {}  # kind -> (fd, data offset, bytes per row)
+        self._files: dict[str, tuple[BinaryIO, int, int]] = {}  # kind -> (file, data offset, bytes per row)
         try:
             for kind, full in kinds.items():
                 self._files[kind] = _allocate(segment_file(folder, segment, kind), full)
@@ -79,36 +80,38 @@ class SegmentWriter:
         """Write a batch (``arrays``: kind -> [B, ...] float32) to the next rows, durably;
         returns (row, checksum) per image."""
         start = self.next_row
-        for kind, (fd, offset, row_bytes) in self._files.items():
-            data = np.ascontiguousarray(arrays[kind], np.float32).tobytes()
-            view, position = memoryview(data), offset + start * row_bytes
-            while view:
-                written = os.pwrite(fd, view, position)
-                view, position = view[written:], position + written
-            os.fdatasync(fd)
+        for kind, (file, offset, row_bytes) in self._files.items():
+            _write_at(file, offset + start * row_bytes, np.ascontiguousarray(arrays[kind], np.float32).tobytes())
         self.next_row = start + len(relpaths)
         return [(start + i, row_checksum(r, [arrays[k][i] for k in self._files])) for i, r in enumerate(relpaths)]
 
     def close(self) -> None:
-        for fd, _, _ in self._files.values():
-            os.close(fd)
+        for file, _, _ in self._files.values():
+            file.close()
         self._files.clear()
 
 
-def _allocate(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """Create a sparse ``.npy`` file of float32 ``shape``; returns (fd, data offset, bytes per row)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+def _allocate(path: Path, shape: tuple[int, ...]) -> tuple[BinaryIO, int, int]:
+    """Create a sparse ``.npy`` file of float32 ``shape``; returns (file, data offset, bytes per row)."""
+    file = open(path, "w+b")
     try:
-        with os.fdopen(os.dup(fd), "wb") as file:
-            np.lib.format.write_array_header_1_0(file, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                                                        "fortran_order": False, "shape": tuple(shape)})
-            offset = file.tell()
+        np.lib.format.write_array_header_1_0(file, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                                    "fortran_order": False, "shape": tuple(shape)})
+        offset = file.tell()
         row_bytes = 4 * int(np.prod(shape[1:]))
-        os.ftruncate(fd, offset + shape[0] * row_bytes)
+        file.truncate(offset + shape[0] * row_bytes)
     except BaseException:
-        os.close(fd)
+        file.close()
         raise
-    return fd, offset, row_bytes
+    return file, offset, row_bytes
+
+
+def _write_at(file: BinaryIO, position: int, data: bytes) -> None:
+    """Write ``data`` at ``position`` and onto the disk; a full disk raises OSError (ENOSPC)."""
+    file.seek(position)
+    file.write(data)
+    file.flush()
+    os.fsync(file.fileno())
 
 
 def summarise(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
