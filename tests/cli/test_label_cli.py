@@ -69,3 +69,31 @@ def test_label_errors_are_readable(labelled, tmp_path, capsys):
                  "--over", "images", "--bin-width", "0.5", "--per-bin", "10"]) == 0
     with LabelSession(session_path("edges")) as session:
         assert session.label_set.names == ["edge", "nothing"] and len(session.items) == 3
+
+
+def test_overwrite_with_a_mistake_keeps_the_old_session_byte_identical(labelled, tmp_path, capsys):
+    path = session_path("study")
+    before = path.read_bytes()
+    binary = tmp_path / "labels.bin"
+    binary.write_bytes(bytes(range(256)))
+    mistakes = [["mixed3a", str(labelled)], ["3a:81", str(labelled), "--low", "1000"],
+                ["3a:81", str(labelled), "--low", "2", "--high", "1"], ["3a:81", str(tmp_path / "nosuch")],
+                ["3a:81", str(labelled), "--bin-width", "1e-9"], ["3a:81", str(labelled), "--labels", str(binary)]]
+    for mistake in mistakes:
+        assert main(["label", "new", "study", *mistake, *MODEL, "--overwrite"]) == 2, mistake
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("circuitloupe: error: "), err
+        assert path.read_bytes() == before, mistake
+    assert main(["label", "new", "study", "3a:81", str(labelled), *MODEL, "--overwrite", "--per-bin", "2"]) == 0
+    with LabelSession(path) as session:
+        assert session.labellers() == [] and session.info.plan.per_bin == 2
+
+
+def test_a_damaged_session_is_one_line(labelled, capsys):
+    path = session_path("study")
+    data = bytearray(path.read_bytes())
+    data[4096:] = bytes(len(data) - 4096)  # every page after the first zeroed
+    path.write_bytes(bytes(data))
+    assert main(["label", "stats", "study"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is damaged" in err

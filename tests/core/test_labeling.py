@@ -198,3 +198,55 @@ def test_reference_is_the_units_feature_visualisation(session, inception):
     assert not is_session_model(other, info)
     with pytest.raises(UserError, match="sampled with inceptionv1"):
         cached_reference(other, info)
+
+
+def test_a_session_with_damaged_pages_is_one_readable_error(session):
+    labels = session.label_set.names
+    for n in range(1000):
+        session.answer(session.items[n % len(session.items)].id, labels[n % 2], 1.0, labeller=f"l{n % 7}")
+    path = session.path
+    session.close()
+    size = path.stat().st_size
+    assert size > 8 * 4096 and not os.path.exists(f"{path}-wal")
+    with open(path, "r+b") as file:  # pages 3..5 overwritten; the header and the first pages intact
+        file.seek(2 * 4096)
+        file.write(np.random.default_rng(1).bytes(3 * 4096))
+    with pytest.raises(UserError) as caught:
+        lb.LabelSession(path)
+    assert "is damaged" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_database_of_another_program_is_refused_untouched(tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "photos.labels"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        db.execute("CREATE TABLE photos (name TEXT)")
+    db.close()
+    before = foreign.read_bytes()
+    with pytest.raises(UserError, match="not a labeling session: .* another program"):
+        lb.LabelSession(foreign)
+    assert foreign.read_bytes() == before and not os.path.exists(f"{foreign}-wal")  # never switched to WAL
+    noise = tmp_path / "noise.labels"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(UserError, match="not a readable database"):
+        lb.LabelSession(noise)
+
+
+def test_overwriting_replaces_a_session_only_with_a_complete_one(session, inception, tmp_path):
+    session.answer(session.items[0].id, session.label_set.names[0])
+    path = session.path
+    session.close()
+    before = path.read_bytes()
+    cache = ds.open_dataset(inception, UNIT, tmp_path / "plain", SETTINGS)
+    mistakes = [("mixed3a", lb.SamplingPlan(0.25, 4)), (UNIT, lb.SamplingPlan(0.25, 4, low=1000.0)),
+                (UNIT, lb.SamplingPlan(0.25, 4, low=1.0, high=0.0)), (UNIT, lb.SamplingPlan(1e-12, 4))]
+    for unit, plan in mistakes:
+        with pytest.raises(UserError):
+            lb.create_session(path, inception, unit, cache, plan, overwrite=True)
+        assert path.read_bytes() == before, (unit, plan)
+    with lb.create_session(path, inception, UNIT, cache, lb.SamplingPlan(0.5, 2), overwrite=True) as fresh:
+        assert fresh.answers() == {} and fresh.info.plan.bin_width == 0.5
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(("s.labels", ".s.labels"))) == [
+        "s.labels"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
-from circuitloupe.core.dataset import ScanSettings, scan
+from circuitloupe.core.dataset import ScanSettings, resolve_target, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
@@ -67,20 +68,30 @@ def register(commands) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    """Everything is checked before the scan, and an old session is replaced only by a complete new one."""
     label_set = _label_set(args.labels)
     plan = SamplingPlan(args.bin_width, args.per_bin, args.seed, args.over, args.low, args.high)
     path = session_path(args.session)
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} already exists; use --overwrite to replace it")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a session file")
+    if not Path(args.folder).is_dir():
+        raise UserError(f"{args.folder} is not a folder of images")
     model = open_model(args)
+    target = resolve_target(model, args.unit)
+    if target.unit is None:
+        raise UserError(f"a labeling session needs a unit (layer:channel), not the layer {target.layer}")
     settings = ScanSettings(size=(args.size, args.size) if args.size else None, resize=args.resize,
                             workers=args.workers)
     bar = ProgressBar("scan", unit="img")
     try:
-        result = scan(model, args.unit, args.folder, settings, progress=bar)
+        result = scan(model, target, args.folder, settings, progress=bar)
     finally:
         bar.close()
-    session = create_session(path, model, args.unit, result.cache, plan, label_set, weights=args.weights,
+    for warning in result.warnings:
+        print(f"circuitloupe: warning: {warning}", file=sys.stderr)
+    session = create_session(path, model, target.unit, result.cache, plan, label_set, weights=args.weights,
                              overwrite=args.overwrite)
     with session:
         bins = len({item.bin for item in session.items})
@@ -137,4 +148,8 @@ def _label_set(text: str) -> LabelSet:
     path = Path(text)
     if not path.is_file():
         raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
-    return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the label set {text}: {error}") from None
+    return LabelSet.from_text(content, name=path.stem)
