@@ -91,8 +91,10 @@ def test_reveal_break_reminder_and_results(qtbot, pane):
     pane.grab().save(SCREENSHOT)
     pane.tabs.setCurrentIndex(1)
     pane.grab().save(SCREENSHOT.replace("pane", "results"))
-    assert "3 labelled" in pane.headline.text() and "curve + imperfect curve = " in pane.headline.text()
-    fills = [i for i in pane.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
+    view = pane.results_view
+    assert "3 labelled" in view.headline.text() and "curve + imperfect curve: no share yet" in view.headline.text()
+    assert not view.warnings.isHidden() and "fewer than 5 labelled items" in view.warnings.text()
+    fills = [i for i in pane.results_view.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
     assert len(fills) == 4  # one band per label
     assert pane.figure(0.5).height > 300
     assert pane.cli_command().startswith("circuitloupe label stats ") and "--labeller me" in pane.cli_command()
@@ -109,8 +111,8 @@ def test_resume_second_labeller_agreement_and_label_edits(qtbot, pane, session_f
     pane.labeller.editingFinished.emit()
     assert pane.index == 5 and pane.progress_text.text().startswith("5 labelled")
     pane.tabs.setCurrentIndex(1)
-    assert pane.agreement.rowCount() == 5 and pane.agreement.item(0, 0).text() == "80.0"
-    assert pane.agreement.horizontalHeaderItem(0).text() == "bob / me %"
+    assert pane.results_view.agreement.rowCount() == 5 and pane.results_view.agreement.item(0, 0).text() == "80.0"
+    assert pane.results_view.agreement.horizontalHeaderItem(0).text() == "bob / me %"
     pane.apply_label_text("*curve: c\n*imperfect curve: i\nno curve: none\nopposing curve: o")
     assert pane.session.answers("me")[pane.session.items[0].id].label == "no curve"
     assert pane.label_buttons[2].text() == "3  no curve"
