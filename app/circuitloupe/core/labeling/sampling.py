@@ -20,22 +20,34 @@ from circuitloupe.core.errors import UserError
 
 OVER = ("positions", "images")
 DEFAULT_BINS = 20  # about the article's resolution: bins of 100 over 3b:379's range of about -1000..950
+FIRING_BINS = 4  # default bins cut the positive values into at least this many...
+MAX_BINS_FACTOR = 5  # ...unless that takes more than this many times the bins asked for
 _ROUND = (1.0, 2.0, 2.5, 5.0, 10.0)
 
 
 def auto_bin_width(values: np.ndarray, bins: int = DEFAULT_BINS) -> float:
-    """The smallest round width (1, 2, 2.5 or 5 times a power of ten) that cuts the range of
-    ``values`` into at most ``bins`` equal-width bins (one more where the range straddles an edge)."""
+    """A round width (1, 2, 2.5 or 5 times a power of ten) cutting the range of ``values`` into
+    at most about ``bins`` equal bins, narrower where needed so that the positive values (where
+    the unit fires) span :data:`FIRING_BINS` bins, up to ``MAX_BINS_FACTOR * bins`` bins in all."""
     values = np.asarray(values, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
         raise UserError("no values fall inside the sampling range")
-    span = float(values.max() - values.min())
-    if span <= 0:  # one value: a bin about its own size
-        span = abs(float(values[0])) or 1.0
-    raw = span / bins
+    low, high = float(values.min()), float(values.max())
+    span = high - low if high > low else abs(high) or 1.0
+    width = _round(span / bins, up=True)
+    if high > 0 and high / width < FIRING_BINS:
+        width = max(_round(high / FIRING_BINS, up=False), _round(span / (MAX_BINS_FACTOR * bins), up=True))
+    return width
+
+
+def _round(raw: float, up: bool) -> float:
+    """The nearest round number (1, 2, 2.5, 5 times a power of ten) at or above (below) ``raw``."""
     power = 10.0 ** np.floor(np.log10(raw))
-    return float(next(step * power for step in _ROUND if step * power >= raw * (1 - 1e-12)))
+    steps = [step * power for step in _ROUND]
+    if up:
+        return float(next(step for step in steps if step >= raw * (1 - 1e-12)))
+    return float([step for step in (0.5 * power, *steps) if step <= raw * (1 + 1e-12)][-1])
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,8 @@ class LabelingPane(Pane):
         rubric_area.setWidget(self.rubric)
         rubric_area.setWidgetResizable(True)
         rubric_area.setFrameShape(QFrame.Shape.NoFrame)
-        rubric_area.setMinimumHeight(0)
+        rubric_area.viewport().setAutoFillBackground(False)
+        self.rubric.setAutoFillBackground(False)
         actions = QGridLayout()
         for i, (text, tip, slot) in enumerate((
                 ("Skip (S)", "Skip this item; it counts as seen and can be revisited with the arrows", self.skip),
@@ -177,7 +178,7 @@ class LabelingPane(Pane):
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.job_progress = JobProgress("img")
         self.job_progress.hide()
-        layout = QVBoxLayout(self)
+        layout = _FillLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.job_progress)
@@ -593,6 +594,14 @@ class LabelingPane(Pane):
 
     def cli_command(self) -> str | None:
         return None if self.controller is None else self.controller.stats_command()
+
+
+class _FillLayout(QVBoxLayout):
+    """Fills the dock (down to the pane's minimum size): without this, the word-wrapped labels'
+    height-for-width makes the dock's scroll area grow the pane to its preferred height."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+        return False
 
 
 def _featurevis_caption(info) -> str:
