@@ -92,6 +92,7 @@ class LabelingPane(Pane):
         self.reveal_after, self.render_reference = self.options.reveal_after, self.options.render_reference
         self.labeller.editingFinished.connect(self._on_labeller_changed)
         self.render_reference.toggled.connect(lambda _on: self._show_reference())
+        self.options.menu().aboutToHide.connect(self.setFocus)
         top.addWidget(self.options)
         self.session_label = QLabel("No session open.")
         self.session_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -188,6 +189,7 @@ class LabelingPane(Pane):
         button = QPushButton(text)
         button.setToolTip(tip)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.pressed.connect(self.setFocus)  # a click anywhere in the pane gives it the keys
         button.clicked.connect(slot)
         return button
 
@@ -264,7 +266,7 @@ class LabelingPane(Pane):
                      name=f"new labeling session {unit}")
 
     def new_session_dialog(self) -> None:
-        dialog = NewSessionDialog(str(self.state.unit or ""), getattr(self.state, "folder", None), self)
+        dialog = NewSessionDialog(str(self.state.unit or ""), self.state.folder, self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         name = dialog.name.text().strip() or dialog.unit.text().replace(":", "-")

@@ -36,6 +36,7 @@ class LabelResultsView(QWidget):
         self.agreement_note.setWordWrap(True)
         self.agreement = QTableWidget()
         self.agreement.setMinimumHeight(40)
+        self.agreement.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.agreement.setToolTip("Agreement between labellers on items both labelled: percent and Cohen's kappa, "
                                   "overall and per label (that label or not)")
         layout = QVBoxLayout(self)
