@@ -118,6 +118,14 @@ class LabelingController:
                                                        f"your answer: {answer.label}")
         return f"item {item.order + 1} of {len(self.items)} · {state}"
 
+    def summary(self) -> tuple[str, str]:
+        """(one line of rich text, details) describing the session, for the pane's header."""
+        session, info = self.session, self.session.info
+        text = (f"<b>{session.path.stem}</b>: {info.unit}, {len(self.items)} items, {Path(info.dataset).name} · "
+                f"labeller {self.labeller}")
+        return text, (f"{session.path}\nmodel {info.model} ({info.weights_id})\ndataset {info.dataset}\nbins of "
+                      f"{info.plan.bin_width:g}, {info.plan.per_bin} per bin, seed {info.plan.seed}")
+
     def progress_text(self) -> str:
         labelled, skipped, total = self.session.progress(self.labeller)
         rate = self.session.rate(self.labeller)

@@ -30,7 +30,7 @@ from circuitloupe.core.labeling.controller import LabelingController
 from circuitloupe.core.labeling.figures import view_figure
 from circuitloupe.core.labeling.jobs import attribution_job, new_session_job, reference_job
 from circuitloupe.core.labeling.reference import cached_reference, is_session_model
-from circuitloupe.ui.panes.labeling_widgets import LabelingOptions, NewSessionDialog, edit_label_text
+from circuitloupe.ui.panes.labeling_widgets import LabelingOptions, NewSessionDialog, edit_label_text, wrapped_label
 from circuitloupe.ui.panes.labeling_results import LabelResultsView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -62,7 +62,7 @@ class LabelingPane(Pane):
         self._loader = None
         self._reference_job = None
         self.sigCropReady.connect(self._on_crop_ready)
-        state.sigModelChanged.connect(self._on_model_changed)
+        state.sigModelChanged.connect(lambda _model: self._show_reference())
         pool = self._pool
         self.destroyed.connect(lambda *_: pool.shutdown(wait=False, cancel_futures=True))
         self._build()
@@ -102,29 +102,19 @@ class LabelingPane(Pane):
         self.image.setToolTip("The item to label: a receptive-field-sized crop, shown without its activation")
         self.reference = ScaledImage("", smallest=48, largest=DISPLAY_PX // 2)
         self.reference.setToolTip("Reference image (Options › Reference to change)")
-        self.reference_caption = QLabel("")
-        self.reference_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.reference_caption.setWordWrap(True)
-        self.caption = QLabel("")
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.confirm = QLabel("")
-        self.confirm.setWordWrap(True)
-        self.confirm.setToolTip("The last answer given, as saved in the session file")
-        self.reveal_text = QLabel("")
-        self.reveal_text.setWordWrap(True)
+        self.reference_caption, self.caption = wrapped_label(centred=True), wrapped_label(centred=True)
+        self.confirm = wrapped_label("The last answer given, as saved in the session file")
+        self.reveal_text = wrapped_label()
         self.reveal_image = ScaledImage("", smallest=0, largest=DISPLAY_PX // 2)
         self.reveal_image.setToolTip("Attribution of the revealed item: red pixels pushed the unit up, blue down")
         self.label_grid = QGridLayout()
         self.label_buttons: list[QPushButton] = []
-        self.rubric = QLabel("")
-        self.rubric.setWordWrap(True)
-        self.rubric.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.rubric = wrapped_label("The label set's rubric")
         rubric_area = QScrollArea()
         rubric_area.setWidget(self.rubric)
         rubric_area.setWidgetResizable(True)
         rubric_area.setFrameShape(QFrame.Shape.NoFrame)
         rubric_area.viewport().setAutoFillBackground(False)
-        self.rubric.setAutoFillBackground(False)
         actions = QGridLayout()
         for i, (text, tip, slot) in enumerate((
                 ("Skip (S)", "Skip this item; it counts as seen and can be revisited with the arrows", self.skip),
@@ -134,8 +124,7 @@ class LabelingPane(Pane):
             actions.addWidget(self._button(text, tip, slot), i // 2, i % 2)
         self.breaker = QFrame()
         self.breaker.setFrameShape(QFrame.Shape.StyledPanel)
-        self.breaker_text = QLabel("")
-        self.breaker_text.setWordWrap(True)
+        self.breaker_text = wrapped_label()
         breaker_layout = QHBoxLayout(self.breaker)
         breaker_layout.addWidget(self.breaker_text, 1)
         breaker_layout.addWidget(self._button("Back to work", "Hide this reminder", self._dismiss_break))
@@ -171,7 +160,6 @@ class LabelingPane(Pane):
         label_layout.addWidget(self.progress_text)
 
         self.results_view = LabelResultsView()
-
         self.tabs = QTabWidget()
         self.tabs.addTab(label_tab, "Label")
         self.tabs.addTab(self.results_view, "Results")
@@ -223,14 +211,10 @@ class LabelingPane(Pane):
         if self.controller is not None:
             self.controller.close()
         self.controller = controller
-        session, info = controller.session, controller.session.info
         self._crops.clear()
         self._pending.clear()
-        self._loader = session.crop_loader()
+        self._loader = controller.session.crop_loader()
         self._show_session_label()
-        self.session_label.setToolTip(f"{session.path}\nmodel {info.model} ({info.weights_id})\n"
-                                      f"dataset {info.dataset}\nbins of {info.plan.bin_width:g}, "
-                                      f"{info.plan.per_bin} per bin, seed {info.plan.seed}")
         self._build_rubric()
         self._show_reference()
         for label in (self.confirm, self.reveal_text, self.reveal_image):
@@ -240,9 +224,9 @@ class LabelingPane(Pane):
         self.setFocus()
 
     def _show_session_label(self) -> None:
-        session = self.session
-        self.session_label.setText(f"<b>{session.path.stem}</b>: {session.info.unit}, {len(session.items)} items, "
-                                   f"{Path(session.info.dataset).name} · labeller {self.labeller_name()}")
+        text, details = self.controller.summary()
+        self.session_label.setText(text)
+        self.session_label.setToolTip(details)
 
     def create_session(self, path: str, unit: str, folder: str, plan: SamplingPlan, label_set: LabelSet,
                        settings: ScanSettings) -> None:
@@ -362,7 +346,7 @@ class LabelingPane(Pane):
             return
         pixels = cached_reference(model, info)
         if pixels is not None:
-            self._set_reference(pixels, _featurevis_tip(info), _featurevis_caption(info))
+            self._set_featurevis(pixels, info)
         elif not self.render_reference.isChecked():
             self.reference.setText(f"No feature visualisation of {info.unit} is cached.")
         elif self._reference_job is None:
@@ -372,22 +356,22 @@ class LabelingPane(Pane):
             for signal in (self._reference_job.sigFailed, self._reference_job.sigCancelled):
                 signal.connect(self._on_reference_stopped)
 
-    def _on_model_changed(self, _model) -> None:
-        self._show_reference()
-
     def _on_reference_rendered(self, result: tuple[str, np.ndarray]) -> None:
         self._reference_job = None
         session_file, pixels = result
         if self.session is None or str(self.session.path) != session_file:
             self._show_reference()  # another session opened meanwhile
         elif not self.session.reference:
-            info = self.session.info
-            self._set_reference(pixels, _featurevis_tip(info), _featurevis_caption(info))
+            self._set_featurevis(pixels, self.session.info)
 
     def _on_reference_stopped(self, *_args) -> None:
         self._reference_job = None
         if not self.reference.pixmap() or self.reference.pixmap().isNull():
             self.reference.setText("No feature visualisation (its rendering stopped).")
+
+    def _set_featurevis(self, pixels: np.ndarray, info) -> None:
+        tip = f"Feature visualisation of {info.unit}: the reference orientation (Options › Reference to change)"
+        self._set_reference(pixels, tip, f"reference: {info.unit}'s feature visualisation")
 
     def _set_reference(self, pixels: np.ndarray, tip: str, caption: str) -> None:
         self.reference_pixels = pixels
@@ -409,8 +393,6 @@ class LabelingPane(Pane):
             swatch = QPixmap(14, 14)
             swatch.fill(QColor(label_set.colour(label.name)))
             button.setIcon(QIcon(swatch))
-            button.setStyleSheet("QPushButton { text-align: left; padding: 3px 6px; } "
-                                 "QPushButton:checked { font-weight: bold; }")
             self.label_grid.addWidget(button, k // 2, k % 2)
             self.label_buttons.append(button)
         self.rubric.setText("<br>".join(f"<b>{k + 1} {label.name}</b>: {label.description}"
@@ -531,6 +513,9 @@ class LabelingPane(Pane):
         chosen = None if answer is None else answer.label
         for button, name in zip(self.label_buttons, self.session.label_set.names):
             button.setChecked(name == chosen)
+            font = button.font()
+            font.setBold(name == chosen)
+            button.setFont(font)
 
     def _request(self, item) -> None:
         if item.id in self._crops or item.id in self._pending:
@@ -604,15 +589,6 @@ class _FillLayout(QVBoxLayout):
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
         return False
-
-
-def _featurevis_caption(info) -> str:
-    return f"reference: {info.unit}'s feature visualisation"
-
-
-def _featurevis_tip(info) -> str:
-    return (f"Feature visualisation of {info.unit}: the reference orientation (Options › Reference to pick an "
-            "image file instead)")
 
 
 def _display(pixels: np.ndarray, size: int) -> np.ndarray:

@@ -9,8 +9,8 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QMenu, QPlainTextEdit, QPushButton, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget, QWidgetAction)
+                               QHBoxLayout, QLabel, QLineEdit, QMenu, QPlainTextEdit, QPushButton, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget, QWidgetAction)
 
 from circuitloupe.core.dataset import ScanSettings
 from circuitloupe.core.labeling import BUILTIN, DEFAULT_LABELLER, SamplingPlan
@@ -93,6 +93,15 @@ class NewSessionDialog(QDialog):
     def settings(self) -> ScanSettings:
         size = self.size.value()
         return ScanSettings(size=(size, size) if size else None, workers=2)
+
+
+def wrapped_label(tip: str = "", centred: bool = False) -> QLabel:
+    """An empty word-wrapped label (text set later), top-aligned or centred."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter if centred else Qt.AlignmentFlag.AlignTop)
+    label.setToolTip(tip)
+    return label
 
 
 def edit_label_text(text: str, parent: QWidget | None = None) -> str | None:
