@@ -95,6 +95,10 @@ def test_reveal_break_reminder_and_results(qtbot, pane):
     view = pane.results_view
     assert "3 labelled" in view.headline.text() and "curve + imperfect curve: no share yet" in view.headline.text()
     assert not view.warnings.isHidden() and "fewer than 5 labelled items" in view.warnings.text()
+    low, high = pane.results.dataset.extent()  # the x axes follow the data, not the outer bins' edges
+    pad = 0.02 * (high - low)
+    assert view.density_plot.getViewBox().viewRange()[0] == pytest.approx([low - pad, high + pad])
+    assert view.expected_plot.getViewBox().viewRange()[0] == pytest.approx([-0.02 * high, high + 0.02 * high])
     fills = [i for i in pane.results_view.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
     assert len(fills) == 4  # one band per label
     assert pane.figure(0.5).height > 300
