@@ -134,7 +134,7 @@ class LabelingController:
 
     def confirmation(self, answer: Answer) -> str:
         """What the pane says right after an answer is saved."""
-        item = self._item(answer.item)
+        item = self.item(answer.item)
         return f"✓ item {item.order + 1}: {answer.label or 'skipped'} (saved)"
 
     def reveal_text(self, item: Item) -> str:
@@ -145,7 +145,8 @@ class LabelingController:
         return (f"Item {item.order + 1}: activation <b>{item.value:.4g}</b> (bin {item.bin * width:g} .. "
                 f"{(item.bin + 1) * width:g}); your answer: {label}")
 
-    def _item(self, item_id: int) -> Item:
+    def item(self, item_id: int) -> Item:
+        """The session's item with this id."""
         return next(item for item in self.items if item.id == item_id)
 
     # ------------------------------------------------------------------ results, export

@@ -447,10 +447,11 @@ class LabelingPane(Pane):
         self._reveal(item)
 
     def _after_answer(self, answer) -> None:
-        if answer is None:
+        if answer is None:  # nothing to answer: undo a clicked button's check
+            self._show_answer_state()
             return
         controller = self.controller
-        item = next(i for i in controller.items if i.id == answer.item)
+        item = controller.item(answer.item)
         colour = "transparent" if answer.label is None else self.session.label_set.colour(answer.label)
         self.confirm.setText(f'<span style="background:{colour}">&nbsp;&nbsp;&nbsp;</span> '
                              f"<b>{controller.confirmation(answer)}</b>")
