@@ -38,6 +38,7 @@ class AppState(QObject):
         self.model: LoadedModel | None = None
         self.unit: UnitRef | None = None
         self.image: OpenImage | None = None
+        self.folder: str | None = None  # the image folder last scanned (or opened from its cache)
 
     def set_model(self, model: LoadedModel) -> None:
         """Switch models; a current unit the new model lacks gives way to the model's default unit,

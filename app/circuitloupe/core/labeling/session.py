@@ -157,6 +157,7 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
     else:
         grid = np.indices((n, h, w)).reshape(3, -1).T
         candidates, values = grid, maps.ravel()
+    plan = plan.resolved(values)  # default bins follow the unit's observed range
     _check_plan(plan, values)
     chosen = stratified_sample(values, plan)
     if chosen.size == 0:

@@ -201,6 +201,7 @@ class DatasetPane(Pane):
     # ------------------------------------------------------------------ views
     def _show(self, report: UnitReport) -> None:
         self.report = report
+        self.state.folder = self.folder.text().strip()  # offered by the Labeling pane's New session
         scanned = ""
         if self.last_scan is not None:
             s = self.last_scan
