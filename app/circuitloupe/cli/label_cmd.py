@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from pathlib import Path
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli import types
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, read_label_set,
+                                    write_json)
 from circuitloupe.core.dataset import ScanSettings, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
-                                        create_session, label_set_named, session_path)
+                                        create_session, session_path)
 from circuitloupe.core.labeling.figures import VIEWS, positive_summary, view_figure
 from circuitloupe.core.labeling.stats import UNLABELLED
 
@@ -29,40 +30,41 @@ def register(commands) -> None:
     new = sub.add_parser("new", help="scan a folder and sample a labeling session for a unit",
                          description="Sample dataset crops for a unit, stratified by activation bin, into a "
                                      "session file; label it in the app's Labeling pane.")
-    new.add_argument("session", metavar="SESSION", help="session name (kept in the data folder) or a .labels path")
-    new.add_argument("unit", metavar="UNIT", help="unit to label, e.g. mixed3b:379")
-    new.add_argument("folder", metavar="DIR", help="folder of images (scanned, or the cache reused)")
+    new.add_argument("session", type=types.text, metavar="SESSION", help="session name (kept in the data folder) or a .labels path")
+    new.add_argument("unit", type=types.text, metavar="UNIT", help="unit to label, e.g. mixed3b:379")
+    new.add_argument("folder", type=types.input_folder, metavar="DIR", help="folder of images (scanned, or the cache reused)")
     add_model_arguments(new)
-    new.add_argument("--bin-width", type=float, default=100.0, help="activation bin width (default 100)")
-    new.add_argument("--per-bin", type=int, default=50, help="items sampled per bin (default 50)")
-    new.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    new.add_argument("--bin-width", type=types.number(1e-3, 1e9), default=100.0,
+                     help="activation bin width, 0.001 to 1e9 (default 100)")
+    new.add_argument("--per-bin", type=types.integer(1, 100_000), default=50, help="items sampled per bin (default 50)")
+    new.add_argument("--seed", type=types.SEED, default=0, help="sampling seed (default 0)")
     new.add_argument("--over", choices=("positions", "images"), default="positions",
                      help="sample receptive-field positions (default) or one maximum position per image")
-    new.add_argument("--low", type=float, help="ignore values below this")
-    new.add_argument("--high", type=float, help="ignore values at or above this")
-    new.add_argument("--labels", default="curve",
+    new.add_argument("--low", type=types.FINITE, help="ignore values below this")
+    new.add_argument("--high", type=types.FINITE, help="ignore values at or above this")
+    new.add_argument("--labels", type=types.label_set, default="curve",
                      help=f"label set: {', '.join(BUILTIN)} (default curve) or a text file of "
                           "'[*]name: description' lines")
-    new.add_argument("--size", type=int, metavar="PX", help="scan input size (default: the model's)")
+    new.add_argument("--size", type=types.PIXELS, metavar="PX", help="scan input size (default: the model's)")
     new.add_argument("--resize", choices=("squash", "crop"), default="squash", help="how images are resized")
-    new.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes for the scan")
+    new.add_argument("--workers", type=types.WORKERS, default=2, help="DataLoader decoding processes for the scan")
     new.add_argument("--overwrite", action="store_true", help="replace an existing session file")
     new.set_defaults(run=run_new)
 
     stats = sub.add_parser("stats", help="label proportions per activation bin, expected-value shares, agreement")
-    stats.add_argument("session", metavar="SESSION")
-    stats.add_argument("--labeller", default=DEFAULT_LABELLER, help=f"whose answers (default {DEFAULT_LABELLER})")
-    stats.add_argument("--out", metavar="PNG", help="write the results figure")
+    stats.add_argument("session", type=types.text, metavar="SESSION")
+    stats.add_argument("--labeller", type=types.text, default=DEFAULT_LABELLER, help=f"whose answers (default {DEFAULT_LABELLER})")
+    stats.add_argument("--out", type=types.output_file, metavar="PNG", help="write the results figure")
     stats.add_argument("--view", choices=VIEWS, default="results", help="which figure --out writes")
     add_scale_argument(stats)
-    stats.add_argument("--json", metavar="J", help="write the statistics as JSON (- for standard output)")
+    stats.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the statistics as JSON (- for standard output)")
     stats.set_defaults(run=run_stats)
 
     export = sub.add_parser("export", help="export answers as CSV or JSON")
-    export.add_argument("session", metavar="SESSION")
-    export.add_argument("--csv", metavar="F", help="CSV file to write")
-    export.add_argument("--json", metavar="F", help="JSON file to write")
-    export.add_argument("--labeller", help="only this labeller's answers (default: everyone's)")
+    export.add_argument("session", type=types.text, metavar="SESSION")
+    export.add_argument("--csv", type=types.output_file, metavar="F", help="CSV file to write")
+    export.add_argument("--json", type=types.output_file, metavar="F", help="JSON file to write")
+    export.add_argument("--labeller", type=types.text, help="only this labeller's answers (default: everyone's)")
     export.set_defaults(run=run_export)
 
 
@@ -132,9 +134,4 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _label_set(text: str) -> LabelSet:
-    if text in BUILTIN:
-        return label_set_named(text)
-    path = Path(text)
-    if not path.is_file():
-        raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
-    return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    return read_label_set(text)
