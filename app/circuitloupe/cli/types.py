@@ -98,6 +98,7 @@ def position(value: str) -> str:
     """``centre``, ``max`` or ``ROW,COL``."""
     from circuitloupe.core.attribution import parse_position
 
+    text(value)
     try:
         parse_position(value)
     except UserError as error:
