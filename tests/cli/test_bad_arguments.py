@@ -114,7 +114,7 @@ def must_reject(action: argparse.Action, files: Files) -> set[str]:
         types.input_folder: {"", file, str(files.missing)},
         types.label_set: {"", "nope", str(files.binary), str(files.missing)},
         types.stimuli: {"", "abc", str(files.missing)},
-        types.rot_mnist_data: {"", "synthetic:abc", "synthetic:0", str(files.missing)},
+        types.rot_mnist_data: {"", "synthetic:abc", "synthetic:0", "synthetics"},
         types.device: {"", "quantum", "cuda:x", "nan"},
         types.position: {"", "abc", "1,2,3", "-1,2"},
         types.name_list: {"", " ", ",", "\x00"},

@@ -19,9 +19,11 @@ def register(commands) -> None:
     parser = commands.add_parser("activations", help="save activations of images at layers to .npz")
     add_model_arguments(parser)
     parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
-    parser.add_argument("--layers", type=types.name_list, required=True, help="comma-separated layer names, e.g. mixed3a,mixed3b")
+    parser.add_argument("--layers", type=types.name_list, required=True,
+                        help="comma-separated layer names, e.g. mixed3a,mixed3b")
     parser.add_argument("--pre-relu", action="store_true", help="save each layer's pre-ReLU value instead")
-    parser.add_argument("--out", type=types.output_file, required=True, help="output .npz: one [images, C, H, W] array per layer")
+    parser.add_argument("--out", type=types.output_file, required=True,
+                        help="output .npz: one [images, C, H, W] array per layer")
     parser.set_defaults(run=run)
 
 

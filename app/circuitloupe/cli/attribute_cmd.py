@@ -37,13 +37,16 @@ def register(commands) -> None:
     parser.add_argument("--whole-map", action="store_true", help="attribute the unit's whole map, not one position")
     parser.add_argument("--position", type=types.position, help="centre (default), max, or ROW,COL in the unit's layer")
     parser.add_argument("--baseline", default="black", choices=BASELINES, help="integrated-gradients baseline")
-    parser.add_argument("--steps", type=types.integer(1, 1024), default=32, help="integrated-gradients steps (default 32)")
+    parser.add_argument("--steps", type=types.integer(1, 1024), default=32,
+                        help="integrated-gradients steps (default 32)")
     parser.add_argument("--batch", type=types.BATCH, default=8, help="images per forward pass for integrated gradients")
     parser.add_argument("--blur-sigma", type=types.SIGMA, help="blurred baseline's sigma in pixels")
     parser.add_argument("--seed", type=types.SEED, default=0, help="seed of the noise baseline")
     parser.add_argument("--layer", type=types.text, help="Grad-CAM layer (default: the deepest block before the unit)")
-    parser.add_argument("--size", type=types.PIXELS, help="analyse at SIZExSIZE pixels (default: the model's input size)")
-    parser.add_argument("--to-layer", type=types.text, metavar="LAYER", help="rank the earlier units of LAYER by their w * x")
+    parser.add_argument("--size", type=types.PIXELS,
+                        help="analyse at SIZExSIZE pixels (default: the model's input size)")
+    parser.add_argument("--to-layer", type=types.text, metavar="LAYER",
+                        help="rank the earlier units of LAYER by their w * x")
     parser.add_argument("--top", type=types.TOP, default=10, help="earlier units listed per sign (default 10)")
     parser.add_argument("--post-relu", action="store_true", help="attribute the post-ReLU value (default pre-ReLU)")
     parser.add_argument("--curves", action="store_true", help="curve extraction: UNIT's family map beside Canny edges")
@@ -57,7 +60,8 @@ def register(commands) -> None:
     parser.add_argument("--mode", default="side_by_side", choices=OVERLAY_MODES, help="figure layout")
     add_scale_argument(parser)
     parser.add_argument("--out", type=types.output_file, help="PNG figure to write")
-    parser.add_argument("--json", type=types.output_or_stdout, help="write numbers as JSON to this path ('-' = standard output)")
+    parser.add_argument("--json", type=types.output_or_stdout,
+                        help="write numbers as JSON to this path ('-' = standard output)")
     parser.add_argument("--npy", type=types.output_file, help="save the attribution map (or w * x [C, h, w]) as .npy")
     parser.set_defaults(run=run)
 

@@ -39,8 +39,10 @@ def register(commands) -> None:
                              "families transform with their units")
     parser.add_argument("--discover", action="store_true",
                         help="UNITS is a layer: list candidate families (flip pairs, rotation cycles) in it")
-    parser.add_argument("--json", type=types.output_or_stdout, required=True, help="output JSON (mapping, score, baselines); - for stdout")
-    parser.add_argument("--out", type=types.output_file, help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
+    parser.add_argument("--json", type=types.output_or_stdout, required=True,
+                        help="output JSON (mapping, score, baselines); - for stdout")
+    parser.add_argument("--out", type=types.output_file,
+                        help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
     parser.add_argument("--attention", type=types.text, metavar="IMAGE",
                         help="attentive p4 CNNs: add the attention over IMAGE and over it rotated 90° to --out; "
                              f"IMAGE: {IMAGE_HELP}")

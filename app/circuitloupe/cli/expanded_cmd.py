@@ -23,7 +23,8 @@ def register(commands) -> None:
                         help="product: exact InceptionV1 bottleneck product; gradient: linearised-model gradient; "
                              "auto: the product where it applies (default)")
     parser.add_argument("--out", type=types.output_file, help="output PNG")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH", help="ranked input units with norms and kernels (- for stdout)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH",
+                        help="ranked input units with norms and kernels (- for stdout)")
     add_scale_argument(parser)
     add_thumbnail_argument(parser)
     parser.set_defaults(run=run)

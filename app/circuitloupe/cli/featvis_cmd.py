@@ -26,7 +26,8 @@ def register(commands) -> None:
         description="Render feature visualisations of units in one batch (cached per model, unit and "
                     "settings). --out FILE.png writes one image, or a labelled grid for several; "
                     "--out FOLDER writes one PNG per image.")
-    parser.add_argument("units", type=types.name_list, nargs="+", metavar="UNIT", help="units, e.g. mixed3b:379 or mixed3a:81,147,145")
+    parser.add_argument("units", type=types.name_list, nargs="+", metavar="UNIT",
+                        help="units, e.g. mixed3b:379 or mixed3a:81,147,145")
     add_model_arguments(parser)
     parser.add_argument("--steps", type=types.integer(0, 100_000), default=256,
                         help="optimisation steps, 0 to 100000 (default 256)")
@@ -42,8 +43,10 @@ def register(commands) -> None:
     parser.add_argument("--param", choices=("fourier", "pixel"), default="fourier", help="image parameterisation")
     parser.add_argument("--no-cache", action="store_true", help="render even when a cached image exists")
     add_scale_argument(parser)
-    parser.add_argument("--out", type=types.png_or_folder, required=True, help="output .png (one image or a grid), or a folder")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="STATS", help="write per-unit statistics as JSON (- for stdout)")
+    parser.add_argument("--out", type=types.png_or_folder, required=True,
+                        help="output .png (one image or a grid), or a folder")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="STATS",
+                        help="write per-unit statistics as JSON (- for stdout)")
     parser.set_defaults(run=run)
 
 

@@ -17,11 +17,14 @@ def register(commands) -> None:
                     "strokes), score orientation selectivity and propose the most curve-selective units "
                     "as a family ordered by preferred orientation.")
     add_model_arguments(parser, default="efficientnet_lite0")
-    parser.add_argument("layer", type=types.text, metavar="LAYER", help="layer to sweep, e.g. block6_depthwise or mixed3b")
+    parser.add_argument("layer", type=types.text, metavar="LAYER",
+                        help="layer to sweep, e.g. block6_depthwise or mixed3b")
     parser.add_argument("--top", type=types.TOP, default=curve_finder.DEFAULT_TOP,
                         help=f"largest family to propose (default {curve_finder.DEFAULT_TOP})")
-    parser.add_argument("--orientations", type=types.integer(4, 720), default=36, help="orientations over 360 degrees (default 36)")
-    parser.add_argument("--radii", type=types.integer(1, 64), default=5, help="curve radii, tight to gentle (default 5)")
+    parser.add_argument("--orientations", type=types.integer(4, 720), default=36,
+                        help="orientations over 360 degrees (default 36)")
+    parser.add_argument("--radii", type=types.integer(1, 64), default=5,
+                        help="curve radii, tight to gentle (default 5)")
     parser.add_argument("--min-selectivity", type=types.FRACTION, default=0.3,
                         help="least resultant length of the radial tuning (1 - circular variance; default 0.3)")
     parser.add_argument("--min-sigma", type=types.FINITE, default=2.0,
@@ -30,8 +33,10 @@ def register(commands) -> None:
     parser.add_argument("--min-curve-vs-line", type=types.FINITE, default=1.0,
                         help="least margin of the best curve over the best straight stroke, in those standard "
                              "deviations (default 1)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write every unit's scores and the family as JSON")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the radial tuning plot and selectivity scatter")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J",
+                        help="write every unit's scores and the family as JSON")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG",
+                        help="write the radial tuning plot and selectivity scatter")
     add_scale_argument(parser)
     parser.add_argument("--save-family", type=types.text, nargs="?", const="", metavar="NAME",
                         help="save the family for the browser (default name: 'curves LAYER')")

@@ -30,9 +30,11 @@ def register(commands) -> None:
     new = sub.add_parser("new", help="scan a folder and sample a labeling session for a unit",
                          description="Sample dataset crops for a unit, stratified by activation bin, into a "
                                      "session file; label it in the app's Labeling pane.")
-    new.add_argument("session", type=types.text, metavar="SESSION", help="session name (kept in the data folder) or a .labels path")
+    new.add_argument("session", type=types.text, metavar="SESSION",
+                     help="session name (kept in the data folder) or a .labels path")
     new.add_argument("unit", type=types.text, metavar="UNIT", help="unit to label, e.g. mixed3b:379")
-    new.add_argument("folder", type=types.input_folder, metavar="DIR", help="folder of images (scanned, or the cache reused)")
+    new.add_argument("folder", type=types.input_folder, metavar="DIR",
+                     help="folder of images (scanned, or the cache reused)")
     add_model_arguments(new)
     new.add_argument("--bin-width", type=types.number(1e-3, 1e9), default=100.0,
                      help="activation bin width, 0.001 to 1e9 (default 100)")
@@ -53,11 +55,13 @@ def register(commands) -> None:
 
     stats = sub.add_parser("stats", help="label proportions per activation bin, expected-value shares, agreement")
     stats.add_argument("session", type=types.text, metavar="SESSION")
-    stats.add_argument("--labeller", type=types.text, default=DEFAULT_LABELLER, help=f"whose answers (default {DEFAULT_LABELLER})")
+    stats.add_argument("--labeller", type=types.text, default=DEFAULT_LABELLER,
+                       help=f"whose answers (default {DEFAULT_LABELLER})")
     stats.add_argument("--out", type=types.output_file, metavar="PNG", help="write the results figure")
     stats.add_argument("--view", choices=VIEWS, default="results", help="which figure --out writes")
     add_scale_argument(stats)
-    stats.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the statistics as JSON (- for standard output)")
+    stats.add_argument("--json", type=types.output_or_stdout, metavar="J",
+                       help="write the statistics as JSON (- for standard output)")
     stats.set_defaults(run=run_stats)
 
     export = sub.add_parser("export", help="export answers as CSV or JSON")

@@ -24,15 +24,18 @@ def register(commands) -> None:
     parser.add_argument("--data", type=types.rot_mnist_data, required=True, metavar="DIR",
                         help="folder with the unzipped rot-MNIST files (or synthetic:N for a smoke run on "
                              "N rendered rotated digits)")
-    parser.add_argument("--out", type=types.output_folder, help="folder for best.safetensors and last.safetensors (default ./gcnn-ARCH)")
-    parser.add_argument("--epochs", type=types.integer(1, 10_000), help="epochs (default: the paper's, 100; 300 for z2cnn)")
+    parser.add_argument("--out", type=types.output_folder,
+                        help="folder for best.safetensors and last.safetensors (default ./gcnn-ARCH)")
+    parser.add_argument("--epochs", type=types.integer(1, 10_000),
+                        help="epochs (default: the paper's, 100; 300 for z2cnn)")
     parser.add_argument("--max-steps", type=types.integer(1, 10_000_000), help="stop after this many optimiser steps")
     parser.add_argument("--batch-size", type=types.integer(1, 4096), default=128)
     parser.add_argument("--lr", type=types.number(0, 10, open_low=True), default=1e-3)
     parser.add_argument("--weight-decay", type=types.number(0, 1), default=1e-4)
     parser.add_argument("--seed", type=types.SEED, default=0)
     add_device_argument(parser)
-    parser.add_argument("--json", type=types.output_or_stdout, help="write the history and accuracies as JSON (- for stdout)")
+    parser.add_argument("--json", type=types.output_or_stdout,
+                        help="write the history and accuracies as JSON (- for stdout)")
     parser.set_defaults(run=run)
 
 

@@ -22,7 +22,8 @@ def register(commands) -> None:
         description="Orientation in degrees: 0 = a curve bulging upward (an angle pointing up), "
                     "counter-clockwise positive. Curvature rows are radii in pixels at the model's input size.")
     add_model_arguments(parser)
-    parser.add_argument("units", type=types.name_list, nargs="*", metavar="UNIT", help="units, e.g. mixed3b:379 or conv4:3,7,12")
+    parser.add_argument("units", type=types.name_list, nargs="*", metavar="UNIT",
+                        help="units, e.g. mixed3b:379 or conv4:3,7,12")
     parser.add_argument("--family", type=types.text, help="a preset family of the model instead of (or besides) UNITs")
     parser.add_argument("--stimulus", choices=tuning.STIMULI, default="curve")
     parser.add_argument("--orientations", type=types.integer(1, 720), default=72,
@@ -34,7 +35,8 @@ def register(commands) -> None:
                         help="summary = response maps + radial tuning (default); joint rotates best stimuli")
     add_scale_argument(parser)
     parser.add_argument("--out", type=types.output_file, help="PNG figure to write")
-    parser.add_argument("--json", type=types.output_or_stdout, help="JSON with per-unit preferred orientation, width, peak and grid (- = stdout)")
+    parser.add_argument("--json", type=types.output_or_stdout,
+                        help="JSON with per-unit preferred orientation, width, peak and grid (- = stdout)")
     parser.set_defaults(run=run)
 
 

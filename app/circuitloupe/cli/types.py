@@ -88,10 +88,21 @@ _DEVICE = re.compile(r"(auto|cpu|mps|cuda(:\d{1,2})?)")
 
 
 def device(value: str) -> str:
-    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (availability is checked when used)."""
-    if not _DEVICE.fullmatch(value.strip().lower()):
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, and present on this machine."""
+    import torch
+
+    name = value.strip().lower()
+    if not _DEVICE.fullmatch(name):
         raise ArgumentTypeError(f"'{value}' is not a device; use auto, cpu, cuda, cuda:N or mps")
-    return value.strip().lower()
+    if name.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ArgumentTypeError("no CUDA GPU is available here; use cpu or auto")
+        if ":" in name and int(name.partition(":")[2]) >= count:
+            raise ArgumentTypeError(f"there is no {name}: this machine has CUDA GPUs cuda:0 to cuda:{count - 1}")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ArgumentTypeError("Apple's MPS is not available here; use cpu or auto")
+    return name
 
 
 def position(value: str) -> str:
@@ -188,7 +199,8 @@ def stimuli(value: str) -> str:
 
 
 def rot_mnist_data(value: str) -> str:
-    """rot-MNIST: a folder of its files, or ``synthetic[:N]`` rendered digits (N from 10 to 100000)."""
+    """rot-MNIST: a folder of its files (checked when read, with where to download them), or
+    ``synthetic[:N]`` rendered digits (N from 10 to 100000)."""
     if value.startswith("synthetic"):
         _, colon, count = value.partition(":")
         if value != "synthetic" and not colon:
@@ -196,4 +208,4 @@ def rot_mnist_data(value: str) -> str:
         if colon:
             integer(10, 100_000)(count)
         return value
-    return input_folder(value)
+    return text(value)
