@@ -140,7 +140,7 @@ def cases(files: Files) -> Iterator[Case]:
                 if isinstance(target, argparse._SubParsersAction):
                     argv = [*command, *options, value]
                 else:
-                    argv = [*command, *options, "--", *positionals]
+                    argv = [*command, *options, *(["--", *positionals] if positionals else [])]
                 name = target.option_strings[-1] if target.option_strings else (target.metavar or target.dest)
                 yield Case(command, name, value, argv, value in bad)
 
