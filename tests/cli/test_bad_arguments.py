@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import torch
 
 import circuitloupe.cli as cli
 from circuitloupe.cli import build_parser, main, types
@@ -212,3 +213,11 @@ def test_ranges_refuse_nan_and_infinity():
     assert types.number(0, 1, open_low=True)("1") == 1.0
     with pytest.raises(argparse.ArgumentTypeError, match="above 0"):
         types.number(0, 1, open_low=True)("0")
+
+
+@pytest.mark.skipif(bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+                    reason="this machine has Apple's MPS")
+def test_a_device_this_machine_lacks_is_one_line(capsys):
+    assert main(["layers", "--model", "bundled", "--device", "mps"]) == 2
+    assert capsys.readouterr().err == ("circuitloupe layers: error: argument --device: Apple's MPS is not available "
+                                       "here; use cpu or auto\n")
