@@ -62,3 +62,17 @@ def test_a_read_only_location_is_one_line(capsys):
     assert main(["models", "--json", "/sys/circuitloupe-zoo.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("circuitloupe") and err.count("\n") == 1 and "/sys/circuitloupe-zoo.json" in err
+
+
+def test_written_files_get_the_mode_open_gives(tmp_path):
+    """PNG, JSON and npz from the command line, under a group-writable umask."""
+    old = os.umask(0o002)
+    try:
+        assert main(["activations", "sample:chelsea", "--model", "bundled", "--layers", "conv1",
+                     "--out", str(tmp_path / "acts.npz")]) == 0
+        assert main(["weights", "--model", "bundled", "--out", str(tmp_path / "filters.png"),
+                     "--json", str(tmp_path / "filters.json")]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    assert modes == {"acts.npz": "0o664", "filters.png": "0o664", "filters.json": "0o664"}

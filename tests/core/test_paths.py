@@ -94,3 +94,16 @@ def test_a_failed_write_is_one_line_and_the_old_file_survives(tmp_path, code):
 def test_a_read_only_folder_is_one_line():
     with pytest.raises(WriteError, match=r"^cannot write /sys/circuitloupe-test.json: [^\n]+$"):
         atomic_write_text("/sys/circuitloupe-test.json", "{}")
+
+
+def test_a_project_saved_through_a_symlink_keeps_the_link(tmp_path, umask):
+    from circuitloupe.core.project import Project, load_project, save_project
+
+    umask(0o002)
+    target = tmp_path / "shared" / "study.loupe"
+    target.parent.mkdir()
+    save_project(Project(notes="first"), target)
+    link = tmp_path / "study.loupe"
+    link.symlink_to(target)
+    save_project(Project(notes="second"), link)
+    assert link.is_symlink() and load_project(target).notes == "second" and mode(target) == 0o664
