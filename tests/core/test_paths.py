@@ -100,7 +100,7 @@ def test_a_project_saved_through_a_symlink_keeps_the_link(tmp_path, umask):
     from circuitloupe.core.project import Project, load_project, save_project
 
     umask(0o002)
-    target = tmp_path / "shared" / "study.loupe"
+    target = tmp_path / "elsewhere" / "study.loupe"
     target.parent.mkdir()
     save_project(Project(notes="first"), target)
     link = tmp_path / "study.loupe"
