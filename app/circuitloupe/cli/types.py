@@ -38,8 +38,6 @@ class Range:
         return "an integer" if self.kind is int else "a number"
 
     def describe(self) -> str:
-        if self.open_low and self.hi == math.inf:
-            return f"above {self.lo:g}"
         if self.open_low:
             return f"above {self.lo:g} and at most {self.hi:g}"
         return f"from {self.lo:g} to {self.hi:g}"
