@@ -4,6 +4,7 @@ notebook API runs the same task as the CLI."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,8 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.tasks import (REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest,
                                HandwrittenRequest, OutputsRequest)
 
+HERE = str(Path(__file__).parent)  # an existing folder, for folder arguments
+
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
     "featvis": (FeatvisRequest(units=("conv4:26", "conv4:3"), steps=3, size=32, seed=2, diversity=2,
@@ -21,12 +24,12 @@ EXAMPLES = {
     "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
                                             top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),
                        ["--out", "x.png"]),
-    "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images="photos", scale=0.5,
+    "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images=HERE, scale=0.5,
                              family="curve detectors", batch_size=4), ["--model", "bundled", "--json", "x.json"]),
-    "factors": (FactorsRequest(layer="conv3", folder="photos", k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
+    "factors": (FactorsRequest(layer="conv3", folder=HERE, k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
                 ["--model", "bundled", "--json", "x.json"]),
     "outputs": (OutputsRequest(unit="conv3:5", layer="conv4", top=3, render_thumbnails=True), ["--model", "bundled"]),
-    "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images="photos"),
+    "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images=HERE),
                     ["--model", "bundled", "--out", "x.png"]),
 }
 
