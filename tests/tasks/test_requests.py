@@ -12,7 +12,7 @@ import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
 from circuitloupe.tasks import (REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest,
-                               HandwrittenRequest, OutputsRequest)
+                               HandwrittenRequest, OutputsRequest, PolysemanticityRequest)
 
 HERE = str(Path(__file__).parent)  # an existing folder, for folder arguments
 
@@ -31,6 +31,8 @@ EXAMPLES = {
     "outputs": (OutputsRequest(unit="conv3:5", layer="conv4", top=3, render_thumbnails=True), ["--model", "bundled"]),
     "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images=HERE),
                     ["--model", "bundled", "--out", "x.png"]),
+    "polysemanticity": (PolysemanticityRequest(unit="conv4:26", images=HERE, diverse=3, examples=8, size=32, steps=4),
+                        ["--model", "bundled", "--json", "x.json"]),
 }
 
 

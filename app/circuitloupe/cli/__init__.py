@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "factors_cmd",
     "outputs_cmd",
     "handwritten_cmd",
+    "polysemanticity_cmd",
 )
 
 

@@ -112,7 +112,8 @@ def cluster_examples(vectors: np.ndarray, seed: int = 0) -> tuple[float, list[li
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     unit = vectors / np.where(norms > 0, norms, 1.0)
     best, clusters = 0.0, [list(range(len(vectors)))]
-    for k in range(2, min(4, len(vectors) - 1) + 1):
+    distinct = len(np.unique(np.round(unit, 6), axis=0))  # k-means cannot make more clusters than points
+    for k in range(2, min(4, len(vectors) - 1, distinct) + 1):
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(unit)
         if len(set(labels)) < 2:
             continue

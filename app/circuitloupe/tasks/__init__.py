@@ -10,11 +10,13 @@ from circuitloupe.tasks.compare_models import CompareModelsRequest, CompareModel
 from circuitloupe.tasks.factors import FactorsRequest, FactorsResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
 from circuitloupe.tasks.handwritten import HandwrittenRequest, HandwrittenResult
+from circuitloupe.tasks.polysemanticity import PolysemanticityRequest, PolysemanticityResult
 from circuitloupe.tasks.outputs import OutputsRequest, OutputsResult
 
 #: Every task's Request type by its CLI sub-command.
 REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest, AblateRequest,
-                                                                     FactorsRequest, OutputsRequest, HandwrittenRequest)}
+                                                                     FactorsRequest, OutputsRequest, HandwrittenRequest,
+                                                                     PolysemanticityRequest)}
 
-__all__ = ["AblateRequest", "AblateResult", "CompareModelsRequest", "CompareModelsResult", "Context", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult", "HandwrittenRequest", "HandwrittenResult", "OutputsRequest", "OutputsResult", "REQUESTS",
+__all__ = ["AblateRequest", "AblateResult", "CompareModelsRequest", "CompareModelsResult", "Context", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult", "HandwrittenRequest", "HandwrittenResult", "OutputsRequest", "OutputsResult", "PolysemanticityRequest", "PolysemanticityResult", "REQUESTS",
            "Request", "Result", "TaskContext", "command_line", "run", "task"]
