@@ -89,6 +89,17 @@ class ProgressBar:
             self._bar = None
 
 
+def run_task(model: LoadedModel | None, request: Any, description: str, unit: str = "step") -> Any:
+    """Run a task's Request (:mod:`circuitloupe.tasks`) with a progress bar on stderr; its Result."""
+    from circuitloupe import tasks
+
+    bar = ProgressBar(description, unit)
+    try:
+        return tasks.run(tasks.TaskContext(model, bar), request)
+    finally:
+        bar.close()
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented JSON (``-`` writes to standard output)."""
     text = json.dumps(data, indent=2, default=_jsonable)

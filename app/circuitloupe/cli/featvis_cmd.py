@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from circuitloupe import tasks
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_json
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
-from circuitloupe.tasks import FeatvisRequest, TaskContext
+from circuitloupe.tasks import FeatvisRequest
 
 
 def register(commands) -> None:
@@ -41,13 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix and out.suffix.lower() != ".png":
         raise UserError(f"--out {out} should end in .png, or name a folder for one PNG per image")
-    request = FeatvisRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("featvis")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
+    result = run_task(open_model(args), FeatvisRequest.from_args(args), "featvis")
     if out.suffix.lower() == ".png":
         result.save(out, args.scale)
         files = [str(out)] * len(result.images())

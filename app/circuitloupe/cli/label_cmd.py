@@ -9,17 +9,16 @@ the label-by-activation results (figure and JSON, with agreement between labelle
 from __future__ import annotations
 
 import argparse
-import itertools
 from pathlib import Path
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, run_task,
+                                    write_json)
 from circuitloupe.core.dataset import ScanSettings, scan
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
                                         create_session, label_set_named, session_path)
-from circuitloupe.core.labeling.figures import VIEWS, positive_summary, view_figure
-from circuitloupe.core.labeling.stats import UNLABELLED
+from circuitloupe.core.labeling.figures import VIEWS
+from circuitloupe.tasks import LabelStatsRequest
 
 
 def register(commands) -> None:
@@ -90,33 +89,12 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    with LabelSession(session_path(args.session)) as session:
-        results = session.results(args.labeller)
-        labelled, skipped, total = session.progress(args.labeller)
-        print(f"{args.labeller}: {labelled} labelled, {skipped} skipped of {total}")
-        totals = results.counts.sum(axis=0)
-        for k, name in enumerate(results.names):
-            print(f"  {name}: {totals[k]} items, {results.shares[name]:.1%} of the expected value")
-        if results.shares[UNLABELLED] > 0:
-            print(f"  bins with no labels yet: {results.shares[UNLABELLED]:.1%} of the expected value")
-        headline = positive_summary(results, session.label_set)
-        if headline:
-            print(f"  {headline}")
-        labellers = session.labellers()
-        pairs = [session.agreement(a, b) for a, b in itertools.combinations(labellers, 2)]
-        for pair in pairs:
-            kappa = "n/a" if pair["kappa"] is None else f"{pair['kappa']:.3f}"
-            print(f"  agreement {pair['labellers'][0]} / {pair['labellers'][1]}: {pair['items']} items, "
-                  f"{pair['percent'] or 0:.1f}%, kappa {kappa}")
-        if args.out:
-            save_png(view_figure(results, session.label_set, args.view, args.scale), args.out)
-        if args.json:
-            info = session.info
-            write_json(args.json, {"session": str(session.path), "unit": info.unit, "model": info.model,
-                                   "weights_id": info.weights_id, "dataset": info.dataset, "labeller": args.labeller,
-                                   "labelled": labelled, "skipped": skipped, "items": total,
-                                   "labellers": labellers, "headline": headline, **results.to_json(),
-                                   "agreement": pairs})
+    result = run_task(None, LabelStatsRequest.from_args(args), "stats")
+    print("\n".join(result.lines()))
+    if args.out:
+        result.save(args.out, args.scale)
+    if args.json:
+        write_json(args.json, result.to_json())
     return 0
 
 

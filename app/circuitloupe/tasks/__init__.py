@@ -4,11 +4,30 @@ Panes build Requests and show Results, the CLI parses argv into a Request and wr
 and ``import circuitloupe as cl`` offers the same tasks by their CLI names (:mod:`circuitloupe.api`).
 """
 
-from circuitloupe.tasks.base import Context, Request, Result, TaskContext, command_line, run, task
+from circuitloupe.tasks.activations import ActivationsRequest, ActivationsResult
+from circuitloupe.tasks.attribute import AttributeRequest, ContributionsResult, CurvesResult, InputAttributionResult
+from circuitloupe.tasks.base import (Context, Request, Result, TaskContext, command_line, model_arguments, run,
+                                     task)
+from circuitloupe.tasks.circuit import CircuitRequest, CircuitResult
+from circuitloupe.tasks.equivariance import DiscoverResult, EquivarianceRequest, EquivarianceResult
+from circuitloupe.tasks.expanded import ExpandedRequest, ExpandedResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
+from circuitloupe.tasks.find_curves import FindCurvesRequest, FindCurvesResult
+from circuitloupe.tasks.label_stats import LabelStatsRequest, LabelStatsResult
+from circuitloupe.tasks.predict import PredictRequest, PredictResult
+from circuitloupe.tasks.scan import ScanRequest, ScanTaskResult
+from circuitloupe.tasks.tuning import TuningRequest, TuningResult
+from circuitloupe.tasks.weights import FiltersResult, RotatedResult, WeightsRequest
 
 #: Every task's Request type by its CLI sub-command.
-REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest,)}
+REQUESTS: dict[str, type[Request]] = {r.command: r for r in (
+    ActivationsRequest, PredictRequest, FeatvisRequest, WeightsRequest, ExpandedRequest, CircuitRequest,
+    AttributeRequest, TuningRequest, FindCurvesRequest, EquivarianceRequest, ScanRequest, LabelStatsRequest)}
 
-__all__ = ["Context", "FeatvisRequest", "FeatvisResult", "REQUESTS", "Request", "Result", "TaskContext",
-           "command_line", "run", "task"]
+__all__ = ["ActivationsRequest", "ActivationsResult", "AttributeRequest", "CircuitRequest", "CircuitResult",
+           "Context", "ContributionsResult", "CurvesResult", "DiscoverResult", "EquivarianceRequest",
+           "EquivarianceResult", "ExpandedRequest", "ExpandedResult", "FeatvisRequest", "FeatvisResult",
+           "FiltersResult", "FindCurvesRequest", "FindCurvesResult", "InputAttributionResult", "LabelStatsRequest",
+           "LabelStatsResult", "PredictRequest", "PredictResult", "REQUESTS", "Request", "Result", "RotatedResult",
+           "ScanRequest", "ScanTaskResult", "TaskContext", "TuningRequest", "TuningResult", "WeightsRequest",
+           "command_line", "model_arguments", "run", "task"]

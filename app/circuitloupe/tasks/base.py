@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import io
 import json
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,10 +67,16 @@ def is_many(f: dataclasses.Field) -> bool:
     return spelling is not None and spelling.many
 
 
+def is_positional(f: dataclasses.Field) -> bool:
+    """Whether a Request field is a positional command-line argument."""
+    spelling = f.metadata.get(_ARG)
+    return spelling is not None and spelling.flag is None
+
+
 class Context(Protocol):
     """What a task runs with: the model and the progress / stop callbacks."""
 
-    model: LoadedModel
+    model: LoadedModel | None  # None only for tasks with ``needs_model = False``
     progress: ProgressFn
     should_stop: StopFn
 
@@ -78,7 +85,7 @@ class Context(Protocol):
 class TaskContext:
     """A :class:`Context` for the CLI, notebooks and tests."""
 
-    model: LoadedModel
+    model: LoadedModel | None
     progress: ProgressFn = no_progress
     should_stop: StopFn = never_stop
 
@@ -89,8 +96,17 @@ class Request:
     :func:`positional`, :func:`option` or :func:`flag`, and set ``command``."""
 
     command: ClassVar[str] = ""
+    #: False for a task that works on saved files only (``label stats``): it runs without a model.
+    needs_model: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # paths are kept as the text the command line would show
+            value = getattr(self, f.name)
+            if isinstance(value, os.PathLike):
+                object.__setattr__(self, f.name, os.fspath(value))
+            elif isinstance(value, tuple) and any(isinstance(v, os.PathLike) for v in value):
+                object.__setattr__(self, f.name, tuple(os.fspath(v) if isinstance(v, os.PathLike) else v
+                                                       for v in value))
         self.validate()
 
     def validate(self) -> None:
@@ -106,6 +122,8 @@ class Request:
                 continue
             value = getattr(self, f.name)
             if spelling.flag is None:
+                if value is None:  # an optional positional left out
+                    continue
                 positionals.extend(map(str, value) if spelling.many else [str(value)])
             elif _is_default(f, value) or value is None:
                 continue
@@ -228,6 +246,14 @@ def run(ctx: Context, request: Request) -> Result:
     except KeyError:
         raise TypeError(f"no task is registered for {type(request).__name__}") from None
     return runner(ctx, request)
+
+
+def model_arguments(model: LoadedModel) -> list[str]:
+    """The ``--model`` / ``--weights`` arguments that load ``model`` on the command line."""
+    argv = ["--model", model.spec]
+    if model.weights_id.startswith("random"):
+        argv += ["--weights", model.weights_id]
+    return argv
 
 
 def command_line(request: Request, model_args: list[str], outputs: dict[str, str] | None = None) -> str:
