@@ -757,8 +757,8 @@ class AttentionView:
     """An attentive G-CNN's overall attention over an input and over the input rotated.
 
     ``images`` are ``[2, H, W]`` grey inputs (original, rotated by ``quarter_turns`` x 90
-    degrees), ``maps`` the combined spatial attention ``[2, H, W]`` in [0, 1] (see
-    :func:`circuitloupe.core.models.gcnn.combined_attention`) and ``error`` the relative error
+    degrees), ``maps`` the model's overall spatial attention ``[2, H, W]`` in [0, 1]
+    (``LoadedModel.overall_attention``) and ``error`` the relative error
     between the second map and the first map rotated (0 for an exactly equivariant model).
     """
 
@@ -770,14 +770,12 @@ class AttentionView:
 
 def attention_view(model: LoadedModel, image: torch.Tensor | np.ndarray, quarter_turns: int = 1) -> AttentionView:
     """Run an attentive p4 CNN (``a_p4cnn``, ``fa_p4cnn``) on ``image`` and on it rotated."""
-    from circuitloupe.core.models import gcnn
-
-    maps_of = model.extras.get("attention_maps")
-    if maps_of is None:
+    if model.overall_attention is None:
         raise UserError(f"{model.name} has no attention maps; open a_p4cnn or fa_p4cnn")
     x = prepare(model, image)[:1]
     batch = torch.cat([x, torch.rot90(x, quarter_turns, dims=(-2, -1))])
-    maps = gcnn.combined_attention({k: torch.from_numpy(v) for k, v in maps_of(batch).items()}, model.input_size)
+    with torch.no_grad():
+        maps = model.overall_attention(batch.to(model.device)).cpu()
     error = float((maps[1] - torch.rot90(maps[0], quarter_turns)).norm() / maps[0].norm())
     return AttentionView(batch[:, 0].cpu().numpy(), maps.cpu().numpy(), quarter_turns, error)
 

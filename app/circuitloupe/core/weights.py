@@ -41,8 +41,9 @@ from torch.overrides import TorchFunctionMode
 from circuitloupe.core import figures
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
+from circuitloupe.core.layers import last_module_before
 from circuitloupe.core.models.base import LoadedModel
-from circuitloupe.core.units import PRE_RELU_SUFFIX, UnitRef
+from circuitloupe.core.units import UnitRef
 
 Ranked = list[tuple[UnitRef, float]]
 
@@ -55,25 +56,14 @@ _IDENTITY_TYPES: tuple[type[nn.Module], ...] = (
 )
 
 
-class _PaddedAvgPool(nn.Module):
-    """Average pool over a zero-padded input: the linear stand-in for a -inf padded max pool."""
-
-    def __init__(self, kernel: int, stride: int, pad: tuple[int, int, int, int]) -> None:
-        super().__init__()
-        self.kernel, self.stride, self.pad = kernel, stride, pad
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(F.pad(x, self.pad), self.kernel, self.stride)
-
-
 def _linear_replacement(module: nn.Module) -> nn.Module | None:
-    """The linear module that replaces ``module`` in the linearised copy, or None to keep it."""
-    from circuitloupe.core.models import inceptionv1 as iv1
+    """The linear module that replaces ``module`` in the linearised copy, or None to keep it.
 
-    if isinstance(module, _IDENTITY_TYPES) or isinstance(module, iv1.LocalResponseNorm):
+    A model's own nonlinear modules say what stands in for them with ``linear_stand_in()``."""
+    if hasattr(module, "linear_stand_in"):
+        return module.linear_stand_in()
+    if isinstance(module, _IDENTITY_TYPES):
         return nn.Identity()
-    if isinstance(module, iv1.PadMaxPool):
-        return _PaddedAvgPool(module.kernel, module.stride, module.pad)
     if isinstance(module, nn.MaxPool2d):
         if module.dilation not in (1, (1, 1)):
             return None
@@ -136,10 +126,9 @@ _POOL_TYPES: tuple[type[nn.Module], ...] = (
 
 
 def _is_pool(model: LoadedModel, name: str) -> bool:
-    from circuitloupe.core.models import inceptionv1 as iv1
-
+    """Pools and normalisations (a model's own ones set ``pools = True``) are not connected."""
     module = model.hook_points.get(name)
-    return isinstance(module, _POOL_TYPES + (iv1.PadMaxPool, iv1.LocalResponseNorm))
+    return isinstance(module, _POOL_TYPES) or getattr(module, "pools", False)
 
 
 def source_layers(model: LoadedModel, layer: str) -> list[str]:
@@ -371,42 +360,9 @@ def _shared_window(model: LoadedModel, src: str, dst: str, channels: Sequence[in
 # ---------------------------------------------------------------------------------------------
 # Exact InceptionV1 bottleneck products
 
-def _block_input(block: str) -> str:
-    """The layer that feeds an InceptionV1 block (previous block, or the pool before it)."""
-    from circuitloupe.core.models import inceptionv1 as iv1
-
-    blocks = list(iv1.BLOCKS)
-    if block in iv1.POOL_BEFORE:
-        return iv1.POOL_BEFORE[block]
-    index = blocks.index(block)
-    return "maxpool1" if index == 0 else blocks[index - 1]
-
-
 def _bottleneck_path(model: LoadedModel, unit: UnitRef | str, src_layer: str) -> list[torch.Tensor] | None:
-    """The conv weights to multiply, first to last, or None when the product does not apply."""
-    from circuitloupe.core.models import inceptionv1 as iv1
-
-    if not isinstance(model.net, iv1.InceptionV1):
-        return None
-    catalogue = model.catalogue
-    branch = catalogue.branch_of(unit).post_relu()
-    src = catalogue.layer(src_layer).name
-    for block in iv1.BLOCKS:
-        if not branch.layer.startswith(block + "_"):
-            continue
-        part = branch.layer[len(block) + 1:]
-        net = model.net
-        own = getattr(net, f"{branch.layer}_pre_relu_conv", None)
-        inputs = {_block_input(block), _block_input(block) + PRE_RELU_SUFFIX}
-        if part in ("1x1", "3x3_bottleneck", "5x5_bottleneck") and src in inputs:
-            return [own.weight]
-        if part in ("3x3", "5x5"):
-            bottleneck = f"{block}_{part}_bottleneck"
-            if src in (bottleneck, bottleneck + PRE_RELU_SUFFIX):
-                return [own.weight]
-            if src in inputs:
-                return [getattr(net, f"{bottleneck}_pre_relu_conv").weight, own.weight]
-    return None
+    """The conv weights to multiply (the model's ``bottleneck_path``), or None when the product does not apply."""
+    return None if model.bottleneck_path is None else model.bottleneck_path(model, unit, src_layer)
 
 
 def bottleneck_applies(model: LoadedModel, unit: UnitRef | str, src_layer: str) -> bool:
@@ -551,34 +507,10 @@ def first_layer_conv(model: LoadedModel, layer: str | None = None) -> nn.Conv2d:
     for candidate in (name, catalogue.pre_relu_of(name)):
         if candidate is not None and isinstance(model.hook_points[candidate], nn.Conv2d):
             return model.hook_points[candidate]
-    found = _last_run_before(model, name, convs)
+    found = last_module_before(model, name, convs)
     if found is None:
         raise UserError(f"no conv layer runs before {name}")
     return found
-
-
-def _last_run_before(model: LoadedModel, layer: str, candidates: Sequence[nn.Module]) -> nn.Module | None:
-    """Of ``candidates``, the module that finishes last before ``layer``'s hook point (one forward pass)."""
-    target = model.hook_points[layer]
-    order: list[nn.Module] = []
-
-    def record(module, _inputs, _output):
-        order.append(module)
-        if module is target:
-            raise _Stop()
-
-    handles = [m.register_forward_hook(record) for m in {*candidates, target}]
-    try:
-        with torch.no_grad():
-            model.forward(torch.zeros(1, model.in_channels, *model.input_size, device=model.device))
-    except _Stop:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    chosen = set(map(id, candidates))
-    found = [m for m in order if id(m) in chosen]
-    return found[-1] if found else None
 
 
 def first_layer_filters(model: LoadedModel, layer: str | None = None) -> np.ndarray:
@@ -634,22 +566,6 @@ def group_layers(model: LoadedModel) -> list[str]:
     return [info.name for info in model.catalogue if not info.is_pre_relu and is_group_layer(model, info.name)]
 
 
-def group_conv(model: LoadedModel, layer: str) -> nn.Module:
-    """The p4 lifting or group convolution producing group layer ``layer`` (the last one run up to it)."""
-    from circuitloupe.core.models import gcnn
-
-    name = model.catalogue.layer(layer).name
-    if not is_group_layer(model, name):
-        raise UserError(f"{name} is not a p4 group layer; rotated filter copies exist only for group convolutions")
-    named = [(n, m) for n, m in model.net.named_modules() if isinstance(m, (gcnn.LiftingConv, gcnn.GroupConv))]
-    # Attention modules inside a layer are group convs too; keep only the outermost ones.
-    outer = [m for n, m in named if not any(n.startswith(o + ".") for o, _ in named)]
-    found = _last_run_before(model, name, outer)
-    if found is None:
-        raise UserError(f"no group convolution runs before {name}")
-    return found
-
-
 def rotated_kernels(model: LoadedModel, layer: str) -> np.ndarray:
     """The kernels a group layer's convolution applies for each output rotation r = 0..3.
 
@@ -657,15 +573,12 @@ def rotated_kernels(model: LoadedModel, layer: str) -> np.ndarray:
     J = 4 input rotations for a group convolution. Copy r is the stored kernel rotated by r * 90
     degrees counter-clockwise and, for group convolutions, its input-rotation axis rolled by r,
     exactly as the layer applies it (raw weights: a group convolution also multiplies its output
-    by the Haar measure 2π/4).
+    by the Haar measure 2π/4). The model provides them (``LoadedModel.rotated_kernels``).
     """
-    from circuitloupe.core.models import gcnn
-
-    conv = group_conv(model, layer)
-    weight = conv.weight.detach().float().cpu()
-    if isinstance(conv, gcnn.GroupConv):
-        return gcnn.group_kernels(weight).numpy()
-    return gcnn.lifted_kernels(weight)[:, :, :, None].numpy()
+    name = model.catalogue.layer(layer).name
+    if model.rotated_kernels is None or not is_group_layer(model, name):
+        raise UserError(f"{name} is not a p4 group layer; rotated filter copies exist only for group convolutions")
+    return model.rotated_kernels(model, name)
 
 
 def select_input_channel(kernels: np.ndarray, input_channel: int | None = None) -> np.ndarray:

@@ -19,7 +19,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
 from circuitloupe.core.models.torchvision_zoo import dotted_groups, module_tree
-from circuitloupe.core.models.zoo import seeded
+from circuitloupe.core.models.entry import seeded
 
 
 def is_custom_spec(spec: str) -> bool:

