@@ -39,6 +39,7 @@ from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import ImageError, UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
 from circuitloupe.core.models.base import LoadedModel
+from circuitloupe.core.resample import affine_resample, rotation_thetas, zoom_theta
 from circuitloupe.core.units import UnitRef
 
 TRANSFORMS = ("rotate", "hue", "flip", "scale")
@@ -73,24 +74,12 @@ def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     quarter = degrees / 90.0
     if abs(quarter - round(quarter)) < 1e-9:
         return torch.rot90(images, int(round(quarter)) % 4, dims=(-2, -1))
-    a = math.radians(degrees)
-    h, w = images.shape[-2:]
-    # Output pixel p samples the input at R^-1 p (x right, y down; ccw on screen).
-    theta = torch.tensor([[math.cos(a), -math.sin(a) * h / w, 0.0],
-                          [math.sin(a) * w / h, math.cos(a), 0.0]], dtype=images.dtype, device=images.device)
-    return _resample(images, theta)
+    return affine_resample(images, rotation_thetas(degrees, images.shape[-2:])[0])
 
 
 def zoom(images: torch.Tensor, factor: float) -> torch.Tensor:
     """Enlarge ``[B, C, H, W]`` about its centre by ``factor`` (< 1 shrinks; the border repeats)."""
-    theta = torch.tensor([[1.0 / factor, 0.0, 0.0], [0.0, 1.0 / factor, 0.0]], dtype=images.dtype,
-                         device=images.device)
-    return _resample(images, theta)
-
-
-def _resample(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    grid = F.affine_grid(theta.expand(images.shape[0], 2, 3), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return affine_resample(images, zoom_theta(factor))
 
 
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
@@ -520,21 +509,12 @@ def transform_kernel(kernel: np.ndarray, kind: str, value: float) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32)).reshape(-1, 1, *kernel.shape[-2:])
     if kind == "rotate" and abs(value / 90 - round(value / 90)) > 1e-9:
         padded = F.pad(tensor, (1, 1, 1, 1))
-        out = _rotate_zero(padded, value)[..., 1:-1, 1:-1]
+        out = affine_resample(padded, rotation_thetas(value, padded.shape[-2:])[0], padding="zeros")[..., 1:-1, 1:-1]
     elif kind == "scale":
-        theta = torch.tensor([[1.0 / value, 0.0, 0.0], [0.0, 1.0 / value, 0.0]])
-        grid = F.affine_grid(theta.expand(tensor.shape[0], 2, 3), list(tensor.shape), align_corners=False)
-        out = F.grid_sample(tensor, grid, align_corners=False, padding_mode="zeros") / value ** 2
+        out = affine_resample(tensor, zoom_theta(value), padding="zeros") / value ** 2
     else:
         out = transform(tensor, kind, value)
     return out.reshape(kernel.shape).numpy()
-
-
-def _rotate_zero(tensor: torch.Tensor, degrees: float) -> torch.Tensor:
-    a = math.radians(degrees)
-    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]])
-    grid = F.affine_grid(theta.expand(tensor.shape[0], 2, 3), list(tensor.shape), align_corners=False)
-    return F.grid_sample(tensor, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def weight_symmetry(model: LoadedModel, src: EquivarianceResult, dst: EquivarianceResult,

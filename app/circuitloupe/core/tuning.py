@@ -28,7 +28,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from circuitloupe.core import stimuli
@@ -37,6 +36,7 @@ from circuitloupe.core.dataset.receptive import receptive_field_centre
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
 from circuitloupe.core.models.base import LoadedModel
+from circuitloupe.core.resample import affine_resample, rotation_thetas
 from circuitloupe.core.units import UnitRef
 
 STIMULI = ("curve", "angle")
@@ -361,20 +361,8 @@ def rotate_images(images: torch.Tensor, angles_deg: np.ndarray,
     b, c, h, w = images.shape
     a = len(angles_deg)
     cx, cy = (w / 2, h / 2) if center is None else center
-    theta = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
-    cos, sin = np.cos(theta), np.sin(theta)
-    # Output pixel (x, y) samples the input at R(-angle) (x, y) about the centre; y points down,
-    # so a counter-clockwise turn on screen is a clockwise turn in (x, y) maths coordinates.
-    # In grid_sample's [-1, 1] coordinates: input = M output + (c - M c).
-    matrices = np.zeros((a, 2, 3), np.float32)
-    matrices[:, 0, 0], matrices[:, 0, 1] = cos, -sin * h / w
-    matrices[:, 1, 0], matrices[:, 1, 1] = sin * w / h, cos
-    pivot = np.array([2 * cx / w - 1, 2 * cy / h - 1])
-    matrices[:, :, 2] = pivot - matrices[:, :, :2] @ pivot
-    repeated = images.repeat_interleave(a, dim=0)
-    grid = F.affine_grid(torch.from_numpy(matrices).repeat(b, 1, 1).to(images.device), list(repeated.shape),
-                         align_corners=False)
-    rotated = F.grid_sample(repeated, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    thetas = rotation_thetas(angles_deg, (h, w), (cx, cy))
+    rotated = affine_resample(images.repeat_interleave(a, dim=0), thetas.repeat(b, 1, 1))
     ys = torch.arange(h, device=images.device) + 0.5 - cy
     xs = torch.arange(w, device=images.device) + 0.5 - cx
     distance = torch.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.resample import affine_resample
 
 Size = tuple[int, int]
 
@@ -135,13 +135,10 @@ class Transforms:
             m = item.matrices(batch, generator)
             if m is not None:
                 total = total @ m
-        theta = _to_normalised(total, in_size, out_size).to(images.device, images.dtype)
-        grid = F.affine_grid(theta, [batch, images.shape[1], *out_size], align_corners=False)
+        theta = _to_normalised(total, in_size, out_size)
         if self.mode == "reflect":
-            return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        shifted = F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros",
-                                align_corners=False)
-        return shifted + self.fill
+            return affine_resample(images, theta, out_size, padding="reflection")
+        return affine_resample(images, theta, out_size, fill=self.fill)
 
 
 def _to_normalised(matrix: torch.Tensor, in_size: Size, out_size: Size) -> torch.Tensor:
