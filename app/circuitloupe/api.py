@@ -12,7 +12,7 @@ from typing import Any, Callable
 from circuitloupe.core.jobs import ProgressFn
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.tasks import REQUESTS, Request, Result, TaskContext, run
-from circuitloupe.tasks.base import is_many, is_positional
+from circuitloupe.tasks.base import is_positional
 
 
 def load(spec: str, weights: str | None = None, device: str = "auto") -> LoadedModel:
@@ -40,10 +40,6 @@ def _function_for(request_type: type[Request]) -> Callable[..., Result]:
             if f.name in kwargs:
                 raise TypeError(f"{name}() got two values for '{f.name}'")
             kwargs[f.name] = value
-        for f in fields:  # one value or a list for a field holding several
-            if is_many(f) and f.name in kwargs and not isinstance(kwargs[f.name], tuple):
-                value = kwargs[f.name]
-                kwargs[f.name] = tuple(value) if isinstance(value, list) else (value,)
         context = TaskContext(model, progress) if progress else TaskContext(model)
         return run(context, request_type(**kwargs))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
-                                    run_task, write_json)
+                                    run_task, write_outputs)
 from circuitloupe.core.attribution import BASELINES, METHODS
 from circuitloupe.core.attribution.figures import OVERLAY_MODES
 from circuitloupe.tasks import AttributeRequest
@@ -58,12 +58,9 @@ def run(args: argparse.Namespace) -> int:
     read_image(request.image)  # fails fast with one line before the model loads
     kind = "curves" if request.curves else f"attribute {request.method or 'ig'}"
     result = run_task(open_model(args), request, kind, unit="img")
-    if args.out:
-        result.save(args.out, args.scale)
+    write_outputs(args, result)
     if args.npy:
         result.save_npy(args.npy)
-    if args.json:
-        write_json(args.json, result.to_json())
     if args.json != "-":
-        print(result.line() + (f"; wrote {args.out}" if args.out else ""))
+        print(result.lines()[0] + (f"; wrote {args.out}" if args.out else ""))
     return 0

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
-                                    require_output, run_task, write_json)
+                                    require_output, run_task, write_outputs)
 from circuitloupe.tasks import CircuitRequest
 
 
@@ -27,10 +27,7 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     require_output(args)
     result = run_task(open_model(args), CircuitRequest.from_args(args), "circuit")
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result)
     if args.json != "-":
         grid = result.weights
         print(f"{len(result.targets)} x {len(result.sources)} cells of {grid.shape[2]}x{grid.shape[3]}, "

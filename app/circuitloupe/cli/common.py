@@ -100,6 +100,14 @@ def run_task(model: LoadedModel | None, request: Any, description: str, unit: st
         bar.close()
 
 
+def write_outputs(args: argparse.Namespace, result: Any) -> None:
+    """A task Result to ``--out`` (the figure at ``--scale``) and ``--json``, where given."""
+    if getattr(args, "out", None):
+        result.save(args.out, args.scale)
+    if getattr(args, "json", None):
+        write_json(args.json, result.to_json())
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented JSON (``-`` writes to standard output)."""
     text = json.dumps(data, indent=2, default=_jsonable)

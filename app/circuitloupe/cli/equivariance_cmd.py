@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
-                                    run_task, write_json)
+                                    run_task, write_outputs)
 from circuitloupe.core import equivariance as eq
-from circuitloupe.tasks import DiscoverResult, EquivarianceRequest
+from circuitloupe.tasks import EquivarianceRequest
 
 
 def register(commands) -> None:
@@ -51,12 +51,6 @@ def run(args: argparse.Namespace) -> int:
         read_image(request.attention)
     task = "discover" if request.discover else "responses"
     result = run_task(open_model(args), request, f"{request.transform} {task}")
-    write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
-    if isinstance(result, DiscoverResult):
-        for candidate in result.candidates:
-            print(candidate.name, file=sys.stderr)
-    else:
-        print(result.line(), file=sys.stderr)
+    write_outputs(args, result)
+    print("\n".join(result.lines()), file=sys.stderr)
     return 0

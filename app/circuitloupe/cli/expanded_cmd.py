@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
-                                    require_output, run_task, write_json)
+                                    require_output, run_task, write_outputs)
 from circuitloupe.tasks import ExpandedRequest
 
 
@@ -29,10 +29,7 @@ def run(args: argparse.Namespace) -> int:
     require_output(args)
     request = ExpandedRequest.from_args(args)
     result = run_task(open_model(args), request, "thumbnails" if request.render_thumbnails else "expanded")
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result)
     if args.json != "-":
         for input_unit, norm, _ in result.ranked:
             print(f"{input_unit}\t{norm:.6g}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.core import curve_finder
 from circuitloupe.tasks import FindCurvesRequest
 
@@ -40,12 +40,8 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     model = open_model(args)
     result = run_task(model, FindCurvesRequest.from_args(args), f"find-curves {args.layer}", unit="batch")
-    for line in result.lines():
-        print(line)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     if args.save_family is not None and result.search.family:
         name = curve_finder.save_family(model, result.search, args.save_family or None)
         print(f"saved family '{name}'")

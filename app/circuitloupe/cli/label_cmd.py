@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, run_task,
-                                    write_json)
+                                    write_outputs)
 from circuitloupe.core.dataset import ScanSettings, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
@@ -91,10 +91,7 @@ def run_new(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     result = run_task(None, LabelStatsRequest.from_args(args), "stats")
     print("\n".join(result.lines()))
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result)
     return 0
 
 

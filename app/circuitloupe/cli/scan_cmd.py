@@ -7,7 +7,7 @@ the top and bottom examples and the skipped files as JSON, and optionally a figu
 from __future__ import annotations
 
 import argparse
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.core.dataset import resolve_target
 from circuitloupe.core.dataset.figures import VIEWS
 from circuitloupe.core.errors import UserError
@@ -45,8 +45,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--out and --top need a unit (layer:channel), not a whole layer")
     result = run_task(model, request, "scan", unit="img")
     print("\n".join(result.lines()))
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result)
     return 0

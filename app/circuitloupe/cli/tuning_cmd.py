@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.core import tuning
 from circuitloupe.tasks import TuningRequest
 from circuitloupe.tasks.tuning import FIGURES
@@ -35,10 +35,6 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     request = TuningRequest.from_args(args)
     result = run_task(open_model(args), request, f"tuning {request.stimulus}", unit="batch")
-    for line in result.lines():
-        print(line)
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.tasks import RotatedResult, WeightsRequest
 
 
@@ -33,9 +33,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = run_task(open_model(args), WeightsRequest.from_args(args), "weights")
-    result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result)
     if isinstance(result, RotatedResult):
         copies = result.copies
         per_copy = f"{copies.shape[3]}x{copies.shape[4]}" + (f" x {copies.shape[2]} input rotations"

@@ -82,9 +82,6 @@ class _AttributeResult(Result):
     def array(self) -> np.ndarray:
         raise NotImplementedError
 
-    def line(self) -> str:
-        """One line for the terminal."""
-        raise NotImplementedError
 
     def save(self, path: str | Path, scale: float = 1.0) -> Path:
         """``.npy``: the map (:meth:`save_npy`); ``.png`` / ``.json`` as for every Result."""
@@ -123,10 +120,10 @@ class InputAttributionResult(_AttributeResult):
     def data(self) -> dict[str, Any]:
         return {**self._header(), **self.details.summary()}
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
         gap = self.details.completeness_gap
-        return f"{self.title()}; sum {self.data()['sum']:.4g}" + (
-            f", completeness gap {gap:.3g}" if gap is not None else "")
+        return [f"{self.title()}; sum {self.data()['sum']:.4g}"
+                + (f", completeness gap {gap:.3g}" if gap is not None else "")]
 
 
 @dataclass
@@ -148,11 +145,11 @@ class ContributionsResult(_AttributeResult):
     def data(self) -> dict[str, Any]:
         return {**self._header(), **self.contributions.summary(self.request.top)}  # type: ignore[attr-defined]
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
         c = self.contributions
         positive = c.ranked(1, 1)
         best = str(positive[0].unit) if positive else "none"
-        return f"{c.unit} <- {c.source_layer}: value {c.value:.4g}, strongest excitatory {best}"
+        return [f"{c.unit} <- {c.source_layer}: value {c.value:.4g}, strongest excitatory {best}"]
 
 
 @dataclass
@@ -172,9 +169,9 @@ class CurvesResult(_AttributeResult):
     def data(self) -> dict[str, Any]:
         return {**self._header(), **self.extraction.summary()}
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
         e = self.extraction
-        return f"curve map of {len(e.units)} units: {e.agreement:.0%} of curve pixels near a Canny edge"
+        return [f"curve map of {len(e.units)} units: {e.agreement:.0%} of curve pixels near a Canny edge"]
 
 
 @task(AttributeRequest)

@@ -61,12 +61,6 @@ def flag(name: str, **kwargs: Any) -> Any:
     return field(metadata={_ARG: _Spelling(name, is_switch=True)}, **kwargs)
 
 
-def is_many(f: dataclasses.Field) -> bool:
-    """Whether a Request field holds several values (a tuple)."""
-    spelling = f.metadata.get(_ARG)
-    return spelling is not None and spelling.many
-
-
 def is_positional(f: dataclasses.Field) -> bool:
     """Whether a Request field is a positional command-line argument."""
     spelling = f.metadata.get(_ARG)
@@ -100,13 +94,8 @@ class Request:
     needs_model: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # paths are kept as the text the command line would show
-            value = getattr(self, f.name)
-            if isinstance(value, os.PathLike):
-                object.__setattr__(self, f.name, os.fspath(value))
-            elif isinstance(value, tuple) and any(isinstance(v, os.PathLike) for v in value):
-                object.__setattr__(self, f.name, tuple(os.fspath(v) if isinstance(v, os.PathLike) else v
-                                                       for v in value))
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _normalised(f, getattr(self, f.name)))
         self.validate()
 
     def validate(self) -> None:
@@ -136,19 +125,22 @@ class Request:
     @classmethod
     def from_args(cls: type[R], args: argparse.Namespace) -> R:
         """The request a parsed command line asks for (fields read by name from ``args``)."""
-        values = {}
-        for f in dataclasses.fields(cls):
-            if _ARG not in f.metadata or not hasattr(args, f.name):
-                continue
-            value = getattr(args, f.name)
-            spelling = f.metadata[_ARG]
-            if spelling.many and value is not None:
-                value = tuple(value) if spelling.flag is None else tuple(_split_many(value))
-            values[f.name] = value
-        return cls(**values)
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                       if _ARG in f.metadata and hasattr(args, f.name)})
 
 
 R = TypeVar("R", bound=Request)
+
+
+def _normalised(f: dataclasses.Field, value: Any) -> Any:
+    """Paths as the text a command line shows; a field of several values as a tuple (an option's
+    ``"a,b"`` split at its commas, one value for a positional wrapped)."""
+    spelling = f.metadata.get(_ARG)
+    if spelling is not None and spelling.many and value is not None:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        items = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in items]
+        return tuple(items) if spelling.flag is None else tuple(_split_many(items))
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _is_default(f: dataclasses.Field, value: Any) -> bool:
@@ -183,6 +175,10 @@ class Result:
     def data(self) -> dict[str, Any]:
         """The analysis's own JSON fields (without model and request)."""
         return {}
+
+    def lines(self) -> list[str]:
+        """A short text summary: what the command prints."""
+        return []
 
     def to_json(self) -> dict[str, Any]:
         return {"command": self.request.command, "model": self.model_spec, "weights": self.weights_id,

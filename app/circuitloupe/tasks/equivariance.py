@@ -79,10 +79,10 @@ class EquivarianceResult(Result):
             data["weight_symmetry"] = self.symmetry.to_json()
         return data
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
         a = self.analysis
-        return (f"score {a.score:.4g} (identity {a.baseline_identity:.4g}, random {a.baseline_random:.4g}); "
-                f"holes: {len(a.holes)}")
+        return [f"score {a.score:.4g} (identity {a.baseline_identity:.4g}, random {a.baseline_random:.4g}); "
+                f"holes: {len(a.holes)}"]
 
 
 @dataclass
@@ -107,6 +107,9 @@ class DiscoverResult(Result):
             draw.text((round(6 * scale), round(6 * scale) + row * round(size * 1.5)), text, fill="black",
                       font=font(size))
         return image
+
+    def lines(self) -> list[str]:
+        return [c.name for c in self.candidates]
 
     def data(self) -> dict[str, Any]:
         return {"layer": self.layer, "transform": self.request.transform,  # type: ignore[attr-defined]
