@@ -55,17 +55,24 @@ class FiltersResult(Result):
 
 @dataclass
 class RotatedResult(Result):
-    """A group layer's rotated copies [C_out, 4, J, kh, kw] (one input channel, or their sum)."""
+    """A group layer's kernels per output rotation, ``kernels`` [C_out, 4, C_in, J, kh, kw];
+    ``copies`` [C_out, 4, J, kh, kw] are the request's input channel (or the sum over them), so a
+    view of another input channel is ``dataclasses.replace(result, request=...)``."""
 
     model_name: str
     layer: str
-    copies: np.ndarray
-    inputs: int  # the layer's input channels
+    kernels: np.ndarray
+
+    @property
+    def copies(self) -> np.ndarray:
+        from circuitloupe.core.weights import select_input_channel
+
+        return select_input_channel(self.kernels, self.request.input_channel)  # type: ignore[attr-defined]
 
     def note(self) -> str:
         from circuitloupe.core.weights import input_channel_note
 
-        return input_channel_note(self.inputs, self.request.input_channel)  # type: ignore[attr-defined]
+        return input_channel_note(self.kernels.shape[2], self.request.input_channel)  # type: ignore[attr-defined]
 
     def figure(self, scale: float = 1.0):
         from circuitloupe.core.weights import rotated_copies_figure
@@ -80,15 +87,14 @@ class RotatedResult(Result):
 
 @task(WeightsRequest)
 def weights(ctx: Context, request: WeightsRequest) -> FiltersResult | RotatedResult:
-    from circuitloupe.core.weights import first_layer_filters, group_layers, is_group_layer, rotated_kernels, \
-        select_input_channel
+    from circuitloupe.core.weights import first_layer_filters, group_layers, is_group_layer, rotated_kernels
 
     model = ctx.model
     layer = request.layer or next(iter(group_layers(model)), None)
     if layer is not None and is_group_layer(model, layer):
-        kernels = rotated_kernels(model, layer)
-        copies = select_input_channel(kernels, request.input_channel)
-        return RotatedResult(request, model.spec, model.weights_id, model.name, model.catalogue.layer(layer).name,
-                             copies, kernels.shape[2])
+        result = RotatedResult(request, model.spec, model.weights_id, model.name, model.catalogue.layer(layer).name,
+                               rotated_kernels(model, layer))
+        result.copies  # an input channel out of range fails here, not when the figure is drawn
+        return result
     return FiltersResult(request, model.spec, model.weights_id, model.name,
                          first_layer_filters(model, request.layer))
