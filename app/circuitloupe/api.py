@@ -12,7 +12,7 @@ from typing import Any, Callable
 from circuitloupe.core.jobs import ProgressFn
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.tasks import REQUESTS, Request, Result, TaskContext, run
-from circuitloupe.tasks.base import is_many
+from circuitloupe.tasks.base import is_positional
 
 
 def load(spec: str, weights: str | None = None, device: str = "auto") -> LoadedModel:
@@ -22,28 +22,47 @@ def load(spec: str, weights: str | None = None, device: str = "auto") -> LoadedM
 
 def _function_for(request_type: type[Request]) -> Callable[..., Result]:
     fields = [f for f in dataclasses.fields(request_type) if f.init]
-    positionals = [f for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    # The command's positional arguments (and any field without a default) may be given by position.
+    positionals = [f for f in fields if is_positional(f) or f.default is dataclasses.MISSING]
+    takes_model = request_type.needs_model
+    name = request_type.command.replace("-", "_").replace(" ", "_")
 
-    def call(model: LoadedModel, *args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Result:
+    def call(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Result:
+        model = None
+        if takes_model:
+            if not args or not isinstance(args[0], LoadedModel):
+                raise TypeError(f"{name}() takes a model first: {name}(cl.load('bundled'), ...)")
+            model, args = args[0], args[1:]
         if len(args) > len(positionals):
-            raise TypeError(f"{request_type.command}() takes {len(positionals)} positional argument(s) after the model")
+            raise TypeError(f"{name}() takes {len(positionals)} positional argument(s)"
+                            + (" after the model" if takes_model else ""))
         for f, value in zip(positionals, args):
-            if not is_many(f):
-                kwargs[f.name] = value
-            else:
-                kwargs[f.name] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+            if f.name in kwargs:
+                raise TypeError(f"{name}() got two values for '{f.name}'")
+            kwargs[f.name] = value
         context = TaskContext(model, progress) if progress else TaskContext(model)
         return run(context, request_type(**kwargs))
 
-    parameters = [inspect.Parameter("model", inspect.Parameter.POSITIONAL_ONLY, annotation=LoadedModel)]
-    parameters += [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for f in positionals]
-    parameters += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+    parameters = [inspect.Parameter("model", inspect.Parameter.POSITIONAL_ONLY, annotation=LoadedModel)] \
+        if takes_model else []
+    parameters += [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=_default(f))
+                   for f in positionals]
+    parameters += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=_default(f))
                    for f in fields if f not in positionals]
     parameters.append(inspect.Parameter("progress", inspect.Parameter.KEYWORD_ONLY, default=None))
     call.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    call.__name__ = call.__qualname__ = request_type.command.replace("-", "_").replace(" ", "_")
-    call.__doc__ = f"Run ``circuitloupe {request_type.command}`` on ``model``. {request_type.__doc__ or ''}"
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"Run ``circuitloupe {request_type.command}``" + (" on ``model``" if takes_model else "") + \
+        f". {request_type.__doc__ or ''}"
     return call
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return inspect.Parameter.empty
 
 
 globals().update({name.replace("-", "_").replace(" ", "_"): _function_for(request_type)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from circuitloupe.core import equivariance as eq
+from circuitloupe.core.equivariance import analysis
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import load_model
 from circuitloupe.core.models.base import UNIT_RANGE, LoadedModel
@@ -136,8 +137,8 @@ def test_score_is_the_least_error_over_every_partial_permutation():
     responses = rng.normal(size=(4, 10, 4))
     responses[1:, :, 1] = np.roll(responses[:, :, 0], 1, axis=0)[1:]  # unit 0 maps to unit 1, roughly
     result = eq.analyse(responses, [f"u:{c}" for c in range(4)], "rotate", [0, 90, 180, 270])
-    norm, pairs = eq._normalise(responses), eq._pairs("rotate", 4)
-    best = min(eq._relative_error(norm, pairs, [dict(zip(rows, cols)).get(i) for i in range(4)])
+    norm, pairs = analysis._normalise(responses), analysis._pairs("rotate", 4)
+    best = min(analysis._relative_error(norm, pairs, [dict(zip(rows, cols)).get(i) for i in range(4)])
                for k in range(5) for rows in combinations(range(4), k) for cols in permutations(range(4), k))
     assert result.score == pytest.approx(best, abs=1e-12)
     assert result.score <= result.baseline_identity

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from circuitloupe.core import stimuli, tuning
+from circuitloupe.core.tuning import sweeps
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import Cancelled
 from circuitloupe.core.models.base import UNIT_RANGE, LoadedModel
@@ -72,7 +73,7 @@ def test_fwhm_of_a_known_bump():
     angles = np.arange(720) * 0.5
     offset = (angles - 100 + 180) % 360 - 180
     profile = np.exp(-0.5 * (offset / 20.0) ** 2)  # FWHM = 2.3548 * sigma
-    result = tuning._summarise("x:0", angles, profile)
+    result = sweeps._summarise("x:0", angles, profile)
     assert abs(result.preferred - 100) < 0.5 and abs(result.width - 47.1) < 1.0
 
 

@@ -11,8 +11,11 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import (REQUESTS, AblateRequest, CompareModelsRequest, FactorsRequest, FeatvisRequest,
-                               HandwrittenRequest, OutputsRequest, PolysemanticityRequest)
+from circuitloupe.tasks import (REQUESTS, AblateRequest, ActivationsRequest, AttributeRequest, CircuitRequest,
+                                CompareModelsRequest, EquivarianceRequest, ExpandedRequest, FactorsRequest,
+                                FeatvisRequest, FindCurvesRequest, HandwrittenRequest, LabelStatsRequest,
+                                OutputsRequest, PolysemanticityRequest, PredictRequest, ScanRequest, TuningRequest,
+                                WeightsRequest)
 
 HERE = str(Path(__file__).parent)  # an existing folder, for folder arguments
 
@@ -21,6 +24,31 @@ EXAMPLES = {
     "featvis": (FeatvisRequest(units=("conv4:26", "conv4:3"), steps=3, size=32, seed=2, diversity=2,
                                no_transforms=True, param="pixel", objective="neuron"),
                 ["--model", "bundled", "--out", "x.png"]),
+    "activations": (ActivationsRequest(images=("a.png", "sample:chelsea"), layers=("conv1", "conv2"), pre_relu=True),
+                    ["--model", "bundled", "--out", "a.npz"]),
+    "predict": (PredictRequest(images=("sample:coffee",), top=3), ["--model", "bundled"]),
+    "weights": (WeightsRequest(layer="conv1", shared_scale=True, columns=4, input_channel=2),
+                ["--model", "bundled", "--out", "w.png"]),
+    "expanded": (ExpandedRequest(src_layer="conv3", unit="conv4:26", top=3, method="gradient",
+                                 render_thumbnails=True), ["--model", "bundled", "--out", "e.png"]),
+    "circuit": (CircuitRequest(src_units="conv3:1,2", dst_units="conv4:26 , 3", magnitude=True,
+                               render_thumbnails=True), ["--model", "bundled", "--out", "c.png"]),
+    "attribute": (AttributeRequest(unit="conv4:26", image="sample:chelsea", method="saliency", whole_map=True,
+                                   position="max", baseline="noise", steps=4, batch=2, blur_sigma=3.5, seed=1,
+                                   layer="conv3", size=64, top=4, post_relu=True, canny_sigma=1.5, canny_low=0.1,
+                                   canny_high=0.2, curve_threshold=0.5, absolute=True, opacity=0.25, clip=98.0,
+                                   mode="overlay", direction="d.npy"),
+                  ["--model", "bundled", "--out", "a.png"]),
+    "tuning": (TuningRequest(units=("conv4:26,3",), family="curves", stimulus="angle", orientations=12,
+                             curvatures=3, post_relu=True, figure="radial"), ["--model", "bundled"]),
+    "find-curves": (FindCurvesRequest(layer="conv4", top=4, orientations=12, radii=3, min_selectivity=0.5,
+                                      min_sigma=1.0, min_curve_vs_line=0.5), ["--model", "bundled"]),
+    "equivariance": (EquivarianceRequest(units="conv4:1,2,3", transform="flip", steps=2, stimuli="featurevis",
+                                         reduce="max", hole_threshold=0.5, weights_to="conv5:1,2",
+                                         attention="sample:chelsea"), ["--model", "bundled", "--json", "-"]),
+    "scan": (ScanRequest(target="conv4:26", folder="photos", view="top", top=4, size=64, resize="crop",
+                         batch_size=4, workers=0, whole_layer=True, rescan=True), ["--model", "bundled"]),
+    "label stats": (LabelStatsRequest(session="s.labels", labeller="ann", view="density"), []),
     "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
                                             top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),
                        ["--out", "x.png"]),
@@ -41,7 +69,11 @@ def test_every_task_has_an_example():
 
 
 @pytest.mark.parametrize("command", sorted(REQUESTS))
-def test_request_survives_the_command_line(command):
+def test_request_survives_the_command_line(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the files and folders the examples name exist here
+    for name in ("a.png", "d.npy", "s.labels"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "photos").mkdir()
     request, extra = EXAMPLES[command]
     args = build_parser().parse_args([*request.to_argv(), *extra])
     assert type(request).from_args(args) == request
@@ -49,6 +81,10 @@ def test_request_survives_the_command_line(command):
 
 def test_defaults_are_left_out_of_the_command_line():
     assert FeatvisRequest(units=("conv4:26",)).to_argv() == ["featvis", "conv4:26"]
+    assert WeightsRequest().to_argv() == ["weights"]
+    # A required option is written even when it has its usual value.
+    assert EquivarianceRequest(units="conv4:1,2", transform="rotate").to_argv() == [
+        "equivariance", "conv4:1,2", "--transform", "rotate"]
 
 
 def test_unit_spellings_are_made_canonical():

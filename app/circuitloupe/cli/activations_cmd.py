@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import io
-
-import numpy as np
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image
-from circuitloupe.core.activations import capture
-from circuitloupe.core.errors import UserError
-from circuitloupe.core.images import to_batch
-from circuitloupe.core.paths import atomic_write_bytes
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task
+from circuitloupe.tasks import ActivationsRequest
 
 
 def register(commands) -> None:
@@ -28,22 +22,11 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for image in args.images:  # a bad image fails with one line before the model loads
+    request = ActivationsRequest.from_args(args)
+    for image in request.images:  # a bad image fails with one line before the model loads
         read_image(image)
-    model = open_model(args)
-    catalogue = model.catalogue
-    layers = [catalogue.layer(name.strip()).name for name in args.layers.split(",") if name.strip()]
-    if args.pre_relu:
-        missing = [name for name in layers if catalogue.pre_relu_of(name) is None]
-        if missing:
-            raise UserError(f"no pre-ReLU value for {', '.join(missing)}")
-        layers = [catalogue.pre_relu_of(name) for name in layers]
-    pixels = [read_image(image, model.in_channels) for image in args.images]
-    batch = to_batch(pixels, model.input_size)
-    arrays = capture(model, batch, layers)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(args.out, buffer.getvalue())
-    for name, array in arrays.items():
+    result = run_task(open_model(args), request, "activations")
+    result.save_npz(args.out)
+    for name, array in result.arrays.items():
         print(f"{name}: {list(array.shape)}")
     return 0

@@ -7,12 +7,9 @@ import argparse
 import numpy as np
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
-                                    open_model, require_output, write_json)
-from circuitloupe.core.figures import save_png
-from circuitloupe.core.units import parse_unit_list
-from circuitloupe.core.weights import (cached_thumbnails, circuit_figure, circuit_weights,
-                                       render_missing_thumbnails)
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
+                                    require_output, run_task, write_outputs)
+from circuitloupe.tasks import CircuitRequest
 
 
 def register(commands) -> None:
@@ -33,26 +30,10 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    model = open_model(args)
-    catalogue = model.catalogue
-    sources = [catalogue.unit(u) for u in parse_unit_list(args.src_units)]
-    targets = [catalogue.unit(u) for u in parse_unit_list(args.dst_units)]
-    bar = ProgressBar("circuit")
-    try:
-        grid = circuit_weights(model, sources, targets, progress=bar)
-        if args.out:
-            units = [*sources, *targets]
-            thumbs = (render_missing_thumbnails(model, units, progress=bar) if args.render_thumbnails
-                      else cached_thumbnails(model, units))
-            save_png(circuit_figure(grid, sources, targets, magnitude=args.magnitude, thumbnails=thumbs,
-                                    scale=args.scale), args.out)
-    finally:
-        bar.close()
-    if args.json:
-        write_json(args.json, {"model": model.spec, "rows": [str(u) for u in targets],
-                               "columns": [str(u) for u in sources], "shape": list(grid.shape),
-                               "max_abs": float(np.abs(grid).max()), "weights": np.round(grid, 7)})
+    result = run_task(open_model(args), CircuitRequest.from_args(args), "circuit")
+    write_outputs(args, result)
     if args.json != "-":
-        print(f"{len(targets)} x {len(sources)} cells of {grid.shape[2]}x{grid.shape[3]}, "
+        grid = result.weights
+        print(f"{len(result.targets)} x {len(result.sources)} cells of {grid.shape[2]}x{grid.shape[3]}, "
               f"max |w| {np.abs(grid).max():.4g}")
     return 0

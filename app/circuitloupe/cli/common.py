@@ -20,7 +20,6 @@ import numpy as np
 
 from circuitloupe.cli import types
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.labeling import BUILTIN, LabelSet, label_set_named
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.core.paths import atomic_write_text
 from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
@@ -107,19 +106,23 @@ class ProgressBar:
             self._bar = None
 
 
-def read_label_set(text: str) -> LabelSet:
-    """``--labels``: a built-in set's name or a UTF-8 text file of ``[*]name: description`` lines."""
-    if text in BUILTIN:
-        return label_set_named(text)
-    path = Path(text)
-    if not path.is_file():
-        raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
+def run_task(model: LoadedModel | None, request: Any, description: str, unit: str = "step") -> Any:
+    """Run a task's Request (:mod:`circuitloupe.tasks`) with a progress bar on stderr; its Result."""
+    from circuitloupe import tasks
+
+    bar = ProgressBar(description, unit)
     try:
-        return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
-    except UnicodeDecodeError:
-        raise UserError(f"{text} is not a UTF-8 text file of '[*]name: description' lines") from None
-    except OSError as error:
-        raise UserError(f"cannot read {text}: {error.strerror or error}") from None
+        return tasks.run(tasks.TaskContext(model, bar), request)
+    finally:
+        bar.close()
+
+
+def write_outputs(args: argparse.Namespace, result: Any) -> None:
+    """A task Result to ``--out`` (the figure at ``--scale``) and ``--json``, where given."""
+    if getattr(args, "out", None):
+        result.save(args.out, args.scale)
+    if getattr(args, "json", None):
+        write_json(args.json, result.to_json())
 
 
 #: Where ``write_json(path="-")`` writes while :func:`data_on_stdout` is active.

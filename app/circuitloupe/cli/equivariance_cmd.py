@@ -6,12 +6,10 @@ import argparse
 import sys
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (IMAGE_HELP, ProgressBar, add_model_arguments, add_scale_argument, open_model,
-                                    read_image, write_json)
+from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
+                                    run_task, write_outputs)
 from circuitloupe.core import equivariance as eq
-from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png, side_by_side, stack
-from circuitloupe.core.units import parse_unit_list
+from circuitloupe.tasks import EquivarianceRequest
 
 
 def register(commands) -> None:
@@ -50,63 +48,12 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def _stimuli(model, args, units):
-    if args.stimuli == "synthetic":
-        return None
-    if args.stimuli == "featurevis":
-        bar = ProgressBar("feature visualisation")
-        try:
-            return eq.featurevis_stimuli(model, units, progress=bar)
-        finally:
-            bar.close()
-    return eq.folder_stimuli(args.stimuli, model.input_size)
-
-
 def run(args: argparse.Namespace) -> int:
-    model = open_model(args)
-    if args.attention and "attention_maps" not in model.extras:
-        raise UserError(f"{model.name} has no attention maps; --attention needs a_p4cnn or fa_p4cnn")
-    if args.discover:
-        layer = model.catalogue.layer(args.units).name
-        bar = ProgressBar(f"discover {args.transform}")
-        try:
-            found = eq.discover(model, layer, args.transform, args.steps, stimuli=_stimuli(model, args, []),
-                                reduce=args.reduce, progress=bar)
-        finally:
-            bar.close()
-        write_json(args.json, {"model": model.spec, "layer": layer, "transform": args.transform,
-                               "candidates": [{"units": c.units, "strength": c.strength, "cyclic": c.cyclic}
-                                              for c in found]})
-        for candidate in found:
-            print(candidate.name, file=sys.stderr)
-        return 0
-    units = [model.catalogue.unit(u) for u in parse_unit_list(args.units)]
-    bar = ProgressBar(f"{args.transform} responses")
-    try:
-        result = eq.equivariance(model, units, args.transform, args.steps, stimuli=_stimuli(model, args, units),
-                                 reduce=args.reduce, hole_threshold=args.hole_threshold, progress=bar)
-        data = {"model": model.spec, "weights": model.weights_id, **result.to_json()}
-        symmetry = None
-        if args.weights_to:
-            targets = [model.catalogue.unit(u) for u in parse_unit_list(args.weights_to)]
-            second = eq.equivariance(model, targets, args.transform, args.steps,
-                                     stimuli=_stimuli(model, args, targets), reduce=args.reduce,
-                                     hole_threshold=args.hole_threshold, progress=bar)
-            symmetry = eq.weight_symmetry(model, result, second)
-            data["weights_to"] = second.to_json()
-            data["weight_symmetry"] = symmetry.to_json()
-    finally:
-        bar.close()
-    write_json(args.json, data)
-    if args.out:
-        figure = eq.summary_figure(result, args.scale)
-        if symmetry is not None:
-            grids = eq.weight_symmetry_figure(symmetry, args.scale)
-            figure = side_by_side([figure, grids], height=int(figure.height / args.scale), scale=args.scale)
-        if args.attention:
-            view = eq.attention_view(model, read_image(args.attention))
-            figure = stack([figure, eq.attention_figure(view, args.scale)])
-        save_png(figure, args.out)
-    print(f"score {result.score:.4g} (identity {result.baseline_identity:.4g}, random "
-          f"{result.baseline_random:.4g}); holes: {len(result.holes)}", file=sys.stderr)
+    request = EquivarianceRequest.from_args(args)
+    if request.attention:
+        read_image(request.attention)
+    task = "discover" if request.discover else "responses"
+    result = run_task(open_model(args), request, f"{request.transform} {task}")
+    write_outputs(args, result)
+    print("\n".join(result.lines()), file=sys.stderr)
     return 0

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
-                                    open_model, require_output, write_json)
-from circuitloupe.core.figures import save_png
-from circuitloupe.core.units import UnitRef
-from circuitloupe.core.weights import (bottleneck_applies, cached_thumbnails, expanded_figure, expanded_weights,
-                                       kernels_json, ranked_kernels, render_missing_thumbnails)
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
+                                    require_output, run_task, write_outputs)
+from circuitloupe.tasks import ExpandedRequest
 
 
 def register(commands) -> None:
@@ -32,29 +29,10 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    model = open_model(args)
-    unit = model.catalogue.unit(UnitRef.parse(args.unit))
-    src = model.catalogue.layer(args.src_layer).name
-    method = args.method
-    if method == "auto":
-        method = "product" if bottleneck_applies(model, unit, src) else "gradient"
-    weights = expanded_weights(model, unit, src, method=method)
-    ranked = ranked_kernels(weights, src, args.top)
-    if args.out:
-        inputs = [u for u, _, _ in ranked]
-        if args.render_thumbnails:
-            bar = ProgressBar("thumbnails")
-            try:
-                thumbs = render_missing_thumbnails(model, inputs, progress=bar)
-            finally:
-                bar.close()
-        else:
-            thumbs = cached_thumbnails(model, inputs)
-        save_png(expanded_figure(ranked, unit, thumbs, scale=args.scale), args.out)
-    if args.json:
-        write_json(args.json, {"model": model.spec, "unit": str(unit), "src_layer": src, "method": method,
-                               "kernel_shape": list(weights.shape[1:]), "inputs": kernels_json(ranked)})
+    request = ExpandedRequest.from_args(args)
+    result = run_task(open_model(args), request, "thumbnails" if request.render_thumbnails else "expanded")
+    write_outputs(args, result)
     if args.json != "-":
-        for input_unit, norm, _ in ranked:
+        for input_unit, norm, _ in result.ranked:
             print(f"{input_unit}\t{norm:.6g}")
     return 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
-from circuitloupe.tasks import FeatvisRequest, TaskContext
+from circuitloupe.tasks import FeatvisRequest
 
 
 def register(commands) -> None:
@@ -51,13 +51,9 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    request = FeatvisRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("featvis")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
+    if out.suffix and out.suffix.lower() != ".png":
+        raise UserError(f"--out {out} should end in .png, or name a folder for one PNG per image")
+    result = run_task(open_model(args), FeatvisRequest.from_args(args), "featvis")
     if out.suffix.lower() == ".png":
         result.save(out, args.scale)
         files = [str(out)] * len(result.images())

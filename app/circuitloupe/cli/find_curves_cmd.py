@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.core import curve_finder
-from circuitloupe.core.figures import save_png
+from circuitloupe.tasks import FindCurvesRequest
 
 
 def register(commands) -> None:
@@ -45,23 +45,10 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = open_model(args)
-    bar = ProgressBar(f"find-curves {args.layer}", unit="batch")
-    try:
-        search = curve_finder.find_curves(model, args.layer, top=args.top, orientations=args.orientations,
-                                          curvatures=args.radii, min_selectivity=args.min_selectivity,
-                                          min_sigma=args.min_sigma, min_curve_vs_line=args.min_curve_vs_line,
-                                          progress=bar)
-    finally:
-        bar.close()
-    print(search.summary())
-    for s in search.family:
-        print(f"  {s.unit:<24} preferred {s.preferred:5.1f} deg  selectivity {s.selectivity:.2f}  "
-              f"peak/mean {s.peak_to_mean:5.2f}  peak {s.peak_sigma:4.1f} sd  curve-line {s.curve_vs_line:4.1f} sd")
-    if args.json:
-        write_json(args.json, search.to_json())
-    if args.out:
-        save_png(curve_finder.curve_family_figure(search, args.scale), args.out)
-    if args.save_family is not None and search.family:
-        name = curve_finder.save_family(model, search, args.save_family or None)
+    result = run_task(model, FindCurvesRequest.from_args(args), f"find-curves {args.layer}", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
+    if args.save_family is not None and result.search.family:
+        name = curve_finder.save_family(model, result.search, args.save_family or None)
         print(f"saved family '{name}'")
     return 0

@@ -9,21 +9,20 @@ the label-by-activation results (figure and JSON, with agreement between labelle
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, read_label_set,
-                                     write_json)
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, run_task,
+                                     write_outputs)
 from circuitloupe.core.dataset import ScanSettings, resolve_target, scan
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, SamplingPlan, create_session,
                                         session_path)
-from circuitloupe.core.labeling.figures import VIEWS, positive_summary, support, view_figure
+from circuitloupe.core.labeling.figures import VIEWS
+from circuitloupe.core.labeling.labelsets import read_label_set
 from circuitloupe.core.labeling.sampling import DEFAULT_BINS
-from circuitloupe.core.labeling.stats import UNLABELLED
+from circuitloupe.tasks import LabelStatsRequest
 
 
 def register(commands) -> None:
@@ -112,38 +111,11 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    with LabelSession(session_path(args.session)) as session:
-        results = session.results(args.labeller)
-        labelled, skipped, total = session.progress(args.labeller)
-        print(f"{args.labeller}: {labelled} labelled, {skipped} skipped of {total}")
-        totals = results.counts.sum(axis=0)
-        bins = support(results)  # shares only where the bins carry them
-        for k, name in enumerate(results.names):
-            share = f", {results.shares[name]:.1%} of the expected value" if bins.supported else ""
-            print(f"  {name}: {totals[k]} items{share}")
-        if bins.supported and results.shares[UNLABELLED] > 0:
-            print(f"  bins with no labels yet: {results.shares[UNLABELLED]:.1%} of the expected value")
-        headline = positive_summary(results, session.label_set)
-        if headline:
-            print(f"  {headline}")
-        for warning in bins.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        labellers = session.labellers()
-        pairs = [session.agreement(a, b) for a, b in itertools.combinations(labellers, 2)]
-        for pair in pairs:
-            kappa = "n/a" if pair["kappa"] is None else f"{pair['kappa']:.3f}"
-            print(f"  agreement {pair['labellers'][0]} / {pair['labellers'][1]}: {pair['items']} items, "
-                  f"{pair['percent'] or 0:.1f}%, kappa {kappa}")
-        if args.out:
-            save_png(view_figure(results, session.label_set, args.view, args.scale), args.out)
-        if args.json:
-            info = session.info
-            write_json(args.json, {"session": str(session.path), "unit": info.unit, "model": info.model,
-                                   "weights_id": info.weights_id, "dataset": info.dataset, "labeller": args.labeller,
-                                   "labelled": labelled, "skipped": skipped, "items": total,
-                                   "labellers": labellers, "headline": headline, "supported": bins.supported,
-                                   "warnings": list(bins.warnings), **results.to_json(),
-                                   "agreement": pairs})
+    result = run_task(None, LabelStatsRequest.from_args(args), "stats")
+    print("\n".join(result.lines()))
+    for warning in result.support.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    write_outputs(args, result)
     return 0
 
 

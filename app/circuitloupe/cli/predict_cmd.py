@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, write_json
-from circuitloupe.core.predict import predict
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task, write_json
+from circuitloupe.tasks import PredictRequest
 
 
 def register(commands) -> None:
@@ -24,15 +23,14 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = open_model(args)
-    pixels = [read_image(image, model.in_channels) for image in args.images]
-    results = predict(model, pixels, top=args.top)
+    request = PredictRequest.from_args(args)
+    for image in request.images:  # a bad image fails with one line before the model loads
+        read_image(image)
+    result = run_task(open_model(args), request, "predict")
     if args.json:
-        write_json(args.json, {"model": model.spec, "weights": model.weights_id,
-                               "images": [{"image": path, "top": [asdict(p) for p in found]}
-                                          for path, found in zip(args.images, results)]})
+        write_json(args.json, result.to_json())
     if args.json != "-":
-        for path, found in zip(args.images, results):
+        for path, found in zip(result.request.images, result.predictions):
             print(path)
             for p in found:
                 print(f"  {p.probability:7.2%}  {p.index:4d}  {p.label}")

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import numpy as np
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
-from circuitloupe.core.dataset import (DatasetCache, ScanResult, ScanSettings, describe, drop_cache, open_dataset,
-                                       resolve_target, scan, unit_report)
-from circuitloupe.core.dataset.figures import VIEWS, report_figure
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
+from circuitloupe.core.dataset import resolve_target
+from circuitloupe.core.dataset.figures import VIEWS
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png
+from circuitloupe.tasks import ScanRequest
 
 
 def register(commands) -> None:
@@ -50,60 +45,13 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    request = ScanRequest.from_args(args)
     model = open_model(args)
-    settings = ScanSettings(size=(args.size, args.size) if args.size else None, resize=args.resize,
-                            batch_size=args.batch_size, workers=args.workers)
-    target = resolve_target(model, args.target, whole_layer=args.whole_layer)
-    if (args.out or args.top != 9) and target.unit is None:
+    if args.out and resolve_target(model, request.target, whole_layer=request.whole_layer).unit is None:
         raise UserError("--out and --top need a unit (layer:channel), not a whole layer")
-    if args.rescan:
-        old = open_dataset(model, target, args.folder, settings)
-        if old is not None:
-            drop_cache(old)
-    bar = ProgressBar("scan", unit="img")
-    try:
-        result = scan(model, target, args.folder, settings, progress=bar)
-    finally:
-        bar.close()
-    for warning in result.warnings:
+    result = run_task(model, request, "scan", unit="img")
+    for warning in result.scan.warnings:
         print(f"circuitloupe: warning: {warning}", file=sys.stderr)
-    print(_summary_line(result))
-    for relpath, error in result.bad:
-        print(f"  skipped {relpath}: {error}")
-    if target.unit is not None:
-        report = unit_report(model, result.cache, target.unit.channel, k=args.top)
-        stats = report.stats
-        fit = f", exponential tail rate {report.fit.rate:.4g}" if report.fit else ""
-        print(f"{target.unit}: mean {stats.get('mean', 0):.4g}, firing {stats.get('fraction_firing', 0):.1%} "
-              f"of {stats.get('count', 0)} positions{fit}")
-        data = {**report.to_json(), **_scan_json(result)}
-        if args.out:
-            save_png(report_figure(report, args.view, args.scale), args.out)
-    else:
-        data = {"layer": target.layer, **_scan_json(result), "channels": _layer_stats(result.cache)}
-    if args.json:
-        write_json(args.json, data)
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0
-
-
-def _summary_line(result: ScanResult) -> str:
-    rate = f" ({result.images_per_second:.1f} images/s)" if result.scanned else ""
-    return (f"{result.scanned} images scanned{rate}, {result.reused} from the cache, "
-            f"{len(result.bad)} skipped, {len(result.ignored)} other files ignored")
-
-
-def _scan_json(result: ScanResult) -> dict[str, Any]:
-    return {"scanned": result.scanned, "reused": result.reused, "seconds": result.seconds,
-            "cache": str(result.cache.folder),
-            "skipped": [{"file": f, "error": e} for f, e in result.bad], "ignored": result.ignored}
-
-
-def _layer_stats(cache: DatasetCache) -> list[dict[str, Any]]:
-    rows = []
-    for channel in cache.channels:
-        values = cache.values(channel, "pre")
-        stats = describe(values)
-        rows.append({"channel": channel, **{k: stats[k] for k in ("mean", "std", "max", "fraction_firing")
-                                            if k in stats},
-                     "max_per_image_mean": float(np.max(values, axis=(1, 2)).mean()) if values.size else 0.0})
-    return rows

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
 from circuitloupe.core import tuning
-from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import save_png
-from circuitloupe.core.units import parse_unit_list
-
-FIGURES = ("summary", "maps", "radial", "joint")
+from circuitloupe.tasks import TuningRequest
+from circuitloupe.tasks.tuning import FIGURES
 
 
 def register(commands) -> None:
@@ -41,62 +36,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = open_model(args)
-    units = _units(model, args)
-    bar = ProgressBar(f"tuning {args.stimulus}", unit="batch")
-    try:
-        maps = tuning.response_maps(model, units, args.stimulus, args.orientations, args.curvatures,
-                                    pre_relu=not args.post_relu, progress=bar)
-        joint = tuning.joint_tuning(model, units, progress=bar) if args.figure == "joint" else None
-    finally:
-        bar.close()
-    for rmap in maps:
-        radial = tuning.radial_from_map(rmap)
-        value, orientation, parameter = rmap.peak
-        print(f"{rmap.unit}: preferred {radial.preferred:.1f} deg, width {radial.width:.1f} deg, "
-              f"peak {value:.4g} at {orientation:.1f} deg / {rmap.parameter_name} {parameter:.1f}")
-    if args.out:
-        save_png(_figure(args.figure, maps, joint, args.scale), args.out)
-    if args.json:
-        write_json(args.json, _report(model, args, maps, joint))
+    request = TuningRequest.from_args(args)
+    result = run_task(open_model(args), request, f"tuning {request.stimulus}", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0
-
-
-def _units(model, args) -> list:
-    units = parse_unit_list(" ".join(args.units)) if args.units else []
-    if args.family:
-        if args.family not in model.families:
-            known = ", ".join(model.families) or "none"
-            raise UserError(f"{model.name} has no family '{args.family}' (families: {known})")
-        units += parse_unit_list(" ".join(model.families[args.family]))
-    if not units:
-        raise UserError("name at least one UNIT (e.g. conv4:3) or a --family")
-    return [model.catalogue.unit(u) for u in units]
-
-
-def _figure(kind: str, maps, joint, scale: float):
-    if kind == "maps":
-        return tuning.response_map_figure(maps, scale)
-    if kind == "radial":
-        return tuning.radial_tuning_figure([tuning.radial_from_map(m) for m in maps], scale)
-    if kind == "joint":
-        return tuning.joint_tuning_figure(joint, scale)
-    return tuning.summary_figure(maps, scale)
-
-
-def _report(model, args, maps, joint) -> dict:
-    first = maps[0]
-    report = {
-        "model": model.spec,
-        "weights": model.weights_id,
-        "stimulus": args.stimulus,
-        "orientation_convention": "degrees; 0 = curve bulging upward / angle pointing up; counter-clockwise",
-        "orientations_deg": first.orientations,
-        ("radii_px" if args.stimulus == "curve" else "openings_deg"): first.parameters,
-        "grid_shape": "[curvatures, orientations]",
-        "units": [tuning.unit_summary(m) for m in maps],
-    }
-    if joint is not None:
-        report["joint_tuning"] = {"orientations_deg": joint.angles, "units": joint.units,
-                                  "curves": np.round(joint.curves, 6)}
-    return report

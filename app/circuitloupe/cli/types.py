@@ -182,7 +182,7 @@ def input_folder(value: str) -> str:
 
 def label_set(value: str) -> str:
     """A built-in label set's name, or a UTF-8 text file of ``[*]name: description`` lines."""
-    from circuitloupe.cli.common import read_label_set
+    from circuitloupe.core.labeling.labelsets import read_label_set
 
     try:
         read_label_set(value)

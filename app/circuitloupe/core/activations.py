@@ -13,7 +13,6 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from circuitloupe.core.layers import LayerCatalogue, LayerInfo
 from circuitloupe.core.models.base import LoadedModel
 from circuitloupe.core.units import UnitRef
 
@@ -92,50 +91,6 @@ def unit_values(model: LoadedModel, images: torch.Tensor, units: Sequence[UnitRe
         y, x = position if position is not None else (maps.shape[2] // 2, maps.shape[3] // 2)
         columns.append(maps[:, unit.channel, y, x])
     return torch.stack(columns, dim=1)
-
-
-def build_catalogue(model: LoadedModel) -> LayerCatalogue:
-    """Trace one forward pass at the model's input size and list its usable hook points.
-
-    A hook point is kept when its module runs exactly once and outputs a [B, C, H, W] or
-    [B, C] tensor; layers are listed in execution order.
-    """
-    order: list[str] = []
-    shapes: dict[str, tuple[int, int, int]] = {}
-    calls: dict[str, int] = {}
-    handles = []
-
-    def make_hook(name: str):
-        def hook(_module, _inputs, output):
-            calls[name] = calls.get(name, 0) + 1
-            if isinstance(output, torch.Tensor) and output.dim() in (2, 4) and name not in shapes:
-                order.append(name)
-                shape = tuple(output.shape[1:])
-                shapes[name] = shape if len(shape) == 3 else (shape[0], 1, 1)
-        return hook
-
-    probe = torch.zeros(1, model.in_channels, *model.input_size, device=model.device)
-    try:
-        for name, module in model.hook_points.items():
-            handles.append(module.register_forward_hook(make_hook(name)))
-        with torch.no_grad():
-            model.forward(probe)
-    finally:
-        for handle in handles:
-            handle.remove()
-    points = set(model.hook_points)
-    infos = [
-        LayerInfo(
-            name=name,
-            shape=shapes[name],
-            has_pre_relu=f"{name}_pre_relu" in points,
-            parts=model.layer_parts.get(name, ()),
-            group=model.layer_groups.get(name),
-        )
-        for name in order
-        if calls[name] == 1
-    ]
-    return LayerCatalogue(infos, aliases=dict(model.aliases))
 
 
 def layer_shapes(model: LoadedModel, input_size: tuple[int, int]) -> dict[str, tuple[int, ...]]:

@@ -1,12 +1,24 @@
-"""The layer catalogue of a model: names, channel counts, shapes and concatenation parts."""
+"""The layer catalogue of a model: names, channel counts, shapes and concatenation parts, traced
+from one forward pass (:func:`build_catalogue`); and :func:`last_module_before`, which finds the
+module (e.g. the conv) that produces a layer.
+
+Below the models in the layering (``LoadedModel.catalogue`` is built here), so it knows a
+model only by its attributes."""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+from torch import nn
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import PRE_RELU_SUFFIX, UnitRef
+
+if TYPE_CHECKING:
+    from circuitloupe.core.models.base import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,75 @@ class LayerCatalogue:
     def children(self, group: str) -> list[LayerInfo]:
         """Branch layers grouped under a block (for the browser tree)."""
         return [info for info in self.layers if info.group == group]
+
+
+def build_catalogue(model: LoadedModel) -> LayerCatalogue:
+    """Trace one forward pass at the model's input size and list its usable hook points.
+
+    A hook point is kept when its module runs exactly once and outputs a [B, C, H, W] or
+    [B, C] tensor; layers are listed in execution order.
+    """
+    order: list[str] = []
+    shapes: dict[str, tuple[int, int, int]] = {}
+    calls: dict[str, int] = {}
+    handles = []
+
+    def make_hook(name: str):
+        def hook(_module, _inputs, output):
+            calls[name] = calls.get(name, 0) + 1
+            if isinstance(output, torch.Tensor) and output.dim() in (2, 4) and name not in shapes:
+                order.append(name)
+                shape = tuple(output.shape[1:])
+                shapes[name] = shape if len(shape) == 3 else (shape[0], 1, 1)
+        return hook
+
+    probe = torch.zeros(1, model.in_channels, *model.input_size, device=model.device)
+    try:
+        for name, module in model.hook_points.items():
+            handles.append(module.register_forward_hook(make_hook(name)))
+        with torch.no_grad():
+            model.forward(probe)
+    finally:
+        for handle in handles:
+            handle.remove()
+    points = set(model.hook_points)
+    infos = [
+        LayerInfo(
+            name=name,
+            shape=shapes[name],
+            has_pre_relu=f"{name}_pre_relu" in points,
+            parts=model.layer_parts.get(name, ()),
+            group=model.layer_groups.get(name),
+        )
+        for name in order
+        if calls[name] == 1
+    ]
+    return LayerCatalogue(infos, aliases=dict(model.aliases))
+
+
+class _Reached(Exception):
+    """Ends a forward pass once the layer asked about has been computed."""
+
+
+def last_module_before(model: LoadedModel, layer: str, candidates: Sequence[nn.Module]) -> nn.Module | None:
+    """Of ``candidates``, the module that finishes last before ``layer``'s hook point (one forward pass)."""
+    target = model.hook_points[layer]
+    order: list[nn.Module] = []
+
+    def record(module, _inputs, _output):
+        order.append(module)
+        if module is target:
+            raise _Reached()
+
+    handles = [m.register_forward_hook(record) for m in {*candidates, target}]
+    try:
+        with torch.no_grad():
+            model.forward(torch.zeros(1, model.in_channels, *model.input_size, device=model.device))
+    except _Reached:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    chosen = set(map(id, candidates))
+    found = [m for m in order if id(m) in chosen]
+    return found[-1] if found else None

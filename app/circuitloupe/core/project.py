@@ -21,6 +21,7 @@ from typing import Any, Callable
 from circuitloupe import __version__
 from circuitloupe.core.errors import UserError, WeightsError
 from circuitloupe.core.paths import atomic_write_text, data_dir
+from circuitloupe.core.specs import is_custom_spec, parse_random_spec
 
 FORMAT = "circuitloupe-project"
 SCHEMA_VERSION = 1
@@ -145,16 +146,12 @@ def load_project(path: str | Path) -> Project:
 
 def model_file(project: Project) -> Path | None:
     """The Python file a ``file.py:factory`` model spec names (loading it runs that file), or None."""
-    from circuitloupe.core.models.custom import is_custom_spec
-
     spec = project.model_spec
     return Path(spec.rpartition(":")[0]) if spec and is_custom_spec(spec) else None
 
 
 def _with_file_paths(project: Project, rewrite: Callable[[str], str]) -> Project:
     """``project`` with the model file of its spec and its weights file path passed through ``rewrite``."""
-    from circuitloupe.core.models.weights_io import parse_random_spec
-
     changes: dict[str, str] = {}
     if (file := model_file(project)) is not None:
         changes["model_spec"] = f"{rewrite(str(file))}:{project.model_spec.rpartition(':')[2]}"

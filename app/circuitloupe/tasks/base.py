@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import io
 import json
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,16 +61,16 @@ def flag(name: str, **kwargs: Any) -> Any:
     return field(metadata={_ARG: _Spelling(name, is_switch=True)}, **kwargs)
 
 
-def is_many(f: dataclasses.Field) -> bool:
-    """Whether a Request field holds several values (a tuple)."""
+def is_positional(f: dataclasses.Field) -> bool:
+    """Whether a Request field is a positional command-line argument."""
     spelling = f.metadata.get(_ARG)
-    return spelling is not None and spelling.many
+    return spelling is not None and spelling.flag is None
 
 
 class Context(Protocol):
     """What a task runs with: the model and the progress / stop callbacks."""
 
-    model: LoadedModel
+    model: LoadedModel | None  # None only for tasks with ``needs_model = False``
     progress: ProgressFn
     should_stop: StopFn
 
@@ -78,7 +79,7 @@ class Context(Protocol):
 class TaskContext:
     """A :class:`Context` for the CLI, notebooks and tests."""
 
-    model: LoadedModel
+    model: LoadedModel | None
     progress: ProgressFn = no_progress
     should_stop: StopFn = never_stop
 
@@ -89,8 +90,12 @@ class Request:
     :func:`positional`, :func:`option` or :func:`flag`, and set ``command``."""
 
     command: ClassVar[str] = ""
+    #: False for a task that works on saved files only (``label stats``): it runs without a model.
+    needs_model: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _normalised(f, getattr(self, f.name)))
         self.validate()
 
     def validate(self) -> None:
@@ -106,6 +111,8 @@ class Request:
                 continue
             value = getattr(self, f.name)
             if spelling.flag is None:
+                if value is None:  # an optional positional left out
+                    continue
                 positionals.extend(map(str, value) if spelling.many else [str(value)])
             elif _is_default(f, value) or value is None:
                 continue
@@ -118,21 +125,23 @@ class Request:
     @classmethod
     def from_args(cls: type[R], args: argparse.Namespace) -> R:
         """The request a parsed command line asks for (fields read by name from ``args``)."""
-        values = {}
-        for f in dataclasses.fields(cls):
-            if _ARG not in f.metadata or not hasattr(args, f.name):
-                continue
-            value = getattr(args, f.name)
-            if value is None:  # an option left out: the field's default
-                continue
-            spelling = f.metadata[_ARG]
-            if spelling.many and value is not None:
-                value = tuple(value) if spelling.flag is None else tuple(_split_many(value))
-            values[f.name] = value
-        return cls(**values)
+        # An option left out (None) keeps the field's default.
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                      if _ARG in f.metadata and getattr(args, f.name, None) is not None})
 
 
 R = TypeVar("R", bound=Request)
+
+
+def _normalised(f: dataclasses.Field, value: Any) -> Any:
+    """Paths as the text a command line shows; a field of several values as a tuple (an option's
+    ``"a,b"`` split at its commas, one value for a positional wrapped)."""
+    spelling = f.metadata.get(_ARG)
+    if spelling is not None and spelling.many and value is not None:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        items = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in items]
+        return tuple(items) if spelling.flag is None else tuple(_split_many(items))
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _is_default(f: dataclasses.Field, value: Any) -> bool:
@@ -167,6 +176,10 @@ class Result:
     def data(self) -> dict[str, Any]:
         """The analysis's own JSON fields (without model and request)."""
         return {}
+
+    def lines(self) -> list[str]:
+        """A short text summary: what the command prints."""
+        return []
 
     def to_json(self) -> dict[str, Any]:
         return {"command": self.request.command, "model": self.model_spec, "weights": self.weights_id,
@@ -230,6 +243,14 @@ def run(ctx: Context, request: Request) -> Result:
     except KeyError:
         raise TypeError(f"no task is registered for {type(request).__name__}") from None
     return runner(ctx, request)
+
+
+def model_arguments(model: LoadedModel) -> list[str]:
+    """The ``--model`` / ``--weights`` arguments that load ``model`` on the command line."""
+    argv = ["--model", model.spec]
+    if model.weights_id.startswith("random"):
+        argv += ["--weights", model.weights_id]
+    return argv
 
 
 def command_line(request: Request, model_args: list[str], outputs: dict[str, str] | None = None) -> str:

@@ -17,6 +17,7 @@ class CompareModelsRequest(Request):
     the families by radial tuning."""
 
     command = "compare-models"
+    needs_model = False
 
     models: tuple[str, ...] = option("--models", many=True, default=())
     analysis: str = option("--analysis", default="curves")

@@ -15,11 +15,22 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.resample import affine_resample
 
 Size = tuple[int, int]
+
+
+def _identities(batch: int) -> torch.Tensor:
+    """``batch`` identity maps [batch, 3, 3]."""
+    return torch.eye(3).repeat(batch, 1, 1)
+
+
+def _draw(values: Sequence[float], batch: int, generator: torch.Generator) -> torch.Tensor:
+    """One of ``values`` per image, drawn uniformly: [batch] float32."""
+    choice = torch.randint(0, len(values), (batch,), generator=generator)
+    return torch.tensor(values, dtype=torch.float32)[choice]
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class Jitter:
 
     def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         offsets = torch.randint(0, self.pixels + 1, (batch, 2), generator=generator).float() - self.pixels / 2
-        m = torch.eye(3).repeat(batch, 1, 1)
+        m = _identities(batch)
         m[:, :2, 2] = offsets
         return m
 
@@ -63,9 +74,8 @@ class RandomScale:
         return size
 
     def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        choice = torch.randint(0, len(self.scales), (batch,), generator=generator)
-        inverse = 1.0 / torch.tensor(self.scales, dtype=torch.float32)[choice]
-        m = torch.eye(3).repeat(batch, 1, 1)
+        inverse = 1.0 / _draw(self.scales, batch, generator)
+        m = _identities(batch)
         m[:, 0, 0] = inverse
         m[:, 1, 1] = inverse
         return m
@@ -81,10 +91,9 @@ class RandomRotate:
         return size
 
     def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        choice = torch.randint(0, len(self.angles), (batch,), generator=generator)
-        theta = torch.tensor(self.angles, dtype=torch.float32)[choice] * (math.pi / 180.0)
+        theta = _draw(self.angles, batch, generator) * (math.pi / 180.0)
         cos, sin = torch.cos(theta), torch.sin(theta)
-        m = torch.eye(3).repeat(batch, 1, 1)
+        m = _identities(batch)
         # Output offset -> input offset is the inverse rotation; y points down in images.
         m[:, 0, 0], m[:, 0, 1] = cos, -sin
         m[:, 1, 0], m[:, 1, 1] = sin, cos
@@ -130,18 +139,15 @@ class Transforms:
         batch = images.shape[0]
         in_size = tuple(images.shape[-2:])
         out_size = self.output_size(in_size)
-        total = torch.eye(3).repeat(batch, 1, 1)
+        total = _identities(batch)
         for item in self.items:
             m = item.matrices(batch, generator)
             if m is not None:
                 total = total @ m
-        theta = _to_normalised(total, in_size, out_size).to(images.device, images.dtype)
-        grid = F.affine_grid(theta, [batch, images.shape[1], *out_size], align_corners=False)
+        theta = _to_normalised(total, in_size, out_size)
         if self.mode == "reflect":
-            return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-        shifted = F.grid_sample(images - self.fill, grid, mode="bilinear", padding_mode="zeros",
-                                align_corners=False)
-        return shifted + self.fill
+            return affine_resample(images, theta, out_size, padding="reflection")
+        return affine_resample(images, theta, out_size, fill=self.fill)
 
 
 def _to_normalised(matrix: torch.Tensor, in_size: Size, out_size: Size) -> torch.Tensor:

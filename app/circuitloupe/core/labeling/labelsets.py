@@ -8,6 +8,7 @@ label that counts as "the feature is there", e.g. curve and imperfect curve).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from circuitloupe.core.errors import UserError
 
@@ -101,3 +102,18 @@ def label_set_named(name: str) -> LabelSet:
     if name not in BUILTIN:
         raise UserError(f"no label set called '{name}'; built-in sets are {', '.join(BUILTIN)}")
     return BUILTIN[name]
+
+
+def read_label_set(text: str) -> LabelSet:
+    """``--labels``: a built-in set's name or a UTF-8 text file of ``[*]name: description`` lines."""
+    if text in BUILTIN:
+        return label_set_named(text)
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
+    try:
+        return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    except UnicodeDecodeError:
+        raise UserError(f"{text} is not a UTF-8 text file of '[*]name: description' lines") from None
+    except OSError as error:
+        raise UserError(f"cannot read {text}: {error.strerror or error}") from None

@@ -10,9 +10,12 @@ import torch
 from torch import nn
 
 from circuitloupe.core.models.weights_io import parse_random_spec
+from circuitloupe.core.layers import LayerCatalogue, build_catalogue
 
 if TYPE_CHECKING:
-    from circuitloupe.core.layers import LayerCatalogue
+    import numpy as np
+
+    from circuitloupe.core.units import UnitRef
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,21 @@ class LoadedModel:
     families: dict[str, list[str]] = field(default_factory=dict)
     # The layer whose curve detectors stand for this model in ``compare-models`` (None: ask).
     curve_layer: str | None = None
-    # Optional per-model analysis helpers (e.g. InceptionV1's exact bottleneck products).
+    # Optional per-model analysis helpers (e.g. a p4 CNN's group layers and attention maps).
     extras: dict[str, Callable] = field(default_factory=dict)
+    # What a model offers beyond the generic analyses, so that no analysis imports a model module:
+    #: ``(model, unit, src_layer)`` -> the conv weights whose product is the exact expanded weights
+    #: from ``src_layer`` into ``unit`` (first to last; InceptionV1's bottlenecks), or None where
+    #: the product does not apply.
+    bottleneck_path: Callable[[LoadedModel, UnitRef, str], list[torch.Tensor] | None] | None = None
+    #: ``(model, layer)`` -> the kernels a p4 group layer applies for each output rotation,
+    #: [C_out, 4, C_in, J, kh, kw] (p4 group CNNs).
+    rotated_kernels: Callable[[LoadedModel, str], np.ndarray] | None = None
+    #: Attentive models: images [B, C, H, W] in [0, 1] -> their overall spatial attention
+    #: [B, H, W] at the input size.
+    overall_attention: Callable[[torch.Tensor], torch.Tensor] | None = None
+    #: A circuit worth showing first: (earlier units, later units), e.g. InceptionV1's curve circuit.
+    default_circuit: tuple[str, str] | None = None
     weights_spec: str | None = None
 
     def __post_init__(self) -> None:
@@ -108,6 +124,4 @@ class LoadedModel:
 
     @cached_property
     def catalogue(self) -> LayerCatalogue:
-        from circuitloupe.core.activations import build_catalogue
-
         return build_catalogue(self)

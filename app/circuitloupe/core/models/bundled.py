@@ -20,7 +20,7 @@ from torch import nn
 
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 from circuitloupe.core.resources import resource_path
 
 NAME = "bundled"

@@ -20,12 +20,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
 from circuitloupe.core.models.torchvision_zoo import dotted_groups, module_tree
-from circuitloupe.core.models.zoo import seeded
-
-
-def is_custom_spec(spec: str) -> bool:
-    path, sep, _ = spec.rpartition(":")
-    return bool(sep) and path.endswith(".py")
+from circuitloupe.core.models.entry import seeded
 
 
 def load_custom(spec: str, weights: str | None = None) -> LoadedModel:

@@ -19,7 +19,7 @@ from circuitloupe.core.imagenet import imagenet_classes
 from circuitloupe.core.models import efficientnet_lite as lite
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 
 NAME = "efficientnet_lite0"
 # TensorFlow's edge-model convention, checked against the pinned predictions (chelsea -> 285,

@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from circuitloupe.core.errors import UserError
+from circuitloupe.core.layers import last_module_before
+from circuitloupe.core.models.base import LoadedModel
 
 ROTATIONS = 4
 #: Haar measure of one rotation step, 2π/4; the group convolution integrates over rotations.
@@ -512,3 +517,27 @@ def combined_attention(maps: dict[str, torch.Tensor], size: tuple[int, int]) -> 
         layer = F.interpolate(value.mean(dim=1, keepdim=True), size=size, mode="bilinear", align_corners=False)
         total = layer if total is None else total * layer
     return total[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rotated filter copies (registered as ``LoadedModel.rotated_kernels``)
+
+def group_conv(model: LoadedModel, layer: str) -> nn.Module:
+    """The lifting or group convolution producing group layer ``layer`` (the last one run up to it)."""
+    named = [(n, m) for n, m in model.net.named_modules() if isinstance(m, (LiftingConv, GroupConv))]
+    # Attention modules inside a layer are group convs too; keep only the outermost ones.
+    outer = [m for n, m in named if not any(n.startswith(o + ".") for o, _ in named)]
+    found = last_module_before(model, layer, outer)
+    if found is None:
+        raise UserError(f"no group convolution runs before {layer}")
+    return found
+
+
+def rotated_kernels(model: LoadedModel, layer: str) -> np.ndarray:
+    """[C_out, 4, C_in, J, kh, kw]: the kernels group layer ``layer`` applies per output rotation
+    (J = 1 for the lifting layer, 4 input rotations for a group convolution)."""
+    conv = group_conv(model, layer)
+    weight = conv.weight.detach().float().cpu()
+    if isinstance(conv, GroupConv):
+        return group_kernels(weight).numpy()
+    return lifted_kernels(weight)[:, :, :, None].numpy()

@@ -20,7 +20,7 @@ import numpy as np
 
 from circuitloupe.core.models import gcnn, weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 from circuitloupe.core.resources import resource_path
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -75,8 +75,11 @@ def training_normalisation(path: str | Path) -> Preprocessing | None:
 def build(arch: str, net: gcnn.RotMnistNet, weights_id: str, description: str,
           preprocessing: Preprocessing = ROT_MNIST) -> LoadedModel:
     extras = {"group_layer": lambda layer: gcnn.is_group_layer(net, layer)}
+    overall = None
     if gcnn.spatial_attention_modules(net):
         extras["attention_maps"] = lambda images: attention_maps_for(net, preprocessing, images)
+        overall = lambda images: gcnn.combined_attention(  # noqa: E731
+            gcnn.attention_maps(net, preprocessing.apply(images)), tuple(images.shape[-2:]))
     return LoadedModel(
         name=arch,
         net=net,
@@ -89,6 +92,8 @@ def build(arch: str, net: gcnn.RotMnistNet, weights_id: str, description: str,
         class_labels=list(CLASS_LABELS),
         families=families(net),
         extras=extras,
+        rotated_kernels=gcnn.rotated_kernels,
+        overall_attention=overall,
     )
 
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from circuitloupe.core.models.base import Concat
+from circuitloupe.core.models.base import Concat, LoadedModel
+from circuitloupe.core.units import PRE_RELU_SUFFIX, UnitRef
 
 WEIGHTS_URL = "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
 WEIGHTS_FILENAME = "inception5h.pth"
@@ -56,8 +57,22 @@ FAMILIES: dict[str, list[str]] = {
 CURVE_CIRCUIT = ("mixed3a:81,147,145,71", "mixed3b:342,385,379,330")
 
 
+class PaddedAvgPool(nn.Module):
+    """Average pool over a zero-padded input: the linear stand-in for a -inf padded max pool."""
+
+    def __init__(self, kernel: int, stride: int, pad: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.pad = kernel, stride, pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(x, self.pad), self.kernel, self.stride)
+
+
 class PadMaxPool(nn.Module):
     """Max pool whose padding is -inf, as in TensorFlow's SAME max pools."""
+
+    #: Not a layer of units worth connecting (core.weights skips pooling layers).
+    pools = True
 
     def __init__(self, kernel: int, stride: int, pad: tuple[int, int, int, int]) -> None:
         super().__init__()
@@ -65,6 +80,10 @@ class PadMaxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(F.pad(x, self.pad, value=float("-inf")), self.kernel, self.stride)
+
+    def linear_stand_in(self) -> nn.Module:
+        """What replaces this module in a linearised copy of the network (expanded weights)."""
+        return PaddedAvgPool(self.kernel, self.stride, self.pad)
 
 
 class LocalResponseNorm(nn.Module):
@@ -76,6 +95,10 @@ class LocalResponseNorm(nn.Module):
     """
 
     RADIUS, ALPHA, BETA, BIAS = 5, 1e-4, 0.5, 2.0
+    pools = True  # see PadMaxPool
+
+    def linear_stand_in(self) -> nn.Module:
+        return nn.Identity()
 
     def __init__(self) -> None:
         super().__init__()
@@ -208,3 +231,40 @@ def layer_groups() -> dict[str, str]:
 
 
 ALIASES = {block.removeprefix("mixed"): block for block in BLOCKS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact expanded weights through one block (registered as ``LoadedModel.bottleneck_path``)
+
+def _block_input(block: str) -> str:
+    """The layer that feeds a block (previous block, or the pool before it)."""
+    blocks = list(BLOCKS)
+    if block in POOL_BEFORE:
+        return POOL_BEFORE[block]
+    index = blocks.index(block)
+    return "maxpool1" if index == 0 else blocks[index - 1]
+
+
+def bottleneck_path(model: LoadedModel, unit: UnitRef | str, src_layer: str) -> list[torch.Tensor] | None:
+    """The conv weights to multiply, first to last, from ``src_layer`` into ``unit``'s branch:
+    the 1x1 bottleneck then the 3x3/5x5 conv, or a branch's own 1x1 weights; None when ``unit``
+    is not in the block ``src_layer`` feeds."""
+    catalogue = model.catalogue
+    branch = catalogue.branch_of(unit).post_relu()
+    src = catalogue.layer(src_layer).name
+    net = model.net
+    for block in BLOCKS:
+        if not branch.layer.startswith(block + "_"):
+            continue
+        part = branch.layer[len(block) + 1:]
+        own = getattr(net, f"{branch.layer}_pre_relu_conv", None)
+        inputs = {_block_input(block), _block_input(block) + PRE_RELU_SUFFIX}
+        if part in ("1x1", "3x3_bottleneck", "5x5_bottleneck") and src in inputs:
+            return [own.weight]
+        if part in ("3x3", "5x5"):
+            bottleneck = f"{block}_{part}_bottleneck"
+            if src in (bottleneck, bottleneck + PRE_RELU_SUFFIX):
+                return [own.weight]
+            if src in inputs:
+                return [getattr(net, f"{bottleneck}_pre_relu_conv").weight, own.weight]
+    return None

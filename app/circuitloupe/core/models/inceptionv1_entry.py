@@ -5,7 +5,7 @@ from __future__ import annotations
 from circuitloupe.core.models import inceptionv1 as iv1
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LUCID_INCEPTION, LoadedModel
-from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+from circuitloupe.core.models.entry import DownloadProgress, ZooEntry, seeded
 
 OFFLINE_HINT = (
     f"Get {iv1.WEIGHTS_FILENAME} from {iv1.WEIGHTS_URL} on a machine with network and pass it with "
@@ -26,6 +26,8 @@ def build(net: iv1.InceptionV1, weights_id: str, description: str) -> LoadedMode
         layer_groups=iv1.layer_groups(),
         aliases=dict(iv1.ALIASES),
         families={name: list(units) for name, units in iv1.FAMILIES.items()},
+        bottleneck_path=iv1.bottleneck_path,
+        default_circuit=iv1.CURVE_CIRCUIT,
     )
 
 

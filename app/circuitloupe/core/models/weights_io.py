@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import re
 import urllib.error
 import urllib.request
 import zipfile
@@ -20,12 +19,11 @@ import torch
 from torch import nn
 
 from circuitloupe.core import filehash
+from circuitloupe.core.specs import parse_random_spec  # noqa: F401 (the model entries read weights specs here)
 from circuitloupe.core.errors import WeightsError
 
 StateDict = dict[str, torch.Tensor]
 #: torch.manual_seed takes seeds from 0 to 2**64 - 1.
-MAX_SEED = 2**64 - 1
-_RANDOM_SPEC = re.compile(r"random(?::([0-9]+))?")
 
 
 def read_state_dict(path: str | os.PathLike) -> StateDict:
@@ -127,22 +125,6 @@ def download(url: str, filename: str, sha256: str | None = None,
     return target
 
 
-def parse_random_spec(weights: str | None) -> int | None:
-    """The seed when ``weights`` asks for seeded random weights, else None (a file, or the default).
-
-    Only ``random`` (seed 0) and ``random:SEED`` (SEED a whole number from 0 to MAX_SEED) mean
-    random weights; anything else is a weights file path, ``random_trained.safetensors`` too.
-    ``random:`` followed by anything else is an error, unless a file of that name exists.
-    """
-    if weights is None:
-        return None
-    match = _RANDOM_SPEC.fullmatch(weights)
-    if match and len(match.group(1) or "") <= 20 and int(match.group(1) or 0) <= MAX_SEED:
-        return int(match.group(1) or 0)
-    if weights.startswith("random:") and not os.path.lexists(weights):
-        raise WeightsError(f"{_clip(repr(weights))} is neither random:SEED (SEED a whole number from 0 to {MAX_SEED}) "
-                           "nor an existing weights file")
-    return None
 
 
 def canonical_spec(weights: str | None) -> str | None:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.models import custom, torchvision_zoo, weights_io
 from circuitloupe.core.models.base import LoadedModel
+from circuitloupe.core.specs import is_custom_spec
+from circuitloupe.core.models.entry import DownloadProgress, LoadFn, ZooEntry, seeded
 
-DownloadProgress = Callable[[int, int], None]
-# (weights spec: None = the entry's default, "random[:SEED]" or a file path; download progress)
-LoadFn = Callable[[str | None, DownloadProgress | None], LoadedModel]
+__all__ = ["DownloadProgress", "LoadFn", "ZooEntry", "default_model_spec", "entries", "find_entry", "load_model",
+           "pick_device", "seeded", "torchvision_names"]
 
 _ENTRY_MODULES = (
     "circuitloupe.core.models.inceptionv1_entry",
@@ -26,17 +26,6 @@ _ENTRY_MODULES = (
     "circuitloupe.core.models.bundled",
     "circuitloupe.core.models.gcnn_entry",
 )
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """A named model. ``offline`` is True when its default weights need no network."""
-
-    name: str
-    description: str
-    load: LoadFn
-    offline: bool = False
-    default_weights_available: Callable[[], bool] = lambda: False
 
 
 def entries() -> list[ZooEntry]:
@@ -49,8 +38,6 @@ def entries() -> list[ZooEntry]:
 
 def torchvision_names() -> list[str]:
     """Torchvision classification model names, e.g. googlenet, alexnet, vgg16, resnet50."""
-    from circuitloupe.core.models import torchvision_zoo
-
     return torchvision_zoo.classifier_names()
 
 
@@ -60,8 +47,6 @@ def find_entry(name: str) -> ZooEntry:
     for entry in entries():
         if entry.name == lowered:
             return entry
-    from circuitloupe.core.models import torchvision_zoo
-
     if lowered in torchvision_zoo.classifier_names():
         return torchvision_zoo.entry(lowered)
     known = [e.name for e in entries()] + torchvision_names()
@@ -77,9 +62,7 @@ def load_model(spec: str, weights: str | None = None, device: str | torch.device
     ``weights``: None for the entry's default weights (downloaded once or bundled),
     ``random`` / ``random:SEED`` for seeded random weights, or a path to a weights file.
     """
-    from circuitloupe.core.models import custom, weights_io
-
-    if custom.is_custom_spec(spec):
+    if is_custom_spec(spec):
         model = custom.load_custom(spec, weights)
     else:
         model = find_entry(spec).load(weights, progress)
@@ -95,13 +78,6 @@ def default_model_spec() -> str:
             return entry.name
     known = entries()
     return next((e.name for e in known if e.offline), known[0].name)
-
-
-def seeded(build: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
-    """Build a module with deterministic random weights for ``seed``, leaving global RNG alone."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
 
 
 def pick_device(preference: str | None = None) -> torch.device:
