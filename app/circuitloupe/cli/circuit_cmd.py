@@ -1,10 +1,9 @@
-"""circuitloupe circuit: the expanded-weight grid between two families of units."""
+"""circuitloupe circuit: the expanded-weight grid between two families of units, or one unit's
+circuit traced back over several layers."""
 
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
 
 from circuitloupe.cli import types
 from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
@@ -13,12 +12,20 @@ from circuitloupe.tasks import CircuitRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("circuit", help="circuit grid of expanded weights between two families (PNG)")
+    parser = commands.add_parser(
+        "circuit", help="circuit grid of expanded weights between two families, or one unit's circuit over layers",
+        description="SRC_UNITS DST_UNITS: the expanded weights from each earlier unit into each later one. "
+                    "UNIT --trace LAYER1,LAYER2,...: the unit's strongest contributors (expanded-weight norm) in "
+                    "each layer, latest first, drawn as a layered graph (edges red when excitatory, blue when "
+                    "inhibitory, wider when stronger).")
     add_model_arguments(parser)
     parser.add_argument("src_units", type=types.name_list, metavar="SRC_UNITS",
-                        help="earlier units (columns), e.g. mixed3a:81,147,145,71")
-    parser.add_argument("dst_units", type=types.name_list, metavar="DST_UNITS",
+                        help="earlier units (columns), e.g. mixed3a:81,147,145,71; with --trace, the one unit")
+    parser.add_argument("dst_units", type=types.name_list, nargs="?", metavar="DST_UNITS",
                         help="later units (rows), e.g. mixed3b:342,385,379,330")
+    parser.add_argument("--trace", type=types.name_list, metavar="LAYER1,LAYER2,...",
+                        help="trace the unit back through these layers, latest first (e.g. mixed4a,mixed3b,mixed3a)")
+    parser.add_argument("--top", type=types.integer(1, 64), default=4, help="units kept per traced layer (default 4)")
     parser.add_argument("--out", type=types.output_file, help="output PNG")
     parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH",
                         help="the weights [rows, columns, kh, kw] as JSON (- for stdout)")
@@ -32,8 +39,5 @@ def run(args: argparse.Namespace) -> int:
     require_output(args)
     result = run_task(open_model(args), CircuitRequest.from_args(args), "circuit")
     write_outputs(args, result)
-    if args.json != "-":
-        grid = result.weights
-        print(f"{len(result.targets)} x {len(result.sources)} cells of {grid.shape[2]}x{grid.shape[3]}, "
-              f"max |w| {np.abs(grid).max():.4g}")
+    print("\n".join(result.lines()))
     return 0

@@ -6,9 +6,8 @@ import argparse
 
 from circuitloupe.cli import types
 from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
-from circuitloupe.core import tuning
 from circuitloupe.tasks import TuningRequest
-from circuitloupe.tasks.tuning import FIGURES
+from circuitloupe.tasks.tuning import FIGURES, STIMULI
 
 
 def register(commands) -> None:
@@ -20,14 +19,18 @@ def register(commands) -> None:
     parser.add_argument("units", type=types.name_list, nargs="*", metavar="UNIT",
                         help="units, e.g. mixed3b:379 or conv4:3,7,12")
     parser.add_argument("--family", type=types.text, help="a preset family of the model instead of (or besides) UNITs")
-    parser.add_argument("--stimulus", choices=tuning.STIMULI, default="curve")
+    parser.add_argument("--stimulus", choices=STIMULI, default="curve",
+                        help="curve or angle sweeps; morph: each unit's preferred curve morphed from a sharp "
+                             "angle (the last step is the curve itself)")
     parser.add_argument("--orientations", type=types.integer(1, 720), default=72,
                         help="orientations over 0-360 (default 72 = 5 deg; 720 = the article's 0.5 deg)")
     parser.add_argument("--curvatures", type=types.integer(1, 64), default=8,
                         help="rows of the map: radii (curve) or opening angles (angle); default 8")
     parser.add_argument("--post-relu", action="store_true", help="use values after the ReLU (default: pre-ReLU)")
     parser.add_argument("--figure", choices=FIGURES, default="summary",
-                        help="summary = response maps + radial tuning (default); joint rotates best stimuli")
+                        help="summary = response maps + radial tuning (default); joint rotates best stimuli; "
+                             "generality = the preferred curve in other colours, contrasts, strokes and textures")
+    parser.add_argument("--steps", type=types.integer(2, 64), default=7, help="steps of the morph (default 7)")
     add_scale_argument(parser)
     parser.add_argument("--out", type=types.output_file, help="PNG figure to write")
     parser.add_argument("--json", type=types.output_or_stdout,

@@ -11,8 +11,8 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.tasks.base import Context, Request, Result, flag, option, positional, task
 
-STIMULI = ("curve", "angle")
-FIGURES = ("summary", "maps", "radial", "joint")
+STIMULI = ("curve", "angle", "morph")
+FIGURES = ("summary", "maps", "radial", "joint", "generality")
 ORIENTATION_CONVENTION = "degrees; 0 = curve bulging upward / angle pointing up; counter-clockwise"
 
 
@@ -20,7 +20,9 @@ ORIENTATION_CONVENTION = "degrees; 0 = curve bulging upward / angle pointing up;
 class TuningRequest(Request):
     """Sweep ``orientations`` x ``curvatures`` curves (or angles) through ``units`` and/or the
     model's preset ``family``; ``figure`` picks what the Result draws (``joint`` also rotates the
-    units' best stimuli)."""
+    units' best stimuli). ``stimulus="morph"`` instead morphs each unit's preferred curve from a
+    sharp angle in ``steps`` steps, and ``figure="generality"`` draws each unit's preferred curve in
+    other colours, contrasts, strokes and textures (:mod:`circuitloupe.core.curve_experiments`)."""
 
     command = "tuning"
 
@@ -31,6 +33,7 @@ class TuningRequest(Request):
     curvatures: int = option("--curvatures", default=8)
     post_relu: bool = flag("--post-relu")
     figure: str = option("--figure", default="summary")
+    steps: int = option("--steps", default=7)
 
     def validate(self) -> None:
         if self.units:
@@ -45,6 +48,10 @@ class TuningRequest(Request):
             raise UserError("--orientations and --curvatures must be at least 1")
         if self.orientations > 7200 or self.curvatures > 256:
             raise UserError("at most 7200 orientations and 256 curvatures")
+        if not 2 <= self.steps <= 64:
+            raise UserError("--steps (of the morph) must be 2 to 64")
+        if self.figure == "generality" and self.stimulus != "curve":
+            raise UserError("--figure generality shows curves; leave --stimulus at curve")
 
 
 @dataclass
@@ -111,12 +118,43 @@ def family_units(model, units: tuple[str, ...], family: str | None) -> list[Unit
     return [model.catalogue.unit(u) for u in found]
 
 
+@dataclass
+class CurveExperimentResult(Result):
+    """The morph (``stimulus="morph"``) or generality (``figure="generality"``) of each unit's
+    preferred curve: ``experiment`` is a :class:`curve_experiments.Morph` or ``Generality``."""
+
+    experiment: Any
+
+    def figure(self, scale: float = 1.0):
+        from circuitloupe.core import curve_experiments
+
+        if isinstance(self.experiment, curve_experiments.Morph):
+            return curve_experiments.morph_figure(self.experiment, scale)
+        return curve_experiments.generality_figure(self.experiment, scale)
+
+    def lines(self) -> list[str]:
+        rows = self.experiment.to_json()["units"]
+        key = "normalised" if "normalised" in rows[0] else "responses"
+        return [f"{row['unit']} at {row['orientation_deg']:.0f} deg, radius {row['radius_px']:.1f} px: "
+                + " ".join(f"{v:.3g}" for v in row[key]) for row in rows]
+
+    def data(self) -> dict[str, Any]:
+        kind = "morph" if self.request.stimulus == "morph" else "generality"  # type: ignore[attr-defined]
+        return {"experiment": kind, "orientation_convention": ORIENTATION_CONVENTION, **self.experiment.to_json()}
+
+
 @task(TuningRequest)
-def tuning(ctx: Context, request: TuningRequest) -> TuningResult:
+def tuning(ctx: Context, request: TuningRequest) -> TuningResult | CurveExperimentResult:
+    from circuitloupe.core import curve_experiments
     from circuitloupe.core import tuning as core
 
     model = ctx.model
     units = family_units(model, request.units, request.family)
+    if request.stimulus == "morph" or request.figure == "generality":
+        experiment = (curve_experiments.morph(model, units, request.steps, ctx.progress, ctx.should_stop)
+                      if request.stimulus == "morph"
+                      else curve_experiments.generality(model, units, ctx.progress, ctx.should_stop))
+        return CurveExperimentResult(request, model.spec, model.weights_id, experiment)
     maps = core.response_maps(model, units, request.stimulus, request.orientations, request.curvatures,
                               pre_relu=not request.post_relu, progress=ctx.progress, should_stop=ctx.should_stop)
     joint = None
