@@ -47,7 +47,7 @@ EXAMPLES = {
                                          reduce="max", hole_threshold=0.5, weights_to="conv5:1,2",
                                          attention="sample:chelsea"), ["--model", "bundled", "--json", "-"]),
     "scan": (ScanRequest(target="conv4:26", folder="photos", view="top", top=4, size=64, resize="crop",
-                         batch_size=4, workers=0, whole_layer=True, rescan=True), ["--model", "bundled"]),
+                         batch_size=4, workers=0, whole_layer=True, rescan=True, attributions=True), ["--model", "bundled"]),
     "label stats": (LabelStatsRequest(session="s.labels", labeller="ann", view="density"), []),
     "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
                                             top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),

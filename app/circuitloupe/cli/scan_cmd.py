@@ -41,6 +41,9 @@ def register(commands) -> None:
                         help="DataLoader decoding processes (default 2; 0 = none)")
     parser.add_argument("--whole-layer", action="store_true", help="for a unit, cache its whole layer")
     parser.add_argument("--rescan", action="store_true", help="drop the cache for this scan and start over")
+    parser.add_argument("--attributions", action="store_true",
+                        help="show each example's attribution (gradient x input over its receptive field) beside "
+                             "it, e.g. with --view quilt")
     parser.set_defaults(run=run)
 
 

@@ -18,7 +18,9 @@ DEFAULT_TOP = 9
 @dataclass(frozen=True)
 class ScanRequest(Request):
     """Scan ``folder`` (recursively) for ``target``, a unit or a layer; a second scan reuses the
-    cache. ``view`` picks the unit figure, ``top`` the examples reported per end."""
+    cache. ``view`` picks the unit figure, ``top`` the examples reported per end; ``attributions``
+    puts each example's gradient x input beside its crop (the Curve Detectors figure of examples
+    ordered by activation, each with its attribution)."""
 
     command = "scan"
 
@@ -32,6 +34,7 @@ class ScanRequest(Request):
     workers: int = option("--workers", default=2)
     whole_layer: bool = flag("--whole-layer")
     rescan: bool = flag("--rescan")
+    attributions: bool = flag("--attributions")
 
     def validate(self) -> None:
         from circuitloupe.core.dataset.figures import VIEWS
@@ -110,6 +113,7 @@ def _layer_stats(cache) -> list[dict[str, Any]]:
 @task(ScanRequest)
 def scan(ctx: Context, request: ScanRequest) -> ScanTaskResult:
     from circuitloupe.core.dataset import drop_cache, open_dataset, resolve_target, scan as scan_folder, unit_report
+    from circuitloupe.core.dataset.report import add_attributions
 
     model = ctx.model
     settings = request.settings()
@@ -124,4 +128,8 @@ def scan(ctx: Context, request: ScanRequest) -> ScanTaskResult:
     report = None
     if target.unit is not None:
         report = unit_report(model, result.cache, target.unit.channel, k=request.top, should_stop=ctx.should_stop)
+        if request.attributions:
+            add_attributions(model, report, result.cache, ctx.should_stop)
+    elif request.attributions:
+        raise UserError("--attributions needs a unit (layer:channel), not a whole layer")
     return ScanTaskResult(request, model.spec, model.weights_id, result, target, report)

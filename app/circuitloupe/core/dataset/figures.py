@@ -74,9 +74,11 @@ def examples_figure(examples: Sequence[Example], title: str = "", columns: int |
 
 def quilt_figure(rows: Sequence[tuple[float, float, Sequence[Example]]], title: str = "",
                  scale: float = 1.0) -> Image.Image:
-    """Examples arranged by activation range: one row per range (highest first), labelled on the left."""
+    """Examples arranged by activation range: one row per range (highest first), labelled on the
+    left; examples with an attribution show it beside the crop (red pushes the unit up, blue down)."""
     tile, gap = int(round(64 * scale)), max(1, int(round(3 * scale)))
     label_w, title_h = int(round(110 * scale)), int(round(22 * scale)) if title else 0
+    rows = [(lo, hi, [tile_image for e in examples for tile_image in _tiles(e)]) for lo, hi, examples in rows]
     columns = max([len(r[2]) for r in rows] + [1])
     canvas = Image.new("RGB", (label_w + columns * (tile + gap) + gap, title_h + len(rows) * (tile + gap) + gap), "white")
     draw = ImageDraw.Draw(canvas)
@@ -86,10 +88,20 @@ def quilt_figure(rows: Sequence[tuple[float, float, Sequence[Example]]], title: 
     for r, (lo, hi, examples) in enumerate(rows):
         y = title_h + gap + r * (tile + gap)
         draw.text((gap, y + tile // 2 - 6), f"{lo:.3g} .. {hi:.3g}", fill="black", font=text)
-        for c, example in enumerate(e for e in examples if e.crop is not None):
-            image = figures.upscale(figures.to_pil(example.crop).convert("RGB"), (tile, tile), smooth=True)
+        for c, array in enumerate(examples):
+            image = figures.upscale(figures.to_pil(array).convert("RGB"), (tile, tile), smooth=True)
             canvas.paste(image, (label_w + c * (tile + gap), y))
     return canvas
+
+
+def _tiles(example: Example) -> list[np.ndarray]:
+    """The example's crop, and its attribution as red/white/blue where it has one."""
+    if example.crop is None:
+        return []
+    if example.attribution is None:
+        return [example.crop]
+    limit = float(np.abs(example.attribution).max()) or 1.0
+    return [example.crop, figures.diverging_rgb(example.attribution, limit)]
 
 
 def report_figure(report: UnitReport, view: str = "summary", scale: float = 1.0) -> Image.Image:

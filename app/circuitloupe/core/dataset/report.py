@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from circuitloupe.core.activations import forward_until
 from circuitloupe.core.dataset.cache import DatasetCache, find_cache
 from circuitloupe.core.dataset.folder import prepare_pixels
 from circuitloupe.core.dataset.receptive import ReceptiveField, crop, receptive_field
@@ -36,6 +38,7 @@ class Example:
     x: int
     value: float
     crop: np.ndarray | None = field(default=None, repr=False)
+    attribution: np.ndarray | None = field(default=None, repr=False)  # [h, w] gradient x input over the crop
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.relpath, "y": self.y, "x": self.x, "value": self.value}
@@ -95,6 +98,33 @@ def unit_report(model: LoadedModel, cache: DatasetCache, channel: int, k: int = 
         values=maps.ravel(), stats=describe(maps), fit=exponential_tail_fit(maps),
         top=examples(extreme_positions(maps, k)), bottom=examples(extreme_positions(maps, k, bottom=True)),
         quilt=quilt, receptive=receptive, bad=cache.bad())
+
+
+def position_attribution(model: LoadedModel, unit: UnitRef, receptive: ReceptiveField, pixels: np.ndarray,
+                         y: int, x: int) -> np.ndarray:
+    """Gradient x input of ``unit``'s pre-ReLU value at position (y, x) of ``pixels`` ([H, W, C] in
+    [0, 1] at the receptive field's input size), summed over colour channels and cut to the
+    receptive field: [h, w] (positive = pushes the unit up)."""
+    layer = model.catalogue.pre_relu_of(unit.layer) or unit.layer
+    image = torch.as_tensor(np.asarray(pixels, np.float32)).permute(2, 0, 1)[None].to(model.device)
+    image.requires_grad_(True)
+    out = forward_until(model, image, [layer], detach=False)[layer]
+    out = out if out.dim() == 4 else out[:, :, None, None]
+    out[0, unit.channel, y, x].backward()
+    heat = (image.grad * image).detach()[0].sum(0).cpu().numpy()
+    return crop(heat[..., None], receptive, y, x, fill=(0.0,))[..., 0]
+
+
+def add_attributions(model: LoadedModel, report: UnitReport, cache: DatasetCache,
+                     should_stop: StopFn | None = None) -> None:
+    """Give every example of ``report`` (top, bottom, quilt) its :func:`position_attribution`."""
+    loader = CropLoader.for_cache(cache, report.receptive)
+    examples = [*report.top, *report.bottom, *(e for _, _, row in report.quilt for e in row)]
+    for example in examples:
+        check_stop(should_stop)
+        if example.crop is not None:
+            example.attribution = position_attribution(model, report.unit, report.receptive,
+                                                       loader.prepared(example.relpath), example.y, example.x)
 
 
 class CropLoader:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from circuitloupe.core.activations import forward_until
-from circuitloupe.core.dataset.receptive import crop
+from circuitloupe.core.dataset.report import position_attribution as example_attribution
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling.session import SessionInfo
 from circuitloupe.core.models.base import LoadedModel
@@ -24,11 +22,4 @@ def position_attribution(model: LoadedModel, info: SessionInfo, pixels: np.ndarr
         raise UserError(f"this session was sampled with {info.model} ({info.weights_id}); load that model "
                         "to see attributions")
     unit = model.catalogue.unit(UnitRef.parse(info.unit))
-    layer = model.catalogue.pre_relu_of(unit.layer) or unit.layer
-    image = torch.as_tensor(np.asarray(pixels, np.float32)).permute(2, 0, 1)[None].to(model.device)
-    image.requires_grad_(True)
-    out = forward_until(model, image, [layer], detach=False)[layer]
-    out = out if out.dim() == 4 else out[:, :, None, None]
-    out[0, unit.channel, y, x].backward()
-    heat = (image.grad * image).detach()[0].sum(0).cpu().numpy()
-    return crop(heat[..., None], info.receptive, y, x, fill=(0.0,))[..., 0]
+    return example_attribution(model, unit, info.receptive, pixels, y, x)
