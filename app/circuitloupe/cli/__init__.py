@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "equivariance_cmd",
     "train_gcnn_cmd",
     "tuning_cmd",
+    "atlas_cmd",
 )
 
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from circuitloupe.core.activations import forward_until
 from circuitloupe.core.atlas.distributed import Group, shard
+from circuitloupe.core.atlas.featvis import OBJECTIVES, render_featvis
 from circuitloupe.core.atlas.sources import ImageList, file_keys, list_images
 from circuitloupe.core.atlas.store import FORMAT, VERSION, write_atlas
 from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary
@@ -47,7 +48,8 @@ class BuildSettings:
     """What goes into an atlas. ``layers``: layer names, or ("all",) for every top-level
     layer; ``top``: K examples each way; ``bins``: histogram bins; ``reservoir``: sampled
     positions per layer; ``size``: input size (None: the model's). ``batch_size`` is part of
-    the atlas's identity (it fixes the batches); ``workers`` and ``checkpoint_every`` are not."""
+    the atlas's identity (it fixes the batches); ``workers`` and ``checkpoint_every`` are not.
+    ``featvis`` adds feature visualisations of every unit at ``featvis_size`` px, ``featvis_steps``."""
 
     layers: tuple[str, ...] = ("all",)
     top: int = 16
@@ -60,6 +62,9 @@ class BuildSettings:
     calibration: int = 32
     workers: int = 0
     checkpoint_every: int = 1000
+    featvis: bool = False
+    featvis_size: int = 128
+    featvis_steps: int = 256
 
     def check(self) -> None:
         if self.resize not in RESIZE_MODES:
@@ -136,6 +141,9 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
     except Cancelled:
         _save_checkpoint(checkpoint, summaries, bad, done)
         raise
+    if settings.featvis:
+        render_featvis(model, out, specs, settings.featvis_size, settings.featvis_steps, settings.seed, group=group,
+                       progress=progress, should_stop=should_stop)
     gathered = group.gather(([s.state() for s in summaries], bad))
     if group.is_main:
         merged = [LayerSummary.from_state(spec, settings.top, settings.reservoir, settings.bins, state)
@@ -162,6 +170,8 @@ def _meta(model: LoadedModel, weights: str | None, input_size: tuple[int, int], 
             "preprocessing": model.preprocessing.key(),
             "layers": [{**asdict(s), "grid": list(s.grid)} for s in specs],
             **{k: getattr(settings, k) for k in ("top", "bins", "reservoir", "seed", "batch_size", "calibration")},
+            "featvis": {"size": settings.featvis_size, "steps": settings.featvis_steps, "objectives": list(OBJECTIVES)}
+            if settings.featvis else None,
             "histogram": f"per unit: {settings.bins} equal bins over the calibration range widened by "
                          f"{_WIDEN:g} of its width each side, plus under- and overflow bins"}
 

@@ -173,9 +173,15 @@ class Atlas:
     def _example(self, file: int, pos: int, value: float, spec: LayerSpec) -> Example:
         return Example(self.files[file], self.classes[file], pos // spec.grid[1], pos % spec.grid[1], value)
 
-    def featvis_path(self, unit: UnitRef, objective: str) -> Path | None:
-        path = self.folder / "featvis" / unit.layer / f"{unit.channel}-{objective}.png"
+    def featvis(self, unit: UnitRef, objective: str = "channel") -> Path | None:
+        """The unit's feature visualisation PNG for ``objective``, or None when not rendered."""
+        path = featvis_path(self.folder, unit, objective)
         return path if path.is_file() else None
+
+
+def featvis_path(folder: Path, unit: UnitRef, objective: str) -> Path:
+    """Where an atlas in ``folder`` keeps ``unit``'s visualisation for ``objective``."""
+    return folder / "featvis" / unit.layer / f"{unit.channel}-{objective}.png"
 
 
 def histogram_percentiles(edges: np.ndarray, hist: np.ndarray, low: float, high: float) -> dict[str, float]:
