@@ -136,11 +136,7 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
     checkpoint = out / CHECKPOINTS / f"{fingerprint}-{mine.start}-{mine.stop}.npz"
     summaries, bad, done = _resume(checkpoint, mine.start, specs, settings, ranges)
     resumed = done - mine.start
-    try:
-        done = _run(model, data, keys, specs, summaries, bad, mine, done, settings, checkpoint, progress, should_stop)
-    except Cancelled:
-        _save_checkpoint(checkpoint, summaries, bad, done)
-        raise
+    _run(model, data, keys, specs, summaries, bad, mine, done, settings, checkpoint, progress, should_stop)
     if settings.featvis:
         render_featvis(model, out, specs, settings.featvis_size, settings.featvis_steps, settings.seed, group=group,
                        progress=progress, should_stop=should_stop)
@@ -246,12 +242,16 @@ def _save_checkpoint(path: Path, summaries: list[LayerSummary], bad: list, done:
 
 def _run(model: LoadedModel, data: ImageFolderData, keys: np.ndarray, specs: list[LayerSpec],
          summaries: list[LayerSummary], bad: list, mine: range, done: int, settings: BuildSettings,
-         checkpoint: Path, progress: ProgressFn | None, should_stop: StopFn | None) -> int:
-    """Run images ``done`` .. ``mine.stop`` (whole batches), checkpointing; returns ``done``."""
+         checkpoint: Path, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+    """Run images ``done`` .. ``mine.stop`` (whole batches), checkpointing, and when stopped."""
     indices = list(range(done, mine.stop))
     since = 0
     for files, batch, errors in _loader(data, indices, settings):  # indices into the whole list
-        check_stop(should_stop)
+        try:
+            check_stop(should_stop)
+        except Cancelled:
+            _save_checkpoint(checkpoint, summaries, bad, done)
+            raise
         bad += errors
         if batch is not None:
             files = np.array(files, np.int64)
@@ -266,7 +266,6 @@ def _run(model: LoadedModel, data: ImageFolderData, keys: np.ndarray, specs: lis
         if since >= settings.checkpoint_every and done < mine.stop:
             _save_checkpoint(checkpoint, summaries, bad, done)
             since = 0
-    return done
 
 
 def remove_checkpoints(out: str | Path) -> None:
