@@ -3,6 +3,7 @@ notebook API runs the same task as the CLI."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -10,13 +11,19 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import REQUESTS, FeatvisRequest
+from circuitloupe.tasks import REQUESTS, AtlasBuildRequest, AtlasExportRequest, AtlasQueryRequest, FeatvisRequest
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
     "featvis": (FeatvisRequest(units=("conv4:26", "conv4:3"), steps=3, size=32, seed=2, diversity=2,
                                no_transforms=True, param="pixel", objective="neuron"),
                 ["--model", "bundled", "--out", "x.png"]),
+    "atlas build": (AtlasBuildRequest(images="imgs", out="atlas", layers=("conv3", "conv4"), top=4, bins=20,
+                                      reservoir=8, seed=3, batch_size=5, workers=0, size=48, resize="crop",
+                                      checkpoint_every=10, featvis=True, featvis_size=32, featvis_steps=4),
+                    ["--model", "bundled"]),
+    "atlas query": (AtlasQueryRequest(atlas="atlas", unit="conv3:1"), ["--json", "-"]),
+    "atlas export": (AtlasExportRequest(atlas="atlas", html="site"), []),
 }
 
 
@@ -33,6 +40,12 @@ def test_request_survives_the_command_line(command):
 
 def test_defaults_are_left_out_of_the_command_line():
     assert FeatvisRequest(units=("conv4:26",)).to_argv() == ["featvis", "conv4:26"]
+
+
+def test_two_word_commands_name_notebook_functions():
+    assert AtlasQueryRequest(atlas="a", unit="conv3:1").to_argv() == ["atlas", "query", "a", "conv3:1"]
+    assert cl.atlas_build.__name__ == "atlas_build" and list(inspect.signature(cl.atlas_query).parameters)[:3] == [
+        "model", "atlas", "unit"]
 
 
 def test_unit_spellings_are_made_canonical():

@@ -12,9 +12,11 @@ import html
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from circuitloupe.core import weights
 from circuitloupe.core.atlas.featvis import OBJECTIVES
-from circuitloupe.core.atlas.figures import AtlasCrops, histogram_plot, save_image
+from circuitloupe.core.atlas.figures import AtlasCrops, save_image
 from circuitloupe.core.atlas.store import Atlas, Example, UnitSummary
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
 from circuitloupe.core.models.base import LoadedModel
@@ -99,7 +101,7 @@ def _write_unit(atlas: Atlas, model: LoadedModel, out: Path, unit: UnitRef, crop
     summary = atlas.unit(unit)
     assets = out / "assets" / unit.layer
     prefix = f"../../assets/{_q(unit.layer)}/{unit.channel}"
-    histogram_plot(summary).save(assets / f"{unit.channel}-hist.png")
+    assets.mkdir(parents=True, exist_ok=True)
     visuals = []
     for objective in OBJECTIVES:
         source = atlas.featvis(unit, objective)
@@ -119,10 +121,38 @@ def _write_unit(atlas: Atlas, model: LoadedModel, out: Path, unit: UnitRef, crop
             + (f"<h2>Feature visualisations ({' / '.join(OBJECTIVES)})</h2>{''.join(visuals)}" if visuals else "")
             + f"<h2>Top {len(summary.top)} examples</h2>{_examples(summary.top, 'top', unit, out, crops)}"
             + f"<h2>Bottom {len(summary.bottom)} examples</h2>{_examples(summary.bottom, 'bottom', unit, out, crops)}"
-            + f'<div class="cols"><div><h2>Histogram</h2><img src="{prefix}-hist.png" alt="" width="600">{fit}</div>'
+            + f'<div class="cols"><div><h2>Histogram</h2>{histogram_svg(summary)}{fit}</div>'
             + f"<div><h2>Statistics</h2><table>{stats}</table></div>"
             + f"<div>{_connections(atlas, model, unit)}</div></div>")
     atomic_write_text(out / "units" / unit.layer / f"{unit.channel}.html", _page(str(unit), body, "../../"))
+
+
+def histogram_svg(summary: UnitSummary, width: int = 600, height: int = 220) -> str:
+    """The unit's histogram as inline SVG: bar heights on a log scale of the counts, blue
+    below zero and red above (as the app's figures), with the range and zero marked."""
+    from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR
+
+    edges, counts = summary.edges, summary.counts
+    plot_h, top = height - 30, 4
+    tallest = np.log1p(counts.max()) if counts.size and counts.max() > 0 else 1.0
+    span = edges[-1] - edges[0]
+    bar_w = width / counts.size
+    bars = []
+    for i, count in enumerate(counts):
+        h = plot_h * np.log1p(count) / tallest
+        colour = FIRING_COLOUR if (edges[i] + edges[i + 1]) / 2 > 0 else NEGATIVE_COLOUR
+        bars.append(f'<rect x="{i * bar_w:.2f}" y="{top + plot_h - h:.2f}" width="{bar_w:.2f}" height="{h:.2f}" '
+                    f'fill="{colour}"><title>{edges[i]:.4g} .. {edges[i + 1]:.4g}: {int(count)}</title></rect>')
+    marks = [f'<text x="2" y="{height - 6}">{edges[0]:.3g}</text>',
+             f'<text x="{width - 2}" y="{height - 6}" text-anchor="end">{edges[-1]:.3g}</text>']
+    if edges[0] < 0 < edges[-1]:
+        zero = width * (0 - edges[0]) / span
+        marks.append(f'<line x1="{zero:.2f}" x2="{zero:.2f}" y1="{top}" y2="{top + plot_h}" stroke="#888" '
+                     f'stroke-dasharray="3,3"/><text x="{zero:.2f}" y="{height - 6}" text-anchor="middle">0</text>')
+    outside = (f"; {summary.underflow} below and {summary.overflow} above the range"
+               if summary.underflow or summary.overflow else "")
+    return (f'<svg width="{width}" height="{height}" font-size="11" style="background:#fff;border:1px solid #ccc">'
+            f'{"".join(bars)}{"".join(marks)}</svg><p>pre-ReLU values, log count scale{outside}</p>')
 
 
 def _examples(examples: list[Example], kind: str, unit: UnitRef, out: Path, crops: AtlasCrops) -> str:
