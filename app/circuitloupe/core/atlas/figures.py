@@ -16,6 +16,7 @@ from circuitloupe.core.dataset.receptive import receptive_field
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.core.paths import atomic_write_bytes
+from circuitloupe.core.units import UnitRef
 
 
 def open_model(atlas: Atlas, model: str | None = None, weights: str | None = None,
@@ -104,3 +105,29 @@ def save_image(image: np.ndarray, path: Path, size: int | None = None) -> None:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def covers(atlas: Atlas | None, model: LoadedModel | None, unit: UnitRef) -> bool:
+    """Whether ``atlas`` was built with ``model`` (same spec and weights) and holds ``unit``'s layer."""
+    return (atlas is not None and model is not None and atlas.meta["model"] == model.spec
+            and atlas.meta["weights_id"] == model.weights_id and unit.layer in atlas.layers)
+
+
+def top_crops(atlas: Atlas, model: LoadedModel, unit: UnitRef, k: int) -> list[tuple[np.ndarray, float]]:
+    """The unit's top ``k`` atlas examples as RGB receptive-field crops [h, w, 3] with their values."""
+    crops = AtlasCrops(atlas, model)
+    out = []
+    for example in atlas.unit(unit).top[:k]:
+        image = crops(unit.layer, example)
+        if image is not None:
+            out.append((np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image, example.value))
+    return out
+
+
+def summary_line(summary: UnitSummary) -> str:
+    """One line of a unit's atlas statistics, for cards and status bars."""
+    s = summary.statistics
+    if not s.get("count"):
+        return "atlas: no values"
+    return (f"atlas: mean {s['mean']:.3g}, std {s['std']:.3g}, max {s['max']:.3g}, "
+            f"firing {s['fraction_firing']:.1%} of {s['count']:,} positions")
