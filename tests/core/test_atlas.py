@@ -12,7 +12,7 @@ import torch
 
 from circuitloupe.core.atlas import Atlas, BuildSettings, build_atlas
 from circuitloupe.core.atlas.store import FINAL_ARRAYS
-from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary, Moments, MomentTree
+from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary, Moments, MomentTree, unit_edges
 from circuitloupe.core.dataset import ScanSettings, exponential_tail_fit, extreme_positions, scan
 from circuitloupe.core.jobs import Cancelled
 from circuitloupe.core.models import load_model
@@ -67,7 +67,7 @@ def test_merging_in_any_split_gives_the_same_bits():
     def summarise(parts):
         summaries = []
         for part in parts:
-            s = LayerSummary(spec, 4, 10, np.full(3, -2.0), np.full(3, 2.0), 8)
+            s = LayerSummary(spec, 4, 10, unit_edges(np.full(3, -2.0), np.full(3, 2.0), 8))
             s.update(np.array(part), keys[part], values[part])
             summaries.append(s)
         for other in summaries[1:]:
@@ -86,6 +86,22 @@ def test_merging_in_any_split_gives_the_same_bits():
     assert m.mean.tobytes() == n.mean.tobytes() and m.m2.tobytes() == n.m2.tobytes()
     flat = values.double().permute(1, 0, 2, 3).reshape(3, -1).numpy()
     assert m.mean == pytest.approx(flat.mean(1), rel=1e-12) and m.m2 / m.count == pytest.approx(flat.var(1), rel=1e-9)
+
+
+@pytest.mark.parametrize("lo, hi", [(-1.3, 2.7), (1000.0, 1000.5)])  # the second is binned by search
+def test_histogram_counts_equal_numpy_on_and_next_to_every_edge(lo, hi):
+    spec = LayerSpec("layer", "layer", 2, (1, 1))
+    summary = LayerSummary(spec, 1, 0, unit_edges(np.full(2, lo), np.full(2, hi), 7))
+    edges = summary.edges[0]
+    values = np.concatenate([edges, np.nextafter(edges, np.float32(-np.inf)), np.nextafter(edges, np.float32(np.inf)),
+                             np.random.default_rng(0).uniform(lo - 1, hi + 1, 500).astype(np.float32)])
+    summary.update(np.arange(values.size), np.zeros(values.size, np.uint64),
+                   torch.as_tensor(np.stack([values, values[::-1]], axis=1).astype(np.float32)))
+    for channel, channel_values in enumerate((values, values[::-1])):
+        counts, _ = np.histogram(channel_values.astype(np.float64), bins=edges.astype(np.float64))
+        assert summary.hist[channel, 1:-1].tolist() == counts.tolist()
+        assert summary.hist[channel, 0] == (channel_values < edges[0]).sum()
+        assert summary.hist[channel, -1] == (channel_values > edges[-1]).sum()
 
 
 def test_moment_tree_root_does_not_depend_on_arrival_order():

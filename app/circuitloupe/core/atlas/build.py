@@ -31,7 +31,7 @@ from circuitloupe.core.atlas.distributed import Group, shard
 from circuitloupe.core.atlas.featvis import OBJECTIVES, render_featvis
 from circuitloupe.core.atlas.sources import ImageList, file_keys, list_images
 from circuitloupe.core.atlas.store import FORMAT, VERSION, write_atlas
-from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary
+from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary, unit_edges
 from circuitloupe.core.dataset.folder import RESIZE_MODES, ImageFolderData, collate_decoded
 from circuitloupe.core.dataset.scan import _pad_colour, resolve_target
 from circuitloupe.core.errors import UserError
@@ -142,12 +142,12 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
                        progress=progress, should_stop=should_stop)
     gathered = group.gather(([s.state() for s in summaries], bad))
     if group.is_main:
-        merged = [LayerSummary.from_state(spec, settings.top, settings.reservoir, settings.bins, state)
+        merged = [LayerSummary.from_state(spec, settings.top, settings.reservoir, state)
                   for spec, state in zip(specs, gathered[0][0])]
         all_bad = [(int(i), str(e)) for _, rank_bad in gathered for i, e in rank_bad]
         for states, _ in gathered[1:]:
             for summary, spec, state in zip(merged, specs, states):
-                summary.merge(LayerSummary.from_state(spec, settings.top, settings.reservoir, settings.bins, state))
+                summary.merge(LayerSummary.from_state(spec, settings.top, settings.reservoir, state))
         index = {"root": str(images.root), "files": [[p, c] for p, c in zip(images.paths, images.classes)],
                  "skipped": sorted(all_bad), "ignored": images.ignored}
         write_atlas(out, meta, index, merged)
@@ -221,11 +221,11 @@ def _resume(checkpoint: Path, start: int, specs: list[LayerSpec], settings: Buil
         with np.load(checkpoint, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
         header = json.loads(str(arrays.pop("header")))
-        summaries = [LayerSummary.from_state(spec, settings.top, settings.reservoir, settings.bins,
+        summaries = [LayerSummary.from_state(spec, settings.top, settings.reservoir,
                                              {k.split("/", 1)[1]: v for k, v in arrays.items()
                                               if k.startswith(spec.name + "/")}) for spec in specs]
         return summaries, [(int(i), str(e)) for i, e in header["bad"]], header["done"]
-    return [LayerSummary(spec, settings.top, settings.reservoir, lo, hi, settings.bins)
+    return [LayerSummary(spec, settings.top, settings.reservoir, unit_edges(lo, hi, settings.bins))
             for spec, (lo, hi) in zip(specs, ranges)], [], start
 
 

@@ -30,7 +30,7 @@ from circuitloupe.core.units import UnitRef
 
 FORMAT = "circuitloupe-atlas"
 VERSION = 1
-FINAL_ARRAYS = ("lo", "hi", "hist", "positives", "count", "mean", "m2", "tail", "top_value", "top_file", "top_pos",
+FINAL_ARRAYS = ("edges", "hist", "positives", "count", "mean", "m2", "tail", "top_value", "top_file", "top_pos",
                 "bottom_value", "bottom_file", "bottom_pos", "sample_key", "sample_file", "sample_pos", "sample_value")
 
 
@@ -153,7 +153,7 @@ class Atlas:
         mean, m2, positives, tail = float(a["mean"][c]), float(a["m2"][c]), int(a["positives"][c]), float(a["tail"][c])
         top, bottom = self._examples(a, "top", c, spec), self._examples(a, "bottom", c, spec)
         hist = np.asarray(a["hist"][c], np.int64)
-        edges = np.linspace(float(a["lo"][c]), float(a["hi"][c]), hist.size - 1)
+        edges = np.asarray(a["edges"][c], np.float64)
         stats: dict[str, float] = {"count": count}
         if count:
             stats.update(mean=mean, std=float(np.sqrt(m2 / count)), min=bottom[0].value, max=top[0].value,

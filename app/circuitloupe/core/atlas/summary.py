@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 _EMPTY = -1
+_MARGIN = 0.01  # of a bin width: float32 bin positions closer than this to an edge are checked
+_SEARCH_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -101,17 +103,20 @@ class MomentTree:
 class LayerSummary:
     """Streaming per-unit statistics of one layer (see the module docstring).
 
-    ``lo``/``hi`` (float64 [C]) are each unit's histogram range, split into ``bins`` equal bins
-    whose edges are ``np.linspace(lo, hi, bins + 1)``; values below ``lo`` or above ``hi`` go
-    to the under- and overflow bins (columns 0 and bins + 1 of ``hist``).
+    ``edges`` (float32 [C, bins + 1], see :func:`unit_edges`) are each unit's histogram bin
+    edges; values below the first or above the last go to the under- and overflow bins
+    (columns 0 and bins + 1 of ``hist``). Being float32, the edges compare exactly with the
+    network's float32 values, so counts equal ``np.histogram(values, bins=edges)``.
     """
 
-    def __init__(self, spec: LayerSpec, top: int, reservoir: int, lo: np.ndarray, hi: np.ndarray,
-                 bins: int) -> None:
+    def __init__(self, spec: LayerSpec, top: int, reservoir: int, edges: np.ndarray) -> None:
         c = spec.channels
+        self.edges = np.ascontiguousarray(edges, np.float32)
+        bins = self.edges.shape[1] - 1
         self.spec, self.k, self.r, self.bins = spec, top, reservoir, bins
-        self.lo, self.hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        self.edges = np.stack([np.linspace(a, b, bins + 1) for a, b in zip(self.lo, self.hi)])
+        lo, hi = self.edges[:, 0].astype(np.float64), self.edges[:, -1].astype(np.float64)
+        # Units whose float32 bin arithmetic could be off by more than _MARGIN are binned by search.
+        self._searched = (np.abs(lo) + np.abs(hi)) / (hi - lo) * bins * 2.0 ** -21 > _MARGIN / 4
         self.hist = np.zeros((c, bins + 2), np.int64)
         self.positives = np.zeros(c, np.int64)
         self.top = _Extremes.empty(c, top, largest=True)
@@ -134,35 +139,44 @@ class LayerSummary:
         vmin, amin = x.min(dim=2)
         self.top.add(files, vmax.cpu().numpy(), amax.cpu().numpy())
         self.bottom.add(files, vmin.cpu().numpy(), amin.cpu().numpy())
+        self.hist += self._bin_counts(x)
         xd = x.double()
         mean = xd.mean(dim=2)
         m2 = (xd - mean[:, :, None]).square().sum(dim=2)
         tail = xd.clamp(min=0).sum(dim=2)
         self.positives += (x > 0).sum(dim=(0, 2)).cpu().numpy()
-        self.hist += self._bin_counts(xd)
         positions = x.shape[2]
         mean, m2, tail = (t.cpu().numpy() for t in (mean, m2, tail))
         for i, f in enumerate(files):
             self.tree.insert(0, int(f), Moments(positions, mean[i], m2[i], tail[i]))
         self._sample(files, file_keys, x)
 
-    def _bin_counts(self, xd: torch.Tensor) -> np.ndarray:
-        """Histogram counts [C, bins + 2] of float64 values [B, C, P], binned exactly as
-        ``np.histogram(values, bins=edges)`` does (right edge of the last bin included)."""
-        c, bins = self.spec.channels, self.bins
-        device = xd.device
-        lo = torch.as_tensor(self.lo, device=device)[:, None]
-        hi = torch.as_tensor(self.hi, device=device)[:, None]
-        edges = torch.as_tensor(self.edges, device=device).reshape(-1)
-        base = (torch.arange(c, device=device) * (bins + 1))[:, None]
-        idx = torch.floor((xd - lo) * (bins / (hi - lo))).clamp_(0, bins - 1).long()
-        idx -= (xd < edges[base + idx]).long()
-        idx.clamp_(min=0)
-        idx += ((xd >= edges[base + idx + 1]) & (idx != bins - 1)).long()
-        idx += 1
-        idx[xd < lo] = 0
-        idx[xd > hi] = bins + 1
-        flat = idx + (torch.arange(c, device=device) * (bins + 2))[:, None]
+    def _bin_counts(self, x: torch.Tensor) -> np.ndarray:
+        """Histogram counts [C, bins + 2] of float32 values [B, C, P], binned exactly as
+        ``np.histogram(values, bins=edges)`` does (right edge of the last bin included).
+
+        The bin is read off ``(x - lo) * bins / (hi - lo)`` in float32; values whose position
+        lies within _MARGIN of a bin edge (and all values of units where rounding could matter)
+        are placed by an exact search of the edges instead.
+        """
+        c, bins, device = self.spec.channels, self.bins, x.device
+        edges = torch.as_tensor(self.edges, device=device)
+        scale = bins / (edges[:, -1:] - edges[:, :1])
+        position = torch.addcmul(-edges[:, :1] * scale, x, scale)  # (x - lo) * scale, within _MARGIN / 4
+        whole = position.floor()
+        unsure = (position - whole - 0.5).abs_() > 0.5 - _MARGIN
+        unsure |= torch.as_tensor(self._searched, device=device)[:, None]
+        # Column 0 is the underflow, 1..bins the bins, bins + 1 the overflow; then one block per unit.
+        offset = (torch.arange(c, device=device, dtype=x.dtype) * (bins + 2) + 1)[:, None]
+        flat = whole.clamp_(-1, bins).add_(offset).int()
+        where = unsure.nonzero(as_tuple=True)
+        channel, values = where[1], x[where]
+        for start in range(0, values.numel(), _SEARCH_CHUNK):
+            part = slice(start, start + _SEARCH_CHUNK)
+            rows = edges[channel[part]]
+            found = torch.searchsorted(rows, values[part, None], right=True)[:, 0]
+            found -= (values[part] == rows[:, -1]).long()  # the last edge belongs to the last bin
+            flat[tuple(w[part] for w in where)] = (found + channel[part] * (bins + 2)).int()
         return torch.bincount(flat.reshape(-1), minlength=c * (bins + 2)).reshape(c, bins + 2).cpu().numpy()
 
     def _sample(self, files: np.ndarray, file_keys: np.ndarray, x: torch.Tensor) -> None:
@@ -204,7 +218,7 @@ class LayerSummary:
         """Every array of the summary (the moments as tree nodes), for checkpoints and gathers."""
         nodes = sorted(self.tree.nodes.items())
         c = self.spec.channels
-        out = {"lo": self.lo, "hi": self.hi, "hist": self.hist, "positives": self.positives,
+        out = {"edges": self.edges, "hist": self.hist, "positives": self.positives,
                "sample_key": self.sample_key, "sample_file": self.sample_file, "sample_pos": self.sample_pos,
                "sample_value": self.sample_value,
                "node_id": np.array([k for k, _ in nodes], np.int64).reshape(-1, 2),
@@ -217,9 +231,8 @@ class LayerSummary:
         return out
 
     @classmethod
-    def from_state(cls, spec: LayerSpec, top: int, reservoir: int, bins: int,
-                   state: dict[str, np.ndarray]) -> LayerSummary:
-        summary = cls(spec, top, reservoir, state["lo"], state["hi"], bins)
+    def from_state(cls, spec: LayerSpec, top: int, reservoir: int, state: dict[str, np.ndarray]) -> LayerSummary:
+        summary = cls(spec, top, reservoir, state["edges"])
         summary.hist = np.array(state["hist"], np.int64)
         summary.positives = np.array(state["positives"], np.int64)
         summary.sample_key = np.array(state["sample_key"], np.uint64)
@@ -278,6 +291,14 @@ class _Extremes:
     def from_state(cls, state: dict[str, np.ndarray], prefix: str, largest: bool) -> _Extremes:
         return cls(np.array(state[f"{prefix}_value"], np.float32), np.array(state[f"{prefix}_file"], np.int32),
                    np.array(state[f"{prefix}_pos"], np.int32), largest)
+
+
+def unit_edges(lo: np.ndarray, hi: np.ndarray, bins: int) -> np.ndarray:
+    """Per-unit histogram edges: ``np.linspace(lo, hi, bins + 1)`` in float32 [C, bins + 1]
+    (a range too narrow to give increasing float32 edges is widened)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    hi = np.maximum(hi, lo + np.maximum(np.abs(lo), 1.0) * 1e-3)
+    return np.stack([np.linspace(a, b, bins + 1) for a, b in zip(lo, hi)]).astype(np.float32)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
