@@ -156,3 +156,18 @@ def test_atlas_size_does_not_grow_with_the_images(tmp_path, bundled):
     assert set(sizes[100]) == set(sizes[1000]) >= {f"layers/conv4/{n}.npy" for n in FINAL_ARRAYS}
     grown = {name for name in sizes[100] if sizes[100][name] != sizes[1000][name]}
     assert grown == {"index.json"}
+
+
+def test_featvis_puts_both_visualisations_of_every_unit_in_the_atlas(tmp_path, bundled):
+    from PIL import Image
+
+    from circuitloupe.core.units import UnitRef
+
+    make_plain_folder(tmp_path / "images", 4, size=40)
+    settings = BuildSettings(layers=("conv1",), batch_size=4, featvis=True, featvis_size=32, featvis_steps=2)
+    atlas = Atlas(build_atlas(bundled, tmp_path / "images", tmp_path / "atlas", settings).folder)
+    assert atlas.meta["featvis"] == {"size": 32, "steps": 2, "objectives": ["channel", "neuron"]}
+    for channel in range(8):
+        for objective in ("channel", "neuron"):
+            with Image.open(atlas.featvis(UnitRef("conv1", channel), objective)) as image:
+                assert image.size == (32, 32)

@@ -127,10 +127,12 @@ class AtlasQueryRequest(Request):
 @dataclass
 class AtlasQueryResult(Result):
     """``summary``: the unit's :class:`~circuitloupe.core.atlas.UnitSummary`; ``crops`` draws its
-    examples (None when no model was given: the figure then shows the histogram only)."""
+    examples (None when no model was given: the figure then shows the histogram only);
+    ``featvis``: its feature-visualisation PNGs by objective, when the atlas has them."""
 
     summary: Any
     crops: Any
+    featvis: dict[str, str]
 
     def figure(self, scale: float = 1.0):
         from circuitloupe.core.atlas.figures import unit_figure
@@ -138,7 +140,7 @@ class AtlasQueryResult(Result):
         return unit_figure(self.summary, self.crops, scale)
 
     def data(self) -> dict[str, Any]:
-        return {"atlas": self.request.atlas, **self.summary.to_json()}
+        return {"atlas": self.request.atlas, **self.summary.to_json(), "featvis": self.featvis}
 
 
 @task(AtlasQueryRequest)
@@ -148,7 +150,9 @@ def atlas_query(ctx: Context, request: AtlasQueryRequest) -> AtlasQueryResult:
 
     atlas = Atlas(request.atlas)
     crops = AtlasCrops(atlas, ctx.model) if ctx.model is not None else None
-    return AtlasQueryResult(request, atlas.meta["model"], atlas.meta["weights_id"], atlas.unit(request.unit), crops)
+    summary = atlas.unit(request.unit)
+    featvis = {o: str(path) for o in ("channel", "neuron") if (path := atlas.featvis(summary.unit, o)) is not None}
+    return AtlasQueryResult(request, atlas.meta["model"], atlas.meta["weights_id"], summary, crops, featvis)
 
 
 @dataclass(frozen=True)
