@@ -109,8 +109,10 @@ def test_query_writes_scan_json_and_a_figure(atlas, tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["unit"] == "conv3:7" and data["statistics"]["count"] == 12 * 16 * 16
     assert len(data["top"]) == len(data["bottom"]) == 4
-    assert set(data["top"][0]) == {"file", "y", "x", "value", "class"} and data["top"][0]["class"] in ("class_a", "class_b")
-    assert data["top"][0]["value"] == data["statistics"]["max"] and data["bottom"][0]["value"] == data["statistics"]["min"]
+    assert set(data["top"][0]) == {"file", "y", "x", "value", "class"}
+    assert data["top"][0]["class"] in ("class_a", "class_b")
+    assert data["top"][0]["value"] == data["statistics"]["max"]
+    assert data["bottom"][0]["value"] == data["statistics"]["min"]
     histogram = data["histogram"]
     assert len(histogram["edges"]) == 31 and sum(histogram["counts"]) + histogram["underflow"] + histogram["overflow"] \
         == data["statistics"]["count"]

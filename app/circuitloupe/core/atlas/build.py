@@ -14,9 +14,9 @@ both sides; values outside fall in the under/overflow bins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -154,6 +154,10 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
         bad = all_bad
     group.barrier()
     checkpoint.unlink(missing_ok=True)
+    group.barrier()
+    if group.is_main:
+        with contextlib.suppress(OSError):
+            checkpoint.parent.rmdir()  # only when empty: other builds' checkpoints stay
     return BuildReport(out, len(images.paths) - len(bad), len(mine) - resumed, resumed,
                        time.perf_counter() - started, [(images.paths[i], e) for i, e in sorted(bad)])
 
@@ -267,11 +271,3 @@ def _run(model: LoadedModel, data: ImageFolderData, keys: np.ndarray, specs: lis
             _save_checkpoint(checkpoint, summaries, bad, done)
             since = 0
 
-
-def remove_checkpoints(out: str | Path) -> None:
-    """Forget unfinished work in ``out`` (a rebuild then starts from the first image)."""
-    folder = Path(out) / CHECKPOINTS
-    if folder.is_dir():
-        for path in folder.glob("*.npz"):
-            path.unlink()
-        os.rmdir(folder)

@@ -30,7 +30,8 @@ def open_model(atlas: Atlas, model: str | None = None, weights: str | None = Non
         raise UserError(f"the atlas was built with the model file {spec}; name it with --model to run it")
     loaded = load_model(spec, weights if weights is not None else atlas.meta.get("weights"), device=pick_device(device))
     if loaded.weights_id != atlas.meta["weights_id"]:
-        raise UserError(f"these weights ({loaded.weights_id[:12]}) are not the atlas's ({atlas.meta['weights_id'][:12]}); "
+        raise UserError(f"these weights ({loaded.weights_id[:12]}) are not the atlas's "
+                        f"({atlas.meta['weights_id'][:12]}); "
                         "give the --weights it was built with")
     return loaded
 
@@ -81,7 +82,8 @@ def histogram_plot(summary: UnitSummary, log_y: bool = True, scale: float = 1.0)
     return figures.plot_to_image(fig)
 
 
-def examples_plot(examples: list[Example], crops: AtlasCrops, layer: str, title: str, scale: float = 1.0) -> Image.Image:
+def examples_plot(examples: list[Example], crops: AtlasCrops, layer: str, title: str,
+                  scale: float = 1.0) -> Image.Image:
     """Examples as labelled receptive-field crops."""
     shown = [report.Example(e.file, e.y, e.x, e.value, crops(layer, e)) for e in examples]
     return examples_figure(shown, title, scale=scale)
