@@ -75,7 +75,8 @@ class BuildSettings:
 
 @dataclass
 class BuildReport:
-    """What a build did: images run by this process, in how long, and the atlas folder."""
+    """What a build did: images run by this process, in how long (of which ``calibration``
+    seconds choosing the histogram ranges), and the atlas folder."""
 
     folder: Path
     images: int
@@ -83,6 +84,7 @@ class BuildReport:
     resumed: int
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    calibration: float = 0.0
 
     @property
     def images_per_second(self) -> float:
@@ -130,7 +132,9 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
     fingerprint = _fingerprint(meta, images)
     keys = file_keys(settings.seed, images.paths)
     data = ImageFolderData(images.root, images.paths, input_size, settings.resize, model.in_channels)
+    calibrating = time.perf_counter()
     ranges = group.share(_calibrate(model, data, keys, specs, settings) if group.is_main else None)
+    calibration = time.perf_counter() - calibrating
     batches = shard(-(-len(images.paths) // settings.batch_size), group.rank, group.world)
     mine = range(batches.start * settings.batch_size, min(batches.stop * settings.batch_size, len(images.paths)))
     checkpoint = out / CHECKPOINTS / f"{fingerprint}-{mine.start}-{mine.stop}.npz"
@@ -159,7 +163,7 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
         with contextlib.suppress(OSError):
             checkpoint.parent.rmdir()  # only when empty: other builds' checkpoints stay
     return BuildReport(out, len(images.paths) - len(bad), len(mine) - resumed, resumed,
-                       time.perf_counter() - started, [(images.paths[i], e) for i, e in sorted(bad)])
+                       time.perf_counter() - started, [(images.paths[i], e) for i, e in sorted(bad)], calibration)
 
 
 def _meta(model: LoadedModel, weights: str | None, input_size: tuple[int, int], settings: BuildSettings,
