@@ -93,7 +93,7 @@ def prepare(name, pane):
         from circuitloupe.core.labeling import BUILTIN
         from circuitloupe.core.labeling.sampling import SamplingPlan
 
-        plan = SamplingPlan(bin_width=0.5, per_bin=4, seed=0, over="images")
+        plan = SamplingPlan(per_bin=4, seed=0, over="images")  # bins follow the unit's range
         pane.create_session(f"screenshots-{THEME}", str(state.unit), photo_crops(), plan,  # noqa: F821
                             BUILTIN["curve"], ScanSettings(size=None, workers=0))
         loupe.process(0.3)  # noqa: F821

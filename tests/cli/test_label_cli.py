@@ -40,7 +40,8 @@ def test_label_stats_writes_figure_and_json(labelled, tmp_path, capsys):
     data = json.loads(stats.read_text())
     assert data["labelled"] == 8 and data["totals"] == {"curve": 4, "imperfect curve": 4, "unrelated": 0,
                                                          "opposing curve": 0}
-    assert data["headline"].startswith("curve + imperfect curve = ")
+    assert data["headline"].startswith("curve + imperfect curve: no share yet") and not data["supported"]
+    assert any("fewer than 5 labelled items" in w for w in data["warnings"])
     assert sum(data["expected_value_shares"].values()) == pytest.approx(1.0)
     assert data["agreement"][0]["per_label"]["unrelated"]["count_b"] == 2
     assert Image.open(out).height > 600
@@ -69,3 +70,50 @@ def test_label_errors_are_readable(labelled, tmp_path, capsys):
                  "--over", "images", "--bin-width", "0.5", "--per-bin", "10"]) == 0
     with LabelSession(session_path("edges")) as session:
         assert session.label_set.names == ["edge", "nothing"] and len(session.items) == 3
+
+
+def test_overwrite_with_a_mistake_keeps_the_old_session_byte_identical(labelled, tmp_path, capsys):
+    path = session_path("study")
+    before = path.read_bytes()
+    binary = tmp_path / "labels.bin"
+    binary.write_bytes(bytes(range(256)))
+    mistakes = [["mixed3a", str(labelled)], ["3a:81", str(labelled), "--low", "1000"],
+                ["3a:81", str(labelled), "--low", "2", "--high", "1"], ["3a:81", str(tmp_path / "nosuch")],
+                ["3a:81", str(labelled), "--bin-width", "1e-9"], ["3a:81", str(labelled), "--labels", str(binary)]]
+    for mistake in mistakes:
+        assert main(["label", "new", "study", *mistake, *MODEL, "--overwrite"]) == 2, mistake
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("circuitloupe: error: "), err
+        assert path.read_bytes() == before, mistake
+    assert main(["label", "new", "study", "3a:81", str(labelled), *MODEL, "--overwrite", "--per-bin", "2"]) == 0
+    with LabelSession(path) as session:
+        assert session.labellers() == [] and session.info.plan.per_bin == 2
+
+
+def test_a_damaged_session_is_one_line(labelled, capsys):
+    path = session_path("study")
+    data = bytearray(path.read_bytes())
+    data[4096:] = bytes(len(data) - 4096)  # every page after the first zeroed
+    path.write_bytes(bytes(data))
+    assert main(["label", "stats", "study"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is damaged" in err
+
+
+def test_label_new_bins_follow_the_unit_unless_a_width_is_given(labelled, capsys):
+    assert main(["label", "new", "auto", "3a:81", str(labelled), *MODEL, "--per-bin", "2"]) == 0
+    with LabelSession(session_path("auto")) as session:
+        width, bins = session.info.plan.bin_width, len({item.bin for item in session.items})
+    assert width < 1 and bins >= 10 and f"over {bins} bins of {width:g} " in capsys.readouterr().out
+    assert main(["label", "new", "article", "3a:81", str(labelled), *MODEL, "--bin-width", "100"]) == 0
+    assert "bins of 100 " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        main(["label", "new", "few", "3a:81", str(labelled), *MODEL, "--bins", "1"])
+    assert stop.value.code == 2 and "--bins: ask for at least 2 bins" in capsys.readouterr().err
+
+
+def test_label_stats_warns_when_bins_hold_too_few_items(labelled, capsys):
+    assert main(["label", "stats", "study", "--labeller", "ann"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "fewer than 5 labelled items" in captured.err
+    assert "curve + imperfect curve: no share yet" in captured.out and "of the expected value" not in captured.out

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from PIL import Image
@@ -55,3 +58,37 @@ def test_scan_errors_are_one_readable_line(tmp_path, capsys):
     assert main(["scan", "mixed3a", str(folder), *MODEL, "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "need a unit" in err
+
+
+def test_a_damaged_cache_is_rebuilt_with_one_warning_line(tmp_path, capsys):
+    folder = make_plain_folder(tmp_path / "plain", 3)
+    stats = tmp_path / "stats.json"
+    assert main(["scan", "3a:81", str(folder), *MODEL, "--json", str(stats)]) == 0
+    expected = json.loads(stats.read_text())["statistics"]
+    cache = Path(json.loads(stats.read_text())["cache"])
+    assert capsys.readouterr().err.count("warning") == 0
+    for rescan in ([], ["--rescan"]):
+        (cache / "index.sqlite").write_bytes(b"\x13" * 10000)
+        assert main(["scan", "3a:81", str(folder), *MODEL, "--json", str(stats), *rescan]) == 0
+        captured = capsys.readouterr()
+        warnings = [line for line in captured.err.splitlines() if "warning" in line]
+        assert len(warnings) == 1 and "moved that cache to" in warnings[0] and "3 images scanned" in captured.out
+        assert json.loads(stats.read_text())["statistics"] == pytest.approx(expected, rel=1e-5)
+    pre = np.load(cache / "seg1.pre.npy", mmap_mode="r+")
+    pre[:] = 0
+    pre.flush()
+    del pre
+    assert main(["scan", "3a:81", str(folder), *MODEL, "--json", str(stats)]) == 0
+    assert "3 cached image(s)" in capsys.readouterr().err
+    assert json.loads(stats.read_text())["statistics"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_symlink_loops_and_undecodable_names_are_listed_as_skipped(tmp_path, capsys):
+    folder = make_plain_folder(tmp_path / "plain", 2)
+    os.symlink("loop.jpg", folder / "loop.jpg")
+    os.link(folder / "img000.png", os.path.join(os.fsencode(folder), b"\xff.png"))
+    stats = tmp_path / "stats.json"
+    for _ in range(2):
+        assert main(["scan", "3a:81", str(folder), *MODEL, "--json", str(stats)]) == 0
+        assert "2 skipped" in capsys.readouterr().out
+        assert [s["file"] for s in json.loads(stats.read_text())["skipped"]] == ["\\xff.png", "loop.jpg"]

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -40,13 +47,14 @@ def test_clearing_a_unit_removes_it_and_models_are_kept_apart():
 
 
 def test_an_unreadable_file_is_moved_aside_not_lost(tmp_path):
-    path = tmp_path / "broken.json"
-    path.write_text("{not json")
-    store = AnnotationStore(path)
-    assert store.warning and "unreadable" in store.warning
-    assert list(tmp_path.glob("broken.json.*.unreadable"))
-    store.set_note("conv2d2:3", "edge")
-    assert json.loads(path.read_text())["units"]["conv2d2:3"]["note"] == "edge"
+    for name, content in [("broken.json", b"{not json"), ("broken.sqlite", b"\x07" * 5000)]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        store = AnnotationStore(path)
+        assert store.warning and "unreadable" in store.warning
+        assert [p.read_bytes() for p in tmp_path.glob(f"{name}.unreadable-*")] == [content]
+        store.set_note("conv2d2:3", "edge")
+        assert AnnotationStore(tmp_path / "broken.sqlite").note("conv2d2:3") == "edge"
 
 
 def test_family_needs_a_name_and_units():
@@ -84,3 +92,78 @@ def test_reload_reports_other_writers_changes_once():
     assert reader.reload() is False
     writer.delete_family("pair")
     assert reader.reload() is True and reader.families() == {}
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from circuitloupe.core.annotations import AnnotationStore
+path, layer, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+store = AnnotationStore(path)
+while not go.exists():
+    time.sleep(0.01)
+for channel in range(200):
+    store.set_note(f"{layer}:{channel}", f"note {channel} from {layer}")
+store.toggle_favourite("mixed4a:1")
+"""
+
+
+@pytest.fixture
+def memory_folder(tmp_path):
+    """A folder in RAM where there is one (locks work the same; fsync is not what is tested)."""
+    shm = Path("/dev/shm")
+    folder = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
+    yield folder
+    if folder != tmp_path:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path, memory_folder):
+    path = memory_folder / "inceptionv1--random_0.sqlite"
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), layer, str(go)], env=env)
+               for layer in ("mixed3a", "mixed3b")]
+    go.touch()
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    store = AnnotationStore(path)
+    assert len(store.annotated()) == 400 and store.note("mixed3b:199") == "note 199 from mixed3b"
+    assert sum(store.note(f"{layer}:{c}") != "" for layer in ("mixed3a", "mixed3b") for c in range(200)) == 400
+    assert store.is_favourite("mixed4a:1") is False  # toggled twice, never both from the same old state
+
+
+def test_an_earlier_json_store_is_imported_once(tmp_path):
+    path = store_path("inceptionv1", "random:0")
+    legacy = path.with_suffix(".json")
+    legacy.write_text(json.dumps({"version": 1, "units": {"mixed3b:379": {"note": "curve", "tags": ["curve"],
+                                                                           "favourite": True}},
+                                  "families": {"b": ["mixed3b:1"], "a": ["mixed3a:2", "mixed3a:3"]}}))
+    store = AnnotationStore(path)
+    assert store.note("mixed3b:379") == "curve" and store.favourites() == [UnitRef("mixed3b", 379)]
+    assert list(store.families()) == ["b", "a"] and store.warning is None
+    assert not legacy.exists() and legacy.with_name(legacy.name + ".migrated").exists()
+    store.set_note("mixed3b:379", "curve, revised")
+    legacy.write_text(legacy.with_name(legacy.name + ".migrated").read_text())  # an old copy reappears
+    assert AnnotationStore(path).note("mixed3b:379") == "curve, revised"
+
+
+def test_a_database_of_another_program_is_left_untouched(tmp_path):
+    foreign = tmp_path / "photos.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE photos (name TEXT)")
+        db.execute("INSERT INTO photos VALUES ('cat.jpg')")
+    db.close()
+    before = foreign.read_bytes()
+    store = AnnotationStore(foreign)
+    assert "another program" in store.warning
+    assert [p.read_bytes() for p in tmp_path.glob("photos.sqlite.unreadable-*")] == [before]
+
+
+def test_reading_leaves_the_folder_alone_so_a_folder_watcher_sees_only_writes():
+    path = store_path("inceptionv1", "random:0")
+    writer = AnnotationStore(path)
+    writer.set_note("mixed3b:379", "curve")
+    before = (sorted(p.name for p in path.parent.iterdir()), path.parent.stat().st_mtime_ns)
+    reader = AnnotationStore(path)
+    assert reader.reload() is False and reader.note("mixed3b:379") == "curve"
+    assert (sorted(p.name for p in path.parent.iterdir()), path.parent.stat().st_mtime_ns) == before

@@ -11,7 +11,7 @@ from circuitloupe.core.errors import ImageError
 from circuitloupe.core.imagenet import imagenet_classes
 from circuitloupe.core.models import load_model, weights_io, zoo
 from circuitloupe.core.models import efficientnet_entry as entry
-from circuitloupe.core.models.efficientnet_lite import EfficientNetLite0, SameConv2d
+from circuitloupe.core.models.efficientnet_lite import EfficientNetLite, SameConv2d
 from circuitloupe.core.samples import load_image_or_sample, load_sample, sample_names
 from circuitloupe.core.units import UnitRef
 
@@ -25,7 +25,7 @@ def test_packaged_state_dict_loads_strictly_with_weights_only():
     path = entry.packaged_weights_path()
     assert path is not None and path.is_file()
     state = weights_io.read_state_dict(path)  # torch.load(..., weights_only=True)
-    net = EfficientNetLite0()
+    net = EfficientNetLite(0)
     assert {k: tuple(v.shape) for k, v in net.state_dict().items()} == {k: tuple(v.shape) for k, v in state.items()}
     result = net.load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
@@ -105,3 +105,17 @@ def test_sample_images():
     assert load_image_or_sample("sample:coffee", channels=1).shape == (400, 600, 1)
     with pytest.raises(ImageError, match="no sample image 'dog'"):
         load_sample("dog")
+
+
+@pytest.mark.parametrize("variant,blocks,parameters,size", [(1, 21, 5_416_680, 240), (2, 21, 6_092_072, 260)])
+def test_lite1_and_lite2_load_strictly_and_see_the_cat(variant, blocks, parameters, size):
+    path = entry.packaged_weights_path(variant)
+    assert path is not None and path.is_file()
+    model = load_model(f"efficientnet_lite{variant}")  # strict load of the packaged state dict
+    assert len(model.net._blocks) == blocks and model.input_size == (size, size)
+    assert sum(p.numel() for p in model.net.parameters()) == parameters
+    assert model.curve_layer in model.catalogue.names()
+    image = torch.as_tensor(load_sample("chelsea")).permute(2, 0, 1)[None].float()
+    image = F.interpolate(image, size=model.input_size, mode="bilinear", antialias=True, align_corners=False)
+    with torch.no_grad():
+        assert int(model.forward(image).argmax()) == 285  # Egyptian cat

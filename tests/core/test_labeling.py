@@ -149,7 +149,7 @@ def test_session_results_and_agreement_of_two_labellers(session):
         assert row.tolist() == [labelled.count(name) for name in names]
     assert sum(results.shares.values()) == pytest.approx(1.0)
     assert results.positive_share == pytest.approx(results.shares["curve"] + results.shares["imperfect curve"])
-    assert positive_summary(results, session.label_set).startswith("curve + imperfect curve = ")
+    assert positive_summary(results, session.label_set).startswith("curve + imperfect curve: no share yet")  # 4 a bin
     pair = session.agreement("ann", "bob")
     assert pair["items"] == 12 and pair["percent"] == pytest.approx(75.0)
     assert pair["kappa"] == pytest.approx(lb.cohen_kappa([names[n % 4] for n in range(12)],
@@ -198,3 +198,147 @@ def test_reference_is_the_units_feature_visualisation(session, inception):
     assert not is_session_model(other, info)
     with pytest.raises(UserError, match="sampled with inceptionv1"):
         cached_reference(other, info)
+
+
+def test_a_session_with_damaged_pages_is_one_readable_error(session):
+    labels = session.label_set.names
+    for n in range(1000):
+        session.answer(session.items[n % len(session.items)].id, labels[n % 2], 1.0, labeller=f"l{n % 7}")
+    path = session.path
+    session.close()
+    size = path.stat().st_size
+    assert size > 8 * 4096 and not os.path.exists(f"{path}-wal")
+    with open(path, "r+b") as file:  # pages 3..5 overwritten; the header and the first pages intact
+        file.seek(2 * 4096)
+        file.write(np.random.default_rng(1).bytes(3 * 4096))
+    with pytest.raises(UserError) as caught:
+        lb.LabelSession(path)
+    assert "is damaged" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_database_of_another_program_is_refused_untouched(tmp_path):
+    import sqlite3
+
+    foreign = tmp_path / "photos.labels"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        db.execute("CREATE TABLE photos (name TEXT)")
+    db.close()
+    before = foreign.read_bytes()
+    with pytest.raises(UserError, match="not a labeling session: .* another program"):
+        lb.LabelSession(foreign)
+    assert foreign.read_bytes() == before and not os.path.exists(f"{foreign}-wal")  # never switched to WAL
+    noise = tmp_path / "noise.labels"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(UserError, match="not a readable database"):
+        lb.LabelSession(noise)
+
+
+def test_overwriting_replaces_a_session_only_with_a_complete_one(session, inception, tmp_path):
+    session.answer(session.items[0].id, session.label_set.names[0])
+    path = session.path
+    session.close()
+    before = path.read_bytes()
+    cache = ds.open_dataset(inception, UNIT, tmp_path / "plain", SETTINGS)
+    mistakes = [("mixed3a", lb.SamplingPlan(0.25, 4)), (UNIT, lb.SamplingPlan(0.25, 4, low=1000.0)),
+                (UNIT, lb.SamplingPlan(0.25, 4, low=1.0, high=0.0)), (UNIT, lb.SamplingPlan(1e-12, 4))]
+    for unit, plan in mistakes:
+        with pytest.raises(UserError):
+            lb.create_session(path, inception, unit, cache, plan, overwrite=True)
+        assert path.read_bytes() == before, (unit, plan)
+    with lb.create_session(path, inception, UNIT, cache, lb.SamplingPlan(0.5, 2), overwrite=True) as fresh:
+        assert fresh.answers() == {} and fresh.info.plan.bin_width == 0.5
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(("s.labels", ".s.labels"))) == [
+        "s.labels"]
+
+
+# ----------------------------------------------------------------------------- bins follow the unit's scale
+def spread(seed: int = 0, low: float = -7.8, high: float = 9.2, n: int = 12348) -> np.ndarray:
+    """Values shaped like EfficientNet-Lite0 block7_depthwise:441's: about half negative, range low..high."""
+    values = np.clip(np.random.default_rng(seed).normal(0.0, 2.5, n), low, high)
+    values[:2] = low, high
+    return values
+
+
+def test_default_bins_follow_the_units_observed_range():
+    values = spread()
+    plan = lb.SamplingPlan(per_bin=20, seed=1)
+    assert plan.resolved(values).bin_width == 1.0
+    picked = lb.stratified_sample(values, plan)
+    bins = sorted(set(lb.bin_of(values[picked], 1.0).tolist()))
+    assert len(bins) >= 15 and bins[0] == -8 and bins[-1] == 9
+    article = lb.stratified_sample(values, lb.SamplingPlan(bin_width=100, per_bin=20, seed=1))
+    assert sorted(set(lb.bin_of(values[article], 100).tolist())) == [-1, 0] and len(article) == 40
+    assert lb.SamplingPlan().resolved(np.array([-1000.0, 950.0])).bin_width == 100  # 3b:379: the article's bins
+    barely = lb.SamplingPlan(bins=20).resolved(np.array([-10.0, 1.0]))  # fires a little: still 4 firing bins
+    assert barely.bin_width == 0.25
+    assert lb.SamplingPlan(bin_width=2.0).resolved(values).bin_width == 2.0
+    with pytest.raises(UserError, match="at least 2 bins"):
+        lb.SamplingPlan(bins=1)
+
+
+def test_a_session_samples_default_bins_over_the_units_range(session, inception):
+    folder = make_plain_folder(session.path.parent / "plain", 4)  # the fixture's folder: its cache is reused
+    cache = ds.scan(inception, UNIT, folder, SETTINGS).cache
+    with lb.create_session(session.path.parent / "auto.labels", inception, UNIT, cache, lb.SamplingPlan(per_bin=2),
+                           weights="random:0") as auto:
+        width, dataset = auto.info.plan.bin_width, auto.info.dataset_bins
+        assert width < 0.2 and len({item.bin for item in auto.items}) >= 12
+        assert dataset.low == pytest.approx(cache.values(81, "pre").min())
+        assert lb.LabelSession(auto.path).info.plan.bin_width == width  # the chosen width is kept
+
+
+def results_of(values: np.ndarray, width: float, labels_in_bin) -> lb.LabelResults:
+    """Results with ``labels_in_bin(bin)`` items labelled in each bin, alternately curve / unrelated."""
+    dataset = lb.DatasetBins.from_values(values, width)
+    names = ["curve", "unrelated"]
+    bins = [int(b) for b, c in zip(dataset.numbers, dataset.counts) for _ in range(min(int(c), labels_in_bin(b)))]
+    labels = [names[i % 2] for i in range(len(bins))]
+    numbers, counts = lb.label_counts(bins, labels, names)
+    props = lb.proportions(counts)
+    shares = lb.expected_value_shares(dataset, numbers, props, names)
+    return lb.LabelResults(names, width, numbers, counts, props, shares, shares["curve"], dataset)
+
+
+def test_the_headline_needs_bins_that_support_it():
+    from circuitloupe.core.labeling.figures import support, x_range
+
+    values, label_set = spread(), lb.LabelSet.from_text("*curve: c\nunrelated: u")
+    coarse = results_of(values, 100.0, lambda b: 50)  # all 12,348 values in 2 bins
+    assert not support(coarse).supported and "fall in 1 bin(s) of 100" in support(coarse).warnings[0]
+    assert positive_summary(coarse, label_set) == "curve: no share yet (the bins do not support one; see the warnings)"
+    low, high = x_range(coarse)
+    assert -9 < low < -7.8 and 9.2 < high < 10  # plots span the data, not the bins' -100 .. 100
+    fine = results_of(values, 1.0, lambda b: 10)
+    assert support(fine).supported and support(fine).warnings == ()
+    assert positive_summary(fine, label_set) == f"curve = {fine.positive_share:.0%}"
+    thin_tail = results_of(values, 1.0, lambda b: 2 if b >= 3 else 10)
+    check, dataset = support(thin_tail), thin_tail.dataset
+    thin = [b for b, c in zip(dataset.numbers, dataset.counts) if b >= 3 and c > 2]  # a bin of 2 is complete
+    assert not check.supported and check.thin_bins == len(thin) >= 4 and check.thin_share > 0.1
+    assert check.warnings == (f"{len(thin)} of 18 bins hold fewer than 5 labelled items; they carry "
+                              f"{check.thin_share:.0%} of the expected value",)
+    assert "no share yet" in positive_summary(thin_tail, label_set)
+    assert view_figure(coarse, label_set, "results", scale=0.5).height > 100
+
+
+def test_controller_answers_undoes_and_exports_like_the_cli(session, tmp_path):
+    from circuitloupe.core.labeling.controller import LabelingController
+
+    clock = iter(range(0, 1000, 2))
+    control = LabelingController(session, "ann", clock=lambda: float(next(clock)))
+    first = control.current
+    assert control.index == 0 and control.caption() == f"item 1 of {len(session.items)} · not answered"
+    answer = control.answer(0)
+    assert answer.label == "curve" and answer.seconds == 2.0 and control.index == 1
+    assert control.confirmation(answer) == "✓ item 1: curve (saved)"
+    assert control.answer(9) is None and control.index == 1  # no such label: nothing written
+    assert control.undo() == first and control.index == 0
+    assert control.answer_to(first) is None and "not answered" in control.caption()
+    control.skip()
+    control.move(-5)
+    assert control.index == 0 and "skipped" in control.caption()
+    assert control.break_due(1) and not control.break_due(1)
+    assert control.export_csv(tmp_path / "pane.csv") == 1
+    session.export_csv(tmp_path / "cli.csv")
+    assert (tmp_path / "pane.csv").read_text() == (tmp_path / "cli.csv").read_text()

@@ -118,3 +118,13 @@ def test_captured_values_are_clones(inception):
     x = torch.rand(1, 3, 96, 96)
     found = forward_until(inception, x, ["conv2d0_pre_relu", "conv2d0"])
     assert found["conv2d0_pre_relu"].min() < 0 <= found["conv2d0"].min()
+
+
+def test_editing_a_custom_model_file_gives_new_cache_keys(factory_file):
+    from circuitloupe.core.featurevis.cache import model_dir
+
+    before = load_model(f"{factory_file}:plain", "random:1")
+    factory_file.write_text(FACTORY.replace("nn.Conv2d(3, 8, 3)", "nn.Conv2d(3, 8, 3, padding=1)"))
+    after = load_model(f"{factory_file}:plain", "random:1")
+    assert before.is_random and after.is_random
+    assert before.weights_id != after.weights_id and model_dir(before) != model_dir(after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from circuitloupe.core import dataset as ds
 from circuitloupe.core import labeling as lb
@@ -91,8 +92,14 @@ def test_reveal_break_reminder_and_results(qtbot, pane):
     pane.grab().save(SCREENSHOT)
     pane.tabs.setCurrentIndex(1)
     pane.grab().save(SCREENSHOT.replace("pane", "results"))
-    assert "3 labelled" in pane.headline.text() and "curve + imperfect curve = " in pane.headline.text()
-    fills = [i for i in pane.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
+    view = pane.results_view
+    assert "3 labelled" in view.headline.text() and "curve + imperfect curve: no share yet" in view.headline.text()
+    assert not view.warnings.isHidden() and "fewer than 5 labelled items" in view.warnings.text()
+    low, high = pane.results.dataset.extent()  # the x axes follow the data, not the outer bins' edges
+    pad = 0.02 * (high - low)
+    assert view.density_plot.getViewBox().viewRange()[0] == pytest.approx([low - pad, high + pad])
+    assert view.expected_plot.getViewBox().viewRange()[0] == pytest.approx([-0.02 * high, high + 0.02 * high])
+    fills = [i for i in pane.results_view.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
     assert len(fills) == 4  # one band per label
     assert pane.figure(0.5).height > 300
     assert pane.cli_command().startswith("circuitloupe label stats ") and "--labeller me" in pane.cli_command()
@@ -109,8 +116,8 @@ def test_resume_second_labeller_agreement_and_label_edits(qtbot, pane, session_f
     pane.labeller.editingFinished.emit()
     assert pane.index == 5 and pane.progress_text.text().startswith("5 labelled")
     pane.tabs.setCurrentIndex(1)
-    assert pane.agreement.rowCount() == 5 and pane.agreement.item(0, 0).text() == "80.0"
-    assert pane.agreement.horizontalHeaderItem(0).text() == "bob / me %"
+    assert pane.results_view.agreement.rowCount() == 5 and pane.results_view.agreement.item(0, 0).text() == "80.0"
+    assert pane.results_view.agreement.horizontalHeaderItem(0).text() == "bob / me %"
     pane.apply_label_text("*curve: c\n*imperfect curve: i\nno curve: none\nopposing curve: o")
     assert pane.session.answers("me")[pane.session.items[0].id].label == "no curve"
     assert pane.label_buttons[2].text() == "3  no curve"
@@ -157,3 +164,125 @@ def test_reference_defaults_to_the_units_feature_visualisation(qtbot, pane, sess
     assert "gone.png" in pane.messages[-1] and np.array_equal(pane.reference_pixels, cached)
     pane.state.set_model(load_model("bundled"))
     assert pane.reference_pixels is None and "Load inceptionv1" in pane.reference.text()
+
+
+def button(pane, text):
+    return next(b for b in pane.findChildren(QAbstractButton) if b.text() == text)
+
+
+def test_number_keys_work_after_a_click_anywhere_in_the_pane(qtbot, pane):
+    window = QWidget()  # the pane beside another widget that had the focus, as in the main window
+    qtbot.addWidget(window)
+    elsewhere = QLineEdit()
+    layout = QVBoxLayout(window)
+    layout.addWidget(elsewhere)
+    layout.addWidget(pane)
+    window.resize(1100, 760)
+    window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+
+    def click_then_key(widget, key_text):
+        elsewhere.setFocus()
+        assert elsewhere.hasFocus()
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=widget.rect().center())
+        qtbot.keyClick(QApplication.focusWidget(), key_text)
+        qtbot.waitUntil(lambda: pane.current_crop is not None, timeout=30_000)
+
+    click_then_key(button(pane, "Next →"), "1")  # item 2 (Next), then label 1
+    click_then_key(pane.image, "2")
+    click_then_key(pane.progress_bar, "s")
+    with lb.LabelSession(pane.session.path) as other:
+        other.answer(other.items[1].id, "curve", labeller="bob")
+    pane.tabs.setCurrentIndex(1)  # the agreement table takes the focus: its cells are not for typing in
+    qtbot.waitUntil(lambda: pane.results_view.agreement.isVisible())
+    click_then_key(pane.results_view.agreement.viewport(), "4")
+    assert elsewhere.text() == "" and pane.results_view.agreement.item(0, 0).text() == "100.0"
+    answers = pane.session.answers()
+    assert [answers[item.id].label for item in pane.session.items[1:5]] == ["curve", "imperfect curve", None,
+                                                                            "opposing curve"]
+    pane.setParent(None)  # the fixture's, not the window's, to delete
+
+
+def test_a_chosen_label_is_confirmed_and_an_undone_one_leaves_the_screen(qtbot, pane):
+    pane.reveal_after.setChecked(True)
+    key(qtbot, pane, "2")
+    assert "item 1: imperfect curve (saved)" in pane.confirm.text()
+    assert "your answer: imperfect curve" in pane.reveal_text.text()
+    key(qtbot, pane, Qt.Key.Key_Left)  # back on item 1: its label is the checked button
+    assert [b.isChecked() for b in pane.label_buttons] == [False, True, False, False]
+    key(qtbot, pane, Qt.Key.Key_Right)
+    key(qtbot, pane, Qt.Key.Key_Backspace)  # undo: item 1 again, with no label chosen anywhere on screen
+    assert pane.index == 0 and "not answered" in pane.caption.text()
+    assert not any(b.isChecked() for b in pane.label_buttons)
+    shown = " ".join(label.text() for label in (pane.caption, pane.confirm, pane.reveal_text))
+    assert "imperfect curve" not in shown and "undid the answer to item 1" in pane.confirm.text()
+    assert pane.reveal_image.pixmap().isNull()
+
+
+def test_answers_export_to_csv_from_the_pane_as_label_export_writes_them(qtbot, pane, session_file, tmp_path,
+                                                                         monkeypatch):
+    from circuitloupe.cli import main
+    from circuitloupe.ui.panes import labeling
+
+    for k in "13s":
+        key(qtbot, pane, k)
+    with lb.LabelSession(session_file) as other:
+        other.answer(other.items[5].id, "curve", labeller="bob")
+    pane_csv, cli_csv = tmp_path / "pane.csv", tmp_path / "cli.csv"
+    monkeypatch.setattr(labeling.QFileDialog, "getSaveFileName", lambda *args, **kw: (str(pane_csv), ""))
+    qtbot.mouseClick(button(pane, "Export CSV…"), Qt.MouseButton.LeftButton)
+    assert pane.messages[-1] == f"4 answers written to {pane_csv}"
+    assert main(["label", "export", str(session_file), "--csv", str(cli_csv)]) == 0
+    assert pane_csv.read_text() == cli_csv.read_text()
+    pane.export_csv(pane_csv / "a.csv")  # under a file: a message, no traceback
+    assert pane.messages[-1].startswith("Could not write")
+
+
+def test_new_session_dialog_offers_the_folder_just_scanned(qtbot, pane, tmp_path, monkeypatch):
+    from circuitloupe.ui.panes import labeling
+    from circuitloupe.ui.panes.dataset import DatasetPane
+
+    dataset = DatasetPane(pane.service, pane.state)
+    qtbot.addWidget(dataset)
+    pane.state.set_unit(UNIT)
+    dataset.size.setValue(64)
+    dataset.workers.setValue(0)
+    folder = make_plain_folder(tmp_path / "photos", 2, seed=5)
+    dataset.set_folder(folder)
+    dataset.start_scan()
+    qtbot.waitUntil(lambda: dataset.report is not None, timeout=60_000)
+    shown = []
+    monkeypatch.setattr(labeling.NewSessionDialog, "exec", lambda dialog: shown.append(dialog) or 0)
+    pane.new_session_dialog()
+    dialog = shown[0]
+    assert dialog.folder.text() == str(folder) and dialog.name.text() == "mixed3a-81-photos"
+    assert dialog.plan().bin_width is None and dialog.plan().bins == 20  # bins follow the data by default
+    dialog.bin_width.setValue(100)
+    assert dialog.plan().bin_width == 100 and not dialog.bins.isEnabled()
+
+
+def test_every_button_is_wholly_visible_at_1366x768(qtbot, service, inception, session_file):
+    from circuitloupe.ui.main_window import MainWindow
+
+    window = MainWindow(service)
+    qtbot.addWidget(window)
+    window.state.set_model(inception)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_pane("labeling")
+    pane = window.panes["labeling"]
+    pane.render_reference.setChecked(False)
+    pane.open_session(session_file)
+    qtbot.waitUntil(lambda: pane.current_crop is not None, timeout=30_000)
+    pane.answer(0)
+    for tab in (1, 0):
+        pane.tabs.setCurrentIndex(tab)
+        QApplication.processEvents()
+        buttons = [b for b in pane.findChildren(QAbstractButton) if b.isVisible()]
+        assert len(buttons) >= (10 if tab == 0 else 4)
+        clipped = [b.text() for b in buttons if b.visibleRegion().boundingRect() != b.rect()]
+        assert clipped == [], f"cut off at 1366x768: {clipped}"
+    window.grab().save(SCREENSHOT.replace("pane", "window_1366"))
+    window.close()

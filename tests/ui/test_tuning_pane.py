@@ -45,7 +45,7 @@ def test_response_map_follows_the_unit_and_exports(qtbot, pane):
     command = pane.cli_command()
     assert command.startswith(f"circuitloupe tuning {family[0]} --model bundled --stimulus curve")
     assert "--orientations 24 --curvatures 4" in command and "--figure maps" in command
-    pane.grab().save("docs/screenshots/tuning_pane_map.png")
+    assert not pane.grab().isNull()
 
 
 def test_family_radial_and_joint_tuning(qtbot, pane):
@@ -61,7 +61,7 @@ def test_family_radial_and_joint_tuning(qtbot, pane):
     preferred = np.array([r.preferred for r in pane.radial])
     assert np.ptp(preferred) > 180  # the family covers the circle
     assert pane.figure(0.5) is not None and "--figure radial" in pane.cli_command()
-    pane.grab().save("docs/screenshots/tuning_pane_radial.png")
+    assert not pane.grab().isNull()
     pane.family_edit.setText(" ".join(family[:3]))
     pane.step.setValue(30)
     pane.joint_button.click()

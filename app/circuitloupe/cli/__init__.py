@@ -30,6 +30,11 @@ COMMAND_MODULES = (
     "equivariance_cmd",
     "train_gcnn_cmd",
     "tuning_cmd",
+    "compare_models_cmd",
+    "ablate_cmd",
+    "factors_cmd",
+    "outputs_cmd",
+    "handwritten_cmd",
     "atlas_cmd",
 )
 
@@ -45,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, mps or auto (default)")
     parser.add_argument("--image", action="append", help="image to open in the app (repeatable)")
     parser.add_argument("--project", help="project file (.loupe) to open in the app")
+    parser.add_argument("--trust", action="store_true",
+                        help="let --project run the model file it names (file.py:factory); remembered for "
+                             "that file's content")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme (default: as last time)")
     parser.add_argument("--screenshot", metavar="PNG",
                         help="when the app is idle, save a screenshot of the window to PNG and quit")
@@ -63,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
+            if args.project:
+                from circuitloupe.core.trust import check_project_for_cli
+
+                check_project_for_cli(args.project, args.trust)
             from circuitloupe.ui.app import run_gui
 
             return run_gui(args.model, args.weights, args.device, args.image, project=args.project,

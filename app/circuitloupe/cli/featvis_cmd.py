@@ -18,7 +18,8 @@ def register(commands) -> None:
         description="Render feature visualisations of units in one batch (cached per model, unit and "
                     "settings). --out FILE.png writes one image, or a labelled grid for several; "
                     "--out FOLDER writes one PNG per image.")
-    parser.add_argument("units", nargs="+", metavar="UNIT", help="units, e.g. mixed3b:379 or mixed3a:81,147,145")
+    parser.add_argument("units", nargs="+", metavar="UNIT",
+                        help="units, e.g. mixed3b:379 or mixed3a:81,147,145 (a LAYER with --direction)")
     add_model_arguments(parser)
     parser.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
     parser.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
@@ -31,6 +32,13 @@ def register(commands) -> None:
     parser.add_argument("--no-transforms", action="store_true", help="optimise without transformation robustness")
     parser.add_argument("--param", choices=("fourier", "pixel"), default="fourier", help="image parameterisation")
     parser.add_argument("--no-cache", action="store_true", help="render even when a cached image exists")
+    parser.add_argument("--direction", default="", metavar="VEC.npy",
+                        help="render a direction: a .npy vector over the channels of the one LAYER given")
+    parser.add_argument("--attribution-from", default="", metavar="LAYER",
+                        help="render the norm of each unit's w*x from this earlier layer (visualising attribution)")
+    parser.add_argument("--image", default="", metavar="IMAGE",
+                        help="with --attribution-from: render the pattern of the attribution on this image "
+                             "(over the unit's receptive field)")
     add_scale_argument(parser)
     parser.add_argument("--out", required=True, help="output .png (one image or a grid), or a folder")
     parser.add_argument("--json", metavar="STATS", help="write per-unit statistics as JSON (- for stdout)")

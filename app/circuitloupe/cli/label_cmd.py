@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
-from circuitloupe.core.dataset import ScanSettings, scan
+from circuitloupe.core.dataset import ScanSettings, resolve_target, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
                                         create_session, label_set_named, session_path)
-from circuitloupe.core.labeling.figures import VIEWS, positive_summary, view_figure
+from circuitloupe.core.labeling.figures import VIEWS, positive_summary, support, view_figure
+from circuitloupe.core.labeling.sampling import DEFAULT_BINS
 from circuitloupe.core.labeling.stats import UNLABELLED
 
 
@@ -33,7 +35,10 @@ def register(commands) -> None:
     new.add_argument("unit", metavar="UNIT", help="unit to label, e.g. mixed3b:379")
     new.add_argument("folder", metavar="DIR", help="folder of images (scanned, or the cache reused)")
     add_model_arguments(new)
-    new.add_argument("--bin-width", type=float, default=100.0, help="activation bin width (default 100)")
+    new.add_argument("--bin-width", type=float, help="activation bin width (default: a round width giving about "
+                     "--bins bins over the unit's observed range; the article used 100 for mixed3b:379)")
+    new.add_argument("--bins", type=_bin_count, default=DEFAULT_BINS,
+                     help=f"about how many bins the default width gives (default {DEFAULT_BINS})")
     new.add_argument("--per-bin", type=int, default=50, help="items sampled per bin (default 50)")
     new.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     new.add_argument("--over", choices=("positions", "images"), default="positions",
@@ -67,24 +72,34 @@ def register(commands) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    """Everything is checked before the scan, and an old session is replaced only by a complete new one."""
     label_set = _label_set(args.labels)
-    plan = SamplingPlan(args.bin_width, args.per_bin, args.seed, args.over, args.low, args.high)
+    plan = SamplingPlan(args.bin_width, args.per_bin, args.seed, args.over, args.low, args.high, args.bins)
     path = session_path(args.session)
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} already exists; use --overwrite to replace it")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a session file")
+    if not Path(args.folder).is_dir():
+        raise UserError(f"{args.folder} is not a folder of images")
     model = open_model(args)
+    target = resolve_target(model, args.unit)
+    if target.unit is None:
+        raise UserError(f"a labeling session needs a unit (layer:channel), not the layer {target.layer}")
     settings = ScanSettings(size=(args.size, args.size) if args.size else None, resize=args.resize,
                             workers=args.workers)
     bar = ProgressBar("scan", unit="img")
     try:
-        result = scan(model, args.unit, args.folder, settings, progress=bar)
+        result = scan(model, target, args.folder, settings, progress=bar)
     finally:
         bar.close()
-    session = create_session(path, model, args.unit, result.cache, plan, label_set, weights=args.weights,
+    for warning in result.warnings:
+        print(f"circuitloupe: warning: {warning}", file=sys.stderr)
+    session = create_session(path, model, target.unit, result.cache, plan, label_set, weights=args.weights,
                              overwrite=args.overwrite)
     with session:
         bins = len({item.bin for item in session.items})
-        print(f"{path}: {len(session.items)} items over {bins} bins of {plan.bin_width:g} "
+        print(f"{path}: {len(session.items)} items over {bins} bins of {session.info.plan.bin_width:g} "
               f"({result.scanned} images scanned, {result.reused} from the cache, {len(result.bad)} skipped)")
     return 0
 
@@ -95,13 +110,17 @@ def run_stats(args: argparse.Namespace) -> int:
         labelled, skipped, total = session.progress(args.labeller)
         print(f"{args.labeller}: {labelled} labelled, {skipped} skipped of {total}")
         totals = results.counts.sum(axis=0)
+        bins = support(results)  # shares only where the bins carry them
         for k, name in enumerate(results.names):
-            print(f"  {name}: {totals[k]} items, {results.shares[name]:.1%} of the expected value")
-        if results.shares[UNLABELLED] > 0:
+            share = f", {results.shares[name]:.1%} of the expected value" if bins.supported else ""
+            print(f"  {name}: {totals[k]} items{share}")
+        if bins.supported and results.shares[UNLABELLED] > 0:
             print(f"  bins with no labels yet: {results.shares[UNLABELLED]:.1%} of the expected value")
         headline = positive_summary(results, session.label_set)
         if headline:
             print(f"  {headline}")
+        for warning in bins.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         labellers = session.labellers()
         pairs = [session.agreement(a, b) for a, b in itertools.combinations(labellers, 2)]
         for pair in pairs:
@@ -115,7 +134,8 @@ def run_stats(args: argparse.Namespace) -> int:
             write_json(args.json, {"session": str(session.path), "unit": info.unit, "model": info.model,
                                    "weights_id": info.weights_id, "dataset": info.dataset, "labeller": args.labeller,
                                    "labelled": labelled, "skipped": skipped, "items": total,
-                                   "labellers": labellers, "headline": headline, **results.to_json(),
+                                   "labellers": labellers, "headline": headline, "supported": bins.supported,
+                                   "warnings": list(bins.warnings), **results.to_json(),
                                    "agreement": pairs})
     return 0
 
@@ -131,10 +151,24 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bin_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if count < 2:
+        raise argparse.ArgumentTypeError("ask for at least 2 bins")
+    return count
+
+
 def _label_set(text: str) -> LabelSet:
     if text in BUILTIN:
         return label_set_named(text)
     path = Path(text)
     if not path.is_file():
         raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
-    return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read the label set {text}: {error}") from None
+    return LabelSet.from_text(content, name=path.stem)

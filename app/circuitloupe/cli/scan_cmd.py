@@ -7,6 +7,7 @@ the top and bottom examples and the skipped files as JSON, and optionally a figu
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         result = scan(model, target, args.folder, settings, progress=bar)
     finally:
         bar.close()
+    for warning in result.warnings:
+        print(f"circuitloupe: warning: {warning}", file=sys.stderr)
     print(_summary_line(result))
     for relpath, error in result.bad:
         print(f"  skipped {relpath}: {error}")

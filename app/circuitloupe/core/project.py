@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from circuitloupe import __version__
-from circuitloupe.core.errors import UserError
+from circuitloupe.core.errors import UserError, WeightsError
 from circuitloupe.core.paths import atomic_write_text, data_dir
 
 FORMAT = "circuitloupe-project"
@@ -93,8 +93,15 @@ def _checked(name: str, value: Any, source: str) -> Any:
 
 
 def save_project(project: Project, path: str | Path) -> Path:
-    """Write ``project`` to ``path`` atomically (a crash leaves the old file whole)."""
-    text = json.dumps(project.to_json(), indent=2, ensure_ascii=False)
+    """Write ``project`` to ``path`` atomically (a crash leaves the old file whole).
+
+    Model and weights file paths are written relative to the project's folder when they lie
+    inside it (so the folder can move), else absolute; relative paths in ``project`` are read
+    against the current directory, as the app loaded them.
+    """
+    folder = Path(path).parent.absolute()
+    stored = _with_file_paths(project, lambda name: _relative_if_inside(Path(name).expanduser().absolute(), folder))
+    text = json.dumps(stored.to_json(), indent=2, ensure_ascii=False)
     return atomic_write_text(path, text + "\n")
 
 
@@ -113,7 +120,10 @@ def check_can_overwrite(path: str | Path) -> None:
 
 
 def load_project(path: str | Path) -> Project:
-    """Read a project file; raises ProjectError for a missing, corrupt or newer file."""
+    """Read a project file; raises ProjectError for a missing, corrupt or newer file.
+
+    Relative model and weights file paths are resolved against the project file's folder.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -129,7 +139,36 @@ def load_project(path: str | Path) -> Project:
     except json.JSONDecodeError as error:
         raise ProjectError(f"{path} is corrupt (invalid JSON at line {error.lineno} column {error.colno}: "
                            f"{error.msg}); the file was left unchanged") from None
-    return Project.from_json(data, str(path))
+    folder = path.parent.absolute()
+    return _with_file_paths(Project.from_json(data, str(path)), lambda name: str(folder / Path(name).expanduser()))
+
+
+def model_file(project: Project) -> Path | None:
+    """The Python file a ``file.py:factory`` model spec names (loading it runs that file), or None."""
+    from circuitloupe.core.models.custom import is_custom_spec
+
+    spec = project.model_spec
+    return Path(spec.rpartition(":")[0]) if spec and is_custom_spec(spec) else None
+
+
+def _with_file_paths(project: Project, rewrite: Callable[[str], str]) -> Project:
+    """``project`` with the model file of its spec and its weights file path passed through ``rewrite``."""
+    from circuitloupe.core.models.weights_io import parse_random_spec
+
+    changes: dict[str, str] = {}
+    if (file := model_file(project)) is not None:
+        changes["model_spec"] = f"{rewrite(str(file))}:{project.model_spec.rpartition(':')[2]}"
+    try:
+        names_file = bool(project.weights) and parse_random_spec(project.weights) is None
+    except WeightsError:  # a malformed random:SEED; loading the model will say so
+        names_file = False
+    if names_file:
+        changes["weights"] = rewrite(project.weights)
+    return replace(project, **changes)
+
+
+def _relative_if_inside(path: Path, folder: Path) -> str:
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
 
 
 # ----------------------------------------------------------------------------- autosave

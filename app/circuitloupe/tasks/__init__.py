@@ -5,14 +5,22 @@ and ``import circuitloupe as cl`` offers the same tasks by their CLI names (:mod
 """
 
 from circuitloupe.tasks.base import Context, Request, Result, TaskContext, command_line, run, task
+from circuitloupe.tasks.ablate import AblateRequest, AblateResult
 from circuitloupe.tasks.atlas import (AtlasBuildRequest, AtlasBuildResult, AtlasExportRequest, AtlasExportResult,
                                      AtlasQueryRequest, AtlasQueryResult)
+from circuitloupe.tasks.compare_models import CompareModelsRequest, CompareModelsResult
+from circuitloupe.tasks.factors import FactorsRequest, FactorsResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
+from circuitloupe.tasks.handwritten import HandwrittenRequest, HandwrittenResult
+from circuitloupe.tasks.outputs import OutputsRequest, OutputsResult
 
 #: Every task's Request type by its CLI sub-command.
-REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, AtlasBuildRequest, AtlasQueryRequest,
-                                                            AtlasExportRequest)}
+REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest, AblateRequest,
+                                                                     FactorsRequest, OutputsRequest, HandwrittenRequest,
+                                                                     AtlasBuildRequest, AtlasQueryRequest, AtlasExportRequest)}
 
-__all__ = ["AtlasBuildRequest", "AtlasBuildResult", "AtlasExportRequest", "AtlasExportResult", "AtlasQueryRequest",
-           "AtlasQueryResult", "Context", "FeatvisRequest", "FeatvisResult", "REQUESTS", "Request", "Result", "TaskContext",
+__all__ = ["AblateRequest", "AblateResult", "AtlasBuildRequest", "AtlasBuildResult", "AtlasExportRequest",
+           "AtlasExportResult", "AtlasQueryRequest", "AtlasQueryResult", "CompareModelsRequest", "CompareModelsResult",
+           "Context", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult", "HandwrittenRequest",
+           "HandwrittenResult", "OutputsRequest", "OutputsResult", "REQUESTS", "Request", "Result", "TaskContext",
            "command_line", "run", "task"]

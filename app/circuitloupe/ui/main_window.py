@@ -24,6 +24,7 @@ from circuitloupe.ui.error_report import ErrorReporter
 from circuitloupe.ui.panes import pane_classes
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.theme import MODES, ThemeManager
+from circuitloupe.ui.trust_dialog import confirm_project_model
 from circuitloupe.ui.welcome import WelcomeScreen
 from circuitloupe.ui.widgets.export import export_with_dialog
 from circuitloupe.ui.widgets.pane import Pane
@@ -354,14 +355,14 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, model) -> None:
         self.model_label.setText(f"{model.name} · {model.weights_description}")
         self.model_combo.setCurrentText(model.spec)
-        default = model.weights_id if model.weights_id.startswith("random") else None
+        default = model.weights_spec if model.is_random else None
         self._weights = self._requested_weights.pop(model.spec, default)
         pending = self._pending_project
         if pending is not None and pending.model_spec == model.spec:
             self._restore_families(model, pending.families)
         self.state.set_model(model)
         self.state.message(f"loaded {model.spec}: {len(model.catalogue)} layers, {model.weights_description}")
-        if not model.weights_id.startswith("random"):
+        if not model.is_random:
             settings().setValue("last_model", model.spec)
         if pending is not None and pending.model_spec == model.spec:
             self._pending_project = None
@@ -525,6 +526,9 @@ class MainWindow(QMainWindow):
             except ProjectError as error:
                 log.warning("ignoring unreadable autosave %s: %s", recovered, error)
                 recovered = None
+        if not confirm_project_model(self, loaded, path):  # a project's model file runs only with consent
+            self.state.message(f"did not open {path}: its model file was not trusted")
+            return False
         self.autosave()
         self.project_path = None if untitled else path
         self._saved_snapshot = None

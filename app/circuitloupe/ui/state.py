@@ -39,6 +39,7 @@ class AppState(QObject):
         self.model: LoadedModel | None = None
         self.unit: UnitRef | None = None
         self.image: OpenImage | None = None
+        self.folder: str | None = None  # the image folder last scanned (or opened from its cache)
         self.atlas = None  # the open core.atlas.Atlas: per-unit statistics and examples, instantly
 
     def set_model(self, model: LoadedModel) -> None:

@@ -4,7 +4,12 @@
   into :mod:`.cache` (memory-mapped arrays + SQLite index per key); :mod:`.receptive`
   measures receptive fields and cuts crops; :mod:`.stats` and :mod:`.report` compute what
   the dataset views show, and :mod:`.figures` draws it.
+
+Repairs of a damaged cache are logged as warnings on this package's logger (the app's log pane
+shows them) and returned in :attr:`ScanResult.warnings` (the CLI prints them).
 """
+
+import logging
 
 from circuitloupe.core.dataset.cache import (CacheKey, DatasetCache, ImageRecord, drop_cache, find_cache,
                                             list_caches)
@@ -16,6 +21,8 @@ from circuitloupe.core.dataset.scan import (ScanResult, ScanSettings, ScanTarget
                                             resolve_target, scan)
 from circuitloupe.core.dataset.stats import (ExponentialFit, Position, describe, expected_value_density,
                                              exponential_tail_fit, extreme_positions, histogram, quilt_positions)
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # the CLI prints warnings itself
 
 __all__ = [
     "CacheKey", "CropLoader", "DatasetCache", "Example", "ExponentialFit", "FileEntry", "FolderListing",

@@ -4,21 +4,24 @@ A cache belongs to one (model, weights, layer, dataset folder, preprocessing, ch
 and lives in ``data_dir("dataset-cache", KEY)``:
 
 - ``index.sqlite`` (WAL): ``meta`` (the key's parts and the layer's shape), ``images`` (one
-  row per file: size, mtime, status ``ok``/``bad``, error, segment and row of its arrays) and
-  ``segments``.
+  row per file: size, mtime, status ``ok``/``bad``/``retry`` (a read that may work next time),
+  error, segment, row and checksum of its arrays) and ``segments``.
 - ``segN.pre.npy`` [rows, channels, H, W] float32: pre-ReLU values (the layer's own value when
   it has no pre-ReLU); ``segN.post.npy`` only when the post-ReLU value is not ``relu(pre)``;
   ``segN.summary.npy`` [rows, channels, 6]: pre max, mean, centre, post max, mean, centre.
 
 Each scan run appends one segment sized for the files it has to scan and commits image rows
-batch by batch after their arrays are flushed, so a cancelled or killed scan keeps what it
-finished and the next run scans only the rest.
+batch by batch after their arrays are written (see :mod:`.segments`), so a cancelled or killed
+scan keeps what it finished and the next run scans only the rest. Each image row holds a
+checksum of its arrays: :meth:`DatasetCache.verify` (run by every scan) drops rows that do not
+match so they are scanned again; an index that is not a readable database is moved aside.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -26,16 +29,21 @@ from pathlib import Path
 
 import numpy as np
 
+from circuitloupe.core.dataset.segments import (SUMMARY_FIELDS, SegmentWriter, check_space, row_checksum,
+                                                segment_file, summarise)
+from circuitloupe.core.dbfiles import CACHE_INDEX_ID, DatabaseFileError, check_integrity, connect
 from circuitloupe.core.paths import data_dir
 
+log = logging.getLogger(__name__)
 CACHE_FOLDER = "dataset-cache"
-SUMMARY_FIELDS = ("pre_max", "pre_mean", "pre_centre", "post_max", "post_mean", "post_centre")
+_verified: dict[Path, tuple] = {}  # folder -> file signature when this process last verified it
+_TABLES = {"meta", "images", "segments"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     relpath TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     status TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', segment INTEGER, row INTEGER,
-    scanned_at REAL NOT NULL);
+    scanned_at REAL NOT NULL, checksum INTEGER);
 CREATE TABLE IF NOT EXISTS segments (
     id INTEGER PRIMARY KEY, rows INTEGER NOT NULL, has_post INTEGER NOT NULL, created REAL NOT NULL);
 """
@@ -124,8 +132,8 @@ class DatasetCache:
         return [ImageRecord(*row) for row in rows]
 
     def bad(self) -> list[tuple[str, str]]:
-        """(relpath, error) of files that could not be decoded."""
-        return list(self.db.execute("SELECT relpath, error FROM images WHERE status='bad' ORDER BY relpath"))
+        """(relpath, error) of files that could not be read or decoded."""
+        return list(self.db.execute("SELECT relpath, error FROM images WHERE status!='ok' ORDER BY relpath"))
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM images WHERE status='ok'").fetchone()[0]
@@ -170,85 +178,135 @@ class DatasetCache:
     def _array(self, segment: int, kind: str) -> np.ndarray:
         key = (segment, kind)
         if key not in self._maps:
-            self._maps[key] = np.load(self.folder / f"seg{segment}.{kind}.npy", mmap_mode="r")
+            self._maps[key] = np.load(segment_file(self.folder, segment, kind), mmap_mode="r")
         return self._maps[key]
 
+    # ------------------------------------------------------------------ checking
+    def verify(self, repair: bool = True) -> list[str]:
+        """Check every scanned image's arrays against its checksum, and the index's pages;
+        return the paths of images that do not verify and, with ``repair``, forget them (so
+        the next scan redoes them). Reads the whole cache (about 1 GB/s) unless this process
+        already verified it unchanged since. Raises
+        :class:`~circuitloupe.core.dbfiles.DatabaseFileError` for a damaged index."""
+        if _verified.get(self.folder) == self._signature():
+            return []
+        check_integrity(self.db, self.folder / "index.sqlite")
+        segments = dict(self.db.execute("SELECT id, rows FROM segments"))
+        rows = self.db.execute("SELECT relpath, segment, row, checksum FROM images WHERE status='ok'").fetchall()
+        self._maps.clear()
+        failed = []
+        by_segment: dict[int, list[tuple[str, int, int]]] = {}
+        for relpath, segment, row, checksum in rows:
+            by_segment.setdefault(segment, []).append((relpath, row, checksum))
+        for segment, entries in by_segment.items():
+            arrays = self._segment_arrays(segment, segments.get(segment))
+            for relpath, row, checksum in entries:
+                if (arrays is None or checksum is None or not isinstance(row, int) or not 0 <= row < len(arrays[0])
+                        or row_checksum(relpath, [a[row] for a in arrays]) != checksum):
+                    failed.append(relpath)
+        self._maps.clear()
+        if repair:
+            self.forget(failed)
+        if not failed:
+            _verified[self.folder] = self._signature()
+        return failed
+
+    def _signature(self) -> tuple:
+        """(name, size, mtime_ns) of the index and every array file: what verification depends on
+        (not the -shm file, which readers write)."""
+        found = []
+        for path in sorted(self.folder.iterdir()):
+            if path.name.endswith("-shm"):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
+
+    def _segment_arrays(self, segment: int, rows: int | None) -> list[np.ndarray] | None:
+        """The segment's arrays (pre, [post,] summary) when their files open with the shapes
+        the index expects; None otherwise."""
+        if rows is None:
+            return None
+        kinds = ["pre"] + (["post"] if segment_file(self.folder, segment, "post").exists() else []) + ["summary"]
+        try:
+            arrays = [self._array(segment, kind) for kind in kinds]
+        except (OSError, ValueError, EOFError):
+            return None
+        channels = len(self.channels)
+        expected_summary = (rows, channels, len(SUMMARY_FIELDS))
+        if (arrays[0].ndim != 4 or arrays[0].shape[:2] != (rows, channels) or arrays[-1].shape != expected_summary
+                or any(a.dtype != np.float32 for a in arrays) or any(a.shape != arrays[0].shape for a in arrays[1:-1])):
+            return None
+        return arrays
+
     # ------------------------------------------------------------------ writing (used by scan)
-    def new_segment(self, rows: int, shape: tuple[int, int, int], has_post: bool) -> "SegmentWriter":
-        """Allocate arrays for ``rows`` images of ``shape`` = (channels, H, W)."""
+    def new_segment(self, rows: int, shape: tuple[int, int, int], has_post: bool) -> "CacheWriter":
+        """Allocate arrays for ``rows`` images of ``shape`` = (channels, H, W); raises
+        :class:`~circuitloupe.core.dataset.segments.DiskFullError` when they would not fit."""
+        check_space(self.folder, SegmentWriter.bytes_needed(rows, shape, has_post), rows)
         with self.db:
             cursor = self.db.execute("INSERT INTO segments (rows, has_post, created) VALUES (?, ?, ?)",
                                      (rows, int(has_post), time.time()))
-        return SegmentWriter(self, int(cursor.lastrowid), rows, shape, has_post)
+        return CacheWriter(self, SegmentWriter(self.folder, int(cursor.lastrowid), rows, shape, has_post))
 
     def forget(self, relpaths: list[str]) -> None:
         """Drop index rows (files removed from the folder or changed since their scan)."""
         with self.db:
             self.db.executemany("DELETE FROM images WHERE relpath=?", [(r,) for r in relpaths])
 
-    def record_bad(self, entries: list[tuple[str, int, int, str]]) -> None:
-        """Mark files (relpath, size, mtime_ns, error) as unreadable."""
-        now = time.time()
+    def record_bad(self, entries: list[tuple[str, int, int, str]], transient: bool = False) -> None:
+        """Mark files (relpath, size, mtime_ns, error) as unreadable: for good, or (``transient``)
+        until the next scan tries them again."""
+        now, status = time.time(), "retry" if transient else "bad"
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO images (relpath, size, mtime_ns, status, error, scanned_at) "
-                "VALUES (?, ?, ?, 'bad', ?, ?)", [(r, s, m, e, now) for r, s, m, e in entries])
+                "VALUES (?, ?, ?, ?, ?, ?)", [(r, s, m, status, e, now) for r, s, m, e in entries])
 
     def close(self) -> None:
         self._maps.clear()
         self.db.close()
 
 
-class SegmentWriter:
-    """Fills one segment's rows; :meth:`write` flushes the arrays, then commits the index rows."""
+class CacheWriter:
+    """Fills one new segment: :meth:`write` writes the arrays, then commits the index rows."""
 
-    def __init__(self, cache: DatasetCache, segment: int, rows: int, shape: tuple[int, int, int],
-                 has_post: bool) -> None:
+    def __init__(self, cache: DatasetCache, segment: SegmentWriter) -> None:
         self.cache, self.segment = cache, segment
-        folder = cache.folder
-        self.pre = np.lib.format.open_memmap(folder / f"seg{segment}.pre.npy", "w+", np.float32, (rows, *shape))
-        self.post = (np.lib.format.open_memmap(folder / f"seg{segment}.post.npy", "w+", np.float32, (rows, *shape))
-                     if has_post else None)
-        self.summary = np.lib.format.open_memmap(folder / f"seg{segment}.summary.npy", "w+", np.float32,
-                                                 (rows, shape[0], len(SUMMARY_FIELDS)))
-        self.next_row = 0
 
     def write(self, files: list[tuple[str, int, int]], pre: np.ndarray, post: np.ndarray) -> None:
         """Store a batch: ``files`` (relpath, size, mtime_ns), ``pre`` and ``post`` [B, channels, H, W]."""
-        rows = slice(self.next_row, self.next_row + len(files))
-        self.pre[rows] = pre
-        if self.post is not None:
-            self.post[rows] = post
-        self.summary[rows] = summarise(pre, post)
-        for array in (self.pre, self.post, self.summary):
-            if array is not None:
-                array.flush()
+        arrays = {"pre": pre, "post": post, "summary": summarise(pre, post)}
+        placed = self.segment.write([r for r, _, _ in files], arrays)
         now = time.time()
         with self.cache.db:
             self.cache.db.executemany(
-                "INSERT OR REPLACE INTO images (relpath, size, mtime_ns, status, error, segment, row, scanned_at) "
-                "VALUES (?, ?, ?, 'ok', '', ?, ?, ?)",
-                [(r, s, m, self.segment, rows.start + i, now) for i, (r, s, m) in enumerate(files)])
-        self.next_row = rows.stop
+                "INSERT OR REPLACE INTO images (relpath, size, mtime_ns, status, error, segment, row, scanned_at, "
+                "checksum) VALUES (?, ?, ?, 'ok', '', ?, ?, ?, ?)",
+                [(r, s, m, self.segment.segment, row, now, checksum)
+                 for (r, s, m), (row, checksum) in zip(files, placed)])
 
-
-def summarise(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
-    """[B, C, H, W] pre and post values -> [B, C, 6]: max, mean and centre of each."""
-    h, w = pre.shape[2] // 2, pre.shape[3] // 2
-    columns = []
-    for array in (pre, post):
-        columns += [array.max(axis=(2, 3)), array.mean(axis=(2, 3)), array[:, :, h, w]]
-    return np.stack(columns, axis=2).astype(np.float32)
+    def close(self) -> None:
+        self.segment.close()
 
 
 def cache_root() -> Path:
     return data_dir(CACHE_FOLDER)
 
 
+def cache_folder(key: CacheKey) -> Path:
+    """Where the cache of ``key`` lives (whether or not it exists yet)."""
+    return cache_root() / key.digest()
+
+
 def create_cache(key: CacheKey, *, has_pre_relu: bool, input_size: tuple[int, int], resize: str,
                  pad_colour: tuple[float, ...], layer_channels: int) -> DatasetCache:
-    """Make (or reopen) the cache folder for ``key``."""
-    folder = cache_root() / key.digest()
+    """Make (or reopen) the cache folder for ``key``. Raises
+    :class:`~circuitloupe.core.dbfiles.DatabaseFileError` when its index is unreadable."""
+    folder = cache_folder(key)
     folder.mkdir(parents=True, exist_ok=True)
     db = _connect(folder / "index.sqlite")
     meta = {"model": key.model, "weights_id": key.weights_id, "layer": key.layer, "dataset": key.dataset,
@@ -274,10 +332,10 @@ def list_caches() -> list[DatasetCache]:
     """Every readable cache in the data folder, most recently updated first."""
     found = []
     for folder in cache_root().iterdir():
-        if (folder / "index.sqlite").is_file():
+        if "." not in folder.name and (folder / "index.sqlite").is_file():  # not one moved aside as damaged
             try:
                 found.append(DatasetCache(folder))
-            except (sqlite3.Error, KeyError, ValueError):
+            except (sqlite3.Error, DatabaseFileError, KeyError, ValueError):
                 continue
     found.sort(key=lambda c: c.updated(), reverse=True)
     return found
@@ -285,9 +343,10 @@ def list_caches() -> list[DatasetCache]:
 
 def find_cache(model: str, weights_id: str, layer: str, *, dataset: str | None = None,
                preprocessing: str | None = None, channels: tuple[int, ...] | None = None,
-               nonempty: bool = True) -> DatasetCache | None:
+               nonempty: bool = True, verify: bool = True) -> DatasetCache | None:
     """The most recently updated cache matching the given parts that holds ``channels``
-    (and, with ``nonempty``, at least one scanned image)."""
+    (and, with ``nonempty``, at least one scanned image). With ``verify``, a match that does
+    not verify is logged as damaged and None returned: scanning the folder again repairs it."""
     match = None
     for cache in list_caches():
         key = cache.key
@@ -298,14 +357,28 @@ def find_cache(model: str, weights_id: str, layer: str, *, dataset: str | None =
             match = cache
         else:
             cache.close()
+    if match is not None and verify:
+        try:
+            failed = len(match.verify(repair=False))
+        except DatabaseFileError:
+            failed = len(match)
+        if failed:
+            log.warning("the activation cache in %s is damaged (%d images do not match their checksums); scan "
+                        "the folder again to rebuild it", match.folder, failed)
+            match.close()
+            return None
     return match
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(_SCHEMA)
+    db = connect(path, CACHE_INDEX_ID, _TABLES)
+    try:
+        db.executescript(_SCHEMA)
+        if "checksum" not in {row[1] for row in db.execute("PRAGMA table_info(images)")}:
+            db.execute("ALTER TABLE images ADD COLUMN checksum INTEGER")  # older caches: rows rescanned
+    except sqlite3.DatabaseError as error:
+        db.close()
+        raise DatabaseFileError(f"{path} is damaged ({error})") from None
     return db
 
 

@@ -2,14 +2,15 @@
 
 ``walk_folder`` lists every image file under a folder (recursively, hidden entries skipped)
 with its size and modification time, so a cache can tell new and changed files from known
-ones. :class:`ImageFolderData` is the torch ``Dataset`` a scan's DataLoader workers decode
-from; a file that cannot be decoded becomes an item with an error instead of an exception.
+ones; entries it cannot list (a symlink loop, a name that is not UTF-8) are skipped and listed.
+:class:`ImageFolderData` is the torch ``Dataset`` a scan's DataLoader workers decode from; a
+file that cannot be decoded becomes an item with an error instead of an exception.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from circuitloupe.core.errors import ImageError, UserError
-from circuitloupe.core.images import IMAGE_SUFFIXES, load_image
+from circuitloupe.core.images import IMAGE_SUFFIXES, is_transient, load_image
 
 RESIZE_MODES = ("squash", "crop")
 
@@ -34,29 +35,33 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class FolderListing:
-    """What a walk found: image files (sorted by path) and other files that were ignored."""
+    """What a walk found: image files (sorted by path), other files that were ignored, and
+    (relpath, reason) of image entries that could not be listed."""
 
     images: list[FileEntry]
     ignored: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def walk_folder(root: str | os.PathLike) -> FolderListing:
     """All image files under ``root`` (recursive; hidden files and folders are skipped).
 
-    Files whose suffix is not an image suffix are listed in ``ignored``.
+    Files whose suffix is not an image suffix are listed in ``ignored``; image entries that
+    cannot be stat'ed (a symlink loop, a dangling link) or whose name is not UTF-8 in ``skipped``.
     """
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root} is not a folder of images")
     images: list[FileEntry] = []
     ignored: list[str] = []
+    skipped: list[tuple[str, str]] = []
     stack = [root]
     while stack:
         folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError:
-            ignored.append(str(Path(folder).relative_to(root)) + "/")
+            ignored.append(printable(str(Path(folder).relative_to(root))) + "/")
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -65,13 +70,30 @@ def walk_folder(root: str | os.PathLike) -> FolderListing:
                 stack.append(Path(entry.path))
                 continue
             relpath = Path(entry.path).relative_to(root).as_posix()
-            if Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
-                ignored.append(relpath)
+            if Path(entry.name).suffix.lower() not in IMAGE_SUFFIXES:
+                ignored.append(printable(relpath))
                 continue
-            stat = entry.stat()
+            try:
+                relpath.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append((printable(relpath), "the file name is not valid UTF-8; rename it to scan it"))
+                continue
+            try:
+                if not entry.is_file():
+                    ignored.append(relpath)
+                    continue
+                stat = entry.stat()
+            except OSError as error:
+                skipped.append((relpath, f"cannot read the file entry: {error.strerror or error}"))
+                continue
             images.append(FileEntry(relpath, stat.st_size, stat.st_mtime_ns))
     images.sort(key=lambda e: e.relpath)
-    return FolderListing(images, sorted(ignored))
+    return FolderListing(images, sorted(ignored), sorted(skipped))
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be printed and stored: undecodable bytes as ``\\xff``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def prepare_pixels(pixels: np.ndarray, size: tuple[int, int], resize: str = "squash") -> np.ndarray:
@@ -105,7 +127,8 @@ def _resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 class ImageFolderData(Dataset):
     """Decodes ``root/relpath`` files into [C, h, w] float tensors for a DataLoader.
 
-    Item ``i`` is ``(i, tensor, "")`` or, for a file that cannot be read, ``(i, empty, error)``.
+    Item ``i`` is ``(i, tensor, "", False)`` or, for a file that cannot be read,
+    ``(i, empty, error, transient)``; ``transient`` when the read may work next time (permissions, I/O).
     Picklable, so DataLoader workers of any start method can use it.
     """
 
@@ -120,21 +143,22 @@ class ImageFolderData(Dataset):
     def __len__(self) -> int:
         return len(self.relpaths)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor, str]:
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor, str, bool]:
         try:
             pixels = load_image(self.root / self.relpaths[index], self.channels)
             array = prepare_pixels(pixels, self.size, self.resize)
         except ImageError as error:
-            return index, torch.empty(0), str(error)
+            return index, torch.empty(0), str(error), is_transient(error)
         except Exception as error:  # image plugins raise many types for garbage input
-            return index, torch.empty(0), f"cannot read image {self.relpaths[index]}: {type(error).__name__}: {error}"
-        return index, torch.from_numpy(array).permute(2, 0, 1).contiguous(), ""
+            text = f"cannot read image {self.relpaths[index]}: {type(error).__name__}: {error}"
+            return index, torch.empty(0), text, is_transient(error)
+        return index, torch.from_numpy(array).permute(2, 0, 1).contiguous(), "", False
 
 
-def collate_decoded(items: list[tuple[int, torch.Tensor, str]]) -> tuple[list[int], torch.Tensor | None,
-                                                                         list[tuple[int, str]]]:
-    """Batch decoded items: (indices of good images, [B, C, h, w] or None, [(index, error)])."""
-    good = [(i, t) for i, t, error in items if not error]
-    bad = [(i, error) for i, _, error in items if error]
+def collate_decoded(items: list[tuple[int, torch.Tensor, str, bool]]) -> tuple[
+        list[int], torch.Tensor | None, list[tuple[int, str, bool]]]:
+    """Batch decoded items: (indices of good images, [B, C, h, w] or None, [(index, error, transient)])."""
+    good = [(i, t) for i, t, error, _ in items if not error]
+    bad = [(i, error, transient) for i, _, error, transient in items if error]
     batch = torch.stack([t for _, t in good]) if good else None
     return [i for i, _ in good], batch, bad

@@ -4,26 +4,41 @@
 folder, preprocessing) key, and runs only the files the cache does not hold yet (new or
 changed since their scan) through the network, with a torch DataLoader whose workers decode
 and resize the images. Progress is reported per batch; ``should_stop`` cancels between
-batches, keeping every finished batch, so the next scan resumes.
+batches, keeping every finished batch, so the next scan resumes. Files whose read failed in
+a way that may pass (permissions, I/O) are tried again by the next scan.
+
+Every scan first verifies the cache (:meth:`DatasetCache.verify`): damaged rows are scanned
+again and an unreadable index is moved aside; each repair is one line in
+:attr:`ScanResult.warnings`, also logged (the app's log pane shows it). A full disk is one
+:class:`~circuitloupe.core.dataset.segments.DiskFullError` line, with finished batches kept.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from circuitloupe.core.activations import forward_until
-from circuitloupe.core.dataset.cache import CacheKey, DatasetCache, SegmentWriter, create_cache, find_cache
+from circuitloupe.core.dataset.cache import (CacheKey, CacheWriter, DatasetCache, cache_folder, create_cache,
+                                            find_cache)
 from circuitloupe.core.dataset.folder import RESIZE_MODES, ImageFolderData, collate_decoded, walk_folder
+from circuitloupe.core.dataset.segments import DiskFullError, is_disk_full
+from circuitloupe.core.dbfiles import DatabaseFileError, move_aside
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
 from circuitloupe.core.models.base import LoadedModel
 from circuitloupe.core.units import PRE_RELU_SUFFIX, UnitRef
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,8 @@ class ScanTarget:
 
 @dataclass
 class ScanResult:
-    """What a scan did: the cache, how many files it ran and reused, and what it skipped."""
+    """What a scan did: the cache, how many files it ran and reused, what it skipped (files it
+    could not read or list, with why) and ``warnings`` (one line per repair of a damaged cache)."""
 
     cache: DatasetCache
     target: ScanTarget
@@ -73,6 +89,7 @@ class ScanResult:
     batches: int
     seconds: float
     new_bad: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def images_per_second(self) -> float:
@@ -128,22 +145,65 @@ def scan(model: LoadedModel, target: str | UnitRef | ScanTarget, root: str | Pat
     root = Path(root).resolve()
     listing = walk_folder(root)
     key = cache_key(model, target, root, settings)
+    warnings: list[str] = []
+    with _full_disk_as_error(cache_folder(key)):
+        cache = _verified_cache(model, target, key, settings, warnings)
+        known = cache.known()
+        current = {entry.relpath: entry for entry in listing.images}
+        stale = [r for r, (size, mtime, status) in known.items() if status == "retry"
+                 or r not in current or (current[r].size, current[r].mtime_ns) != (size, mtime)]
+        cache.forget(stale)
+        todo = [e for e in listing.images if e.relpath not in known or e.relpath in stale]
+        reused = sum(1 for r, (_, _, status) in known.items() if status == "ok" and r in current and r not in stale)
+        batches, new_bad = _run(model, target, cache, root, todo, settings, progress, should_stop)
+    bad = sorted(cache.bad() + listing.skipped)
+    return ScanResult(cache, target, len(todo) - len(new_bad), reused, bad, listing.ignored, batches,
+                      time.perf_counter() - started, new_bad, warnings)
+
+
+def _verified_cache(model: LoadedModel, target: ScanTarget, key: CacheKey, settings: ScanSettings,
+                    warnings: list[str]) -> DatasetCache:
+    """The cache for ``key``, checked: rows that do not verify are forgotten (so rescanned) and
+    an unreadable index moves the cache folder aside; each repair adds a line to ``warnings``."""
     cache = find_cache(key.model, key.weights_id, key.layer, dataset=key.dataset,
-                       preprocessing=key.preprocessing, channels=target.channels, nonempty=False)
-    if cache is None:
-        info = model.catalogue.layer(target.layer)
-        cache = create_cache(key, has_pre_relu=target.pre_layer is not None, input_size=settings.input_size(model),
-                             resize=settings.resize, pad_colour=_pad_colour(model), layer_channels=info.channels)
-    known = cache.known()
-    current = {entry.relpath: entry for entry in listing.images}
-    stale = [r for r, (size, mtime, _) in known.items()
-             if r not in current or (current[r].size, current[r].mtime_ns) != (size, mtime)]
-    cache.forget(stale)
-    todo = [e for e in listing.images if e.relpath not in known or e.relpath in stale]
-    reused = sum(1 for r, (_, _, status) in known.items() if status == "ok" and r in current and r not in stale)
-    batches, new_bad = _run(model, target, cache, root, todo, settings, progress, should_stop)
-    return ScanResult(cache, target, len(todo) - len(new_bad), reused, cache.bad(), listing.ignored, batches,
-                      time.perf_counter() - started, new_bad)
+                       preprocessing=key.preprocessing, channels=target.channels, nonempty=False, verify=False)
+    info = model.catalogue.layer(target.layer)
+
+    def create() -> DatasetCache:
+        return create_cache(key, has_pre_relu=target.pre_layer is not None, input_size=settings.input_size(model),
+                            resize=settings.resize, pad_colour=_pad_colour(model), layer_channels=info.channels)
+
+    try:
+        cache = cache if cache is not None else create()
+        failed = cache.verify()
+    except DatabaseFileError as error:
+        folder = cache.folder if cache is not None else cache_folder(key)
+        if cache is not None:
+            cache.close()
+        aside = move_aside(folder)
+        _warn(warnings, f"{error}; moved that cache to {aside} and rebuilt it")
+        return create()
+    if failed:
+        _warn(warnings, f"{len(failed)} cached image(s) in {cache.folder} did not match their checksums "
+                        f"(a damaged cache, or one made before checksums); scanning them again")
+    return cache
+
+
+@contextmanager
+def _full_disk_as_error(folder: Path) -> Iterator[None]:
+    """Turn a full disk met while writing the cache (arrays or index) into one DiskFullError line."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as error:
+        if not is_disk_full(error):
+            raise
+        raise DiskFullError(f"the disk holding the activation cache {folder} is full; free some space and scan "
+                            f"again (the images already scanned are kept)") from None
+
+
+def _warn(warnings: list[str], text: str) -> None:
+    warnings.append(text)
+    log.warning("%s", text)
 
 
 def _run(model: LoadedModel, target: ScanTarget, cache: DatasetCache, root: Path, todo: list,
@@ -156,17 +216,19 @@ def _run(model: LoadedModel, target: ScanTarget, cache: DatasetCache, root: Path
                         collate_fn=collate_decoded, shuffle=False)
     layers = [target.layer] + ([target.pre_layer] if target.pre_layer else [])
     channels = list(target.channels) if target.channels is not None else None
-    writer: SegmentWriter | None = None
+    writer: CacheWriter | None = None
     done = batches = 0
     new_bad: list[tuple[str, str]] = []
     iterator = iter(loader)
     try:
         for indices, batch, bad in iterator:
             check_stop(should_stop)
-            if bad:
-                rows = [(todo[i].relpath, todo[i].size, todo[i].mtime_ns, error) for i, error in bad]
-                cache.record_bad(rows)
-                new_bad += [(r[0], r[3]) for r in rows]
+            for transient in (False, True):
+                rows = [(todo[i].relpath, todo[i].size, todo[i].mtime_ns, error)
+                        for i, error, flag in bad if flag == transient]
+                if rows:
+                    cache.record_bad(rows, transient)
+                    new_bad += [(r[0], r[3]) for r in rows]
             if batch is not None:
                 found = forward_until(model, batch, layers)
                 batches += 1
@@ -182,6 +244,8 @@ def _run(model: LoadedModel, target: ScanTarget, cache: DatasetCache, root: Path
             check_stop(should_stop)
     finally:
         del iterator
+        if writer is not None:
+            writer.close()
     return batches, new_bad
 
 

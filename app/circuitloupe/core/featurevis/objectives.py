@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.layers import LayerCatalogue
@@ -273,6 +274,29 @@ def attribution_norm(unit: str | UnitRef, src_layer: str, src_channel: int | Non
 
     suffix = "" if src_channel is None else f":{src_channel}"
     return Objective(f"attribution_norm({ref0} <- {src_layer}{suffix})", bind)
+
+
+def attribution_pattern(src_layer: str, pattern: np.ndarray | torch.Tensor) -> Objective:
+    """How well ``src_layer``'s activations match ``pattern`` [C, h, w] (a unit's ``w * x`` from
+    that layer on a dataset image, zero outside the unit's receptive field): their dot product,
+    with the pattern resampled to the layer's size. Maximising it renders what the attribution
+    "looks like" (Curve Detectors: visualising attribution over an example)."""
+    target = torch.as_tensor(np.asarray(pattern, dtype=np.float32))
+
+    def bind(catalogue: LayerCatalogue) -> Bound:
+        info = catalogue.layer(src_layer)
+        if target.dim() != 3 or target.shape[0] != info.channels:
+            raise UserError(f"the attribution pattern has shape {tuple(target.shape)}, not [{info.channels}, h, w]")
+
+        def fn(acts: Acts, idx: torch.Tensor) -> torch.Tensor:
+            maps = acts[info.name][idx]
+            weights = F.interpolate(target[None].to(maps.device, maps.dtype), size=maps.shape[2:], mode="bilinear",
+                                    align_corners=False)
+            return (maps * weights).flatten(1).sum(dim=1)
+
+        return Bound(fn, frozenset({info.name}))
+
+    return Objective(f"attribution_pattern({src_layer})", bind)
 
 
 def as_objective(value: Objective | str | UnitRef) -> Objective:

@@ -2,7 +2,9 @@
 
 :mod:`.labelsets` (labels and rubric), :mod:`.sampling` (stratified by activation bin),
 :mod:`.session` (the SQLite session and answer log), :mod:`.stats` (proportions,
-expected-value shares, agreement) and :mod:`.figures` (result plots).
+expected-value shares, agreement, whether the bins support them), :mod:`.figures` (result plots),
+:mod:`.controller` (one labeller's pass: answer, undo, move, export; what the pane shows) and
+:mod:`.jobs` (the work the app runs on its inference thread).
 """
 
 from circuitloupe.core.labeling.labelsets import (BUILTIN, CURVE_LABELS, PRESENCE_LABELS, Label, LabelSet,

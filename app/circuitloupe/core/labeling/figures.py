@@ -1,6 +1,8 @@
 """Labeling result figures (matplotlib Agg -> PIL), shared by ``circuitloupe label stats`` and the pane.
 
 All take a session's :class:`~circuitloupe.core.labeling.session.LabelResults` and its label set.
+The x axes span the observed activations (not the outer bins' edges), and the headline gives a
+share only when the bins support one (:func:`~circuitloupe.core.labeling.stats.bin_support`).
 """
 
 from __future__ import annotations
@@ -11,29 +13,54 @@ from PIL import Image
 from circuitloupe.core import figures
 from circuitloupe.core.labeling.labelsets import LabelSet
 from circuitloupe.core.labeling.session import LabelResults
-from circuitloupe.core.labeling.stats import UNLABELLED
+from circuitloupe.core.labeling.stats import UNLABELLED, BinSupport, bin_support
 
 UNLABELLED_COLOUR = "#eeeeee"
 VIEWS = ("proportions", "density", "log-density", "expected", "results")
 
 
+def support(results: LabelResults) -> BinSupport:
+    """Whether the results' bins support expected-value shares, and the warnings to show."""
+    return bin_support(results.dataset, results.numbers, results.counts)
+
+
 def positive_summary(results: LabelResults, label_set: LabelSet) -> str:
-    """The article's headline, e.g. ``curve + imperfect curve = 55%`` (empty without positive labels)."""
+    """The article's headline, e.g. ``curve + imperfect curve = 55%``, when the bins support a
+    share; otherwise says there is none yet (empty without positive labels)."""
     names = label_set.positive_names()
-    return f"{' + '.join(names)} = {results.positive_share:.0%}" if names else ""
+    if not names:
+        return ""
+    if not support(results).supported:
+        return f"{' + '.join(names)}: no share yet (the bins do not support one; see the warnings)"
+    return f"{' + '.join(names)} = {results.positive_share:.0%}"
+
+
+def step_edges(results: LabelResults) -> tuple[np.ndarray, np.ndarray]:
+    """(x, rows): each labelled bin's two edges, clipped to the observed range, and the label
+    proportions repeated to match ([2 * bins, labels]), for a stepped stacked area."""
+    low, high = results.dataset.extent()
+    edges = np.stack([results.numbers, results.numbers + 1], axis=1).ravel() * results.bin_width
+    return np.clip(edges, low, high), np.repeat(results.proportions, 2, axis=0)
+
+
+def x_range(results: LabelResults, positive_only: bool = False) -> tuple[float, float]:
+    """The plots' x range: the observed values (from 0 for the expected-value plot), padded 2%."""
+    low, high = results.dataset.extent()
+    low = max(low, 0.0) if positive_only else low
+    pad = 0.02 * (high - low) if high > low else 1.0
+    return low - pad, high + pad
 
 
 def proportions_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.0) -> Image.Image:
     """Stacked area of label proportions per activation bin."""
     fig, ax = figures.new_plot(6.0, 3.2, scale)
-    width = results.bin_width
     if len(results.numbers):
-        x = results.numbers * width + width / 2
-        ax.stackplot(x, results.proportions.T, labels=results.names,
-                     colors=[label_set.colour(n) for n in results.names], step=None, alpha=0.9)
-        ax.set_xlim(x[0] - width / 2, x[-1] + width / 2)
+        x, rows = step_edges(results)
+        ax.stackplot(x, rows.T, labels=results.names, colors=[label_set.colour(n) for n in results.names],
+                     alpha=0.9)
+    ax.set_xlim(*x_range(results))
     ax.set_ylim(0, 1)
-    ax.set_xlabel("activation (bin centre)")
+    ax.set_xlabel(f"activation (bins of {results.bin_width:g})")
     ax.set_ylabel("proportion of labels")
     ax.set_title(f"label proportions per activation bin ({int(results.counts.sum())} labelled)", fontsize=10)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
@@ -52,6 +79,7 @@ def density_by_label_figure(results: LabelResults, label_set: LabelSet, log_y: b
         positive = density[density > 0]
         if positive.size:
             ax.set_ylim(positive.min() / 2, positive.max() * 2)
+    ax.set_xlim(*x_range(results))
     ax.set_xlabel("activation")
     ax.set_ylabel("probability density" + (" (log)" if log_y else ""))
     ax.set_title("dataset density coloured by label proportion", fontsize=10)
@@ -62,15 +90,14 @@ def density_by_label_figure(results: LabelResults, label_set: LabelSet, log_y: b
 def expected_value_figure(results: LabelResults, label_set: LabelSet, scale: float = 1.0) -> Image.Image:
     """``x * p(x)`` per bin split by label, with each label's share of the expected value."""
     fig, ax = figures.new_plot(6.0, 3.2, scale)
-    dataset = results.dataset
-    total = dataset.counts.sum()
-    xpx = dataset.relu_sums / (total * dataset.width) if total else dataset.relu_sums
-    labels = {name: f"{name} {results.shares[name]:.0%}" for name in results.names}
-    labels[UNLABELLED] = f"{UNLABELLED} {results.shares[UNLABELLED]:.0%}"
-    _stacked_bars(ax, results, label_set, xpx, labels, positive_only=True)
+    supported = support(results).supported  # no percentages the bins cannot carry
+    labels = {name: f"{name} {results.shares[name]:.0%}" if supported else name
+              for name in (*results.names, UNLABELLED)}
+    _stacked_bars(ax, results, label_set, results.dataset.expected_density(), labels, positive_only=True)
+    ax.set_xlim(*x_range(results, positive_only=True))
     ax.set_xlabel("activation x")
     ax.set_ylabel("x · p(x)")
-    headline = positive_summary(results, label_set)
+    headline = positive_summary(results, label_set) if supported else ""
     ax.set_title("contribution to expected value" + (f": {headline}" if headline else ""), fontsize=10)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     return figures.plot_to_image(fig)

@@ -3,17 +3,51 @@
 Values are cut into bins of a fixed width (bin ``k`` holds ``k * width <= v < (k + 1) * width``);
 up to ``per_bin`` candidates are drawn from each bin without replacement, and the chosen ones
 are shuffled together, all from one seeded generator, so a plan always gives the same sample.
+
+The width is the plan's choice (the article used 100 for mixed3b:379's pre-ReLU values) or, by
+default, follows the unit's own scale: a round width (1, 2, 2.5 or 5 times a power of ten) that
+cuts the observed range into about ``bins`` bins. Bins stay aligned on multiples of the width,
+so 0, where the unit starts firing, is always an edge.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from circuitloupe.core.errors import UserError
 
 OVER = ("positions", "images")
+DEFAULT_BINS = 20  # about the article's resolution: bins of 100 over 3b:379's range of about -1000..950
+FIRING_BINS = 4  # default bins cut the positive values into at least this many...
+MAX_BINS_FACTOR = 5  # ...unless that takes more than this many times the bins asked for
+_ROUND = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+
+def auto_bin_width(values: np.ndarray, bins: int = DEFAULT_BINS) -> float:
+    """A round width (1, 2, 2.5 or 5 times a power of ten) cutting the range of ``values`` into
+    at most about ``bins`` equal bins, narrower where needed so that the positive values (where
+    the unit fires) span :data:`FIRING_BINS` bins, up to ``MAX_BINS_FACTOR * bins`` bins in all."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise UserError("no values fall inside the sampling range")
+    low, high = float(values.min()), float(values.max())
+    span = high - low if high > low else abs(high) or 1.0
+    width = _round(span / bins, up=True)
+    if high > 0 and high / width < FIRING_BINS:
+        width = max(_round(high / FIRING_BINS, up=False), _round(span / (MAX_BINS_FACTOR * bins), up=True))
+    return width
+
+
+def _round(raw: float, up: bool) -> float:
+    """The nearest round number (1, 2, 2.5, 5 times a power of ten) at or above (below) ``raw``."""
+    power = 10.0 ** np.floor(np.log10(raw))
+    steps = [step * power for step in _ROUND]
+    if up:
+        return float(next(step for step in steps if step >= raw * (1 - 1e-12)))
+    return float([step for step in (0.5 * power, *steps) if step <= raw * (1 + 1e-12)][-1])
 
 
 @dataclass(frozen=True)
@@ -22,19 +56,23 @@ class SamplingPlan:
 
     ``over``: ``positions`` (every position of every image is a candidate, shown as its
     receptive-field crop) or ``images`` (one candidate per image: its maximum position).
-    ``low``/``high`` limit the values considered (None: no limit).
+    ``low``/``high`` limit the values considered (None: no limit). ``bin_width`` None: chosen
+    from the values by :meth:`resolved`, about ``bins`` bins over their range.
     """
 
-    bin_width: float = 100.0
+    bin_width: float | None = None
     per_bin: int = 50
     seed: int = 0
     over: str = "positions"
     low: float | None = None
     high: float | None = None
+    bins: int = DEFAULT_BINS
 
     def __post_init__(self) -> None:
-        if not self.bin_width > 0:
+        if self.bin_width is not None and not self.bin_width > 0:
             raise UserError("the bin width must be positive")
+        if self.bins < 2:
+            raise UserError("ask for at least 2 bins")
         if self.per_bin < 1:
             raise UserError("the count per bin must be at least 1")
         if self.over not in OVER:
@@ -42,6 +80,22 @@ class SamplingPlan:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def resolved(self, values: np.ndarray) -> SamplingPlan:
+        """This plan with a bin width: its own, or one that follows ``values`` (within low/high)."""
+        if self.bin_width is not None:
+            return self
+        values = np.asarray(values, dtype=np.float64).ravel()
+        return replace(self, bin_width=auto_bin_width(values[self.considered(values)], self.bins))
+
+    def considered(self, values: np.ndarray) -> np.ndarray:
+        """Which of the (flat, float) ``values`` are finite and inside ``low``/``high``: a boolean mask."""
+        keep = np.isfinite(values)
+        if self.low is not None:
+            keep &= values >= self.low
+        if self.high is not None:
+            keep &= values < self.high
+        return keep
 
     @classmethod
     def from_json(cls, data: dict) -> SamplingPlan:
@@ -54,14 +108,11 @@ def bin_of(values: np.ndarray, width: float) -> np.ndarray:
 
 
 def stratified_sample(values: np.ndarray, plan: SamplingPlan) -> np.ndarray:
-    """Indices into ``values`` chosen per bin (up to ``plan.per_bin`` each), shuffled together."""
+    """Indices into ``values`` chosen per bin (up to ``plan.per_bin`` each), shuffled together
+    (bins of the plan's width, or of :meth:`SamplingPlan.resolved`'s when it has none)."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    keep = np.ones(values.shape, bool)
-    if plan.low is not None:
-        keep &= values >= plan.low
-    if plan.high is not None:
-        keep &= values < plan.high
-    candidates = np.flatnonzero(keep)
+    plan = plan.resolved(values)
+    candidates = np.flatnonzero(plan.considered(values))
     rng = np.random.default_rng(plan.seed)
     bins = bin_of(values[candidates], plan.bin_width)
     order = np.argsort(bins, kind="stable")

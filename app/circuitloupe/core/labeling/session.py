@@ -6,6 +6,11 @@ append-only answer log. Every answer is committed (WAL, synchronous=FULL) the mo
 given, with its time and the seconds it took; undo marks an answer undone rather than
 deleting it. The current answer of a labeller to an item is their latest one not undone; a
 skip is an answer with no label.
+
+A new session is sampled completely, into a file beside its destination, before it replaces
+(``os.replace``) an old session of that name, so a mistake never costs an existing session.
+Opening checks the file is a session (its application id, or its tables) before anything is
+written to it, and that SQLite finds no damaged pages; otherwise one :class:`UserError` line.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -22,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from circuitloupe.core.dataset import CropLoader, DatasetCache, ReceptiveField, receptive_field, resolve_target
+from circuitloupe.core.dbfiles import LABEL_SESSION_ID, DatabaseFileError, check_integrity, connect
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling.labelsets import CURVE_LABELS, LabelSet
 from circuitloupe.core.labeling.sampling import SamplingPlan, bin_of, stratified_sample
@@ -33,6 +42,8 @@ from circuitloupe.core.units import UnitRef
 
 SUFFIX = ".labels"
 DEFAULT_LABELLER = "me"
+MAX_BINS = 10_000  # activation bins a session's distribution may span
+_TABLES = {"meta", "items", "answers"}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -124,16 +135,15 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
                    plan: SamplingPlan = SamplingPlan(), label_set: LabelSet = CURVE_LABELS,
                    weights: str | None = None, overwrite: bool = False) -> LabelSession:
     """Sample a new session from a scanned dataset. ``weights`` is the weights spec to record
-    (so attribution can reload the model); the model is needed for the receptive field only."""
+    (so attribution can reload the model); the model is needed for the receptive field only.
+    With ``overwrite`` an existing session at ``path`` is replaced, atomically, once the new one
+    is complete; any error before that leaves it as it was."""
     path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise UserError(f"{path} already exists; open it to go on labelling, or pick another name")
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} already exists; open it to go on labelling, or pick another name")
     target = resolve_target(model, unit)
     if target.unit is None:
-        raise UserError("a labeling session needs a unit (layer:channel), not a layer")
+        raise UserError(f"a labeling session needs a unit (layer:channel), not the layer {target.layer}")
     maps = cache.values(target.unit.channel, "pre")
     if maps.size == 0:
         raise UserError(f"no scanned images in {cache.key.dataset}; scan the folder first")
@@ -147,9 +157,12 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
     else:
         grid = np.indices((n, h, w)).reshape(3, -1).T
         candidates, values = grid, maps.ravel()
+    plan = plan.resolved(values)  # default bins follow the unit's observed range
+    _check_plan(plan, values)
     chosen = stratified_sample(values, plan)
     if chosen.size == 0:
-        raise UserError("no values fall inside the sampling range")
+        raise UserError(f"no values fall inside the sampling range; the unit's values run from "
+                        f"{float(values.min()):.4g} to {float(values.max()):.4g}")
     receptive = receptive_field(model, cache.key.layer, cache.input_size)
     bins = DatasetBins.from_values(values, plan.bin_width)
     meta = {
@@ -162,16 +175,45 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
         "plan": plan.to_json(), "dataset_bins": bins.to_json(), "label_set": label_set.to_json(),
         "created": time.time(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = _create(path)
     item_bins = bin_of(values[chosen], plan.bin_width)
-    with db:
-        db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
-        db.executemany("INSERT INTO items (ord, relpath, y, x, value, bin) VALUES (?, ?, ?, ?, ?, ?)",
-                       [(order, records[int(candidates[i][0])].relpath, int(candidates[i][1]), int(candidates[i][2]),
-                         float(values[i]), int(b)) for order, (i, b) in enumerate(zip(chosen, item_bins))])
-    db.close()
+    items = [(order, records[int(candidates[i][0])].relpath, int(candidates[i][1]), int(candidates[i][2]),
+              float(values[i]), int(b)) for order, (i, b) in enumerate(zip(chosen, item_bins))]
+    _write_new(path, meta, items)
     return LabelSession(path)
+
+
+def _check_plan(plan: SamplingPlan, values: np.ndarray) -> None:
+    """One readable error for limits and bin widths that cannot give a session."""
+    for name, limit in (("low", plan.low), ("high", plan.high)):
+        if limit is not None and not math.isfinite(limit):
+            raise UserError(f"the {name} limit must be a finite number, not {limit}")
+    if plan.low is not None and plan.high is not None and plan.low >= plan.high:
+        raise UserError(f"the low limit ({plan.low:g}) must be below the high limit ({plan.high:g})")
+    low, high = float(values.min()), float(values.max())
+    bins = math.floor(high / plan.bin_width) - math.floor(low / plan.bin_width) + 1
+    if bins > MAX_BINS:
+        raise UserError(f"a bin width of {plan.bin_width:g} cuts the values ({low:.4g} to {high:.4g}) into {bins:,} "
+                        f"bins; pick a width of at least {(high - low) / MAX_BINS:.3g}")
+
+
+def _write_new(path: Path, meta: dict, items: list[tuple]) -> None:
+    """Write a complete session beside ``path``, then move it over ``path`` in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        db = _create(building)
+        with db:
+            db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+            db.executemany("INSERT INTO items (ord, relpath, y, x, value, bin) VALUES (?, ?, ?, ?, ?, ?)", items)
+        db.execute("PRAGMA journal_mode=DELETE")  # everything in the one file that is moved
+        db.close()
+        for suffix in ("-wal", "-shm"):  # the old session's: they must not be replayed onto the new one
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.replace(building, path)
+    except BaseException:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+        raise
 
 
 class LabelSession:
@@ -181,18 +223,23 @@ class LabelSession:
         self.path = Path(path)
         if not self.path.is_file():
             raise UserError(f"no labeling session at {self.path}")
-        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = connect(self.path, LABEL_SESSION_ID, _TABLES, synchronous="FULL")
+        except DatabaseFileError as error:
+            raise UserError(f"not a labeling session: {error}") from None
+        try:
+            check_integrity(self.db, self.path)
             meta = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
             self.info = _info(meta)
             self.label_set = LabelSet.from_json(meta["label_set"])
+            self.items = [Item(*row) for row in self.db.execute(
+                "SELECT id, ord, relpath, y, x, value, bin FROM items ORDER BY ord")]
+        except DatabaseFileError as error:
+            self.db.close()
+            raise UserError(f"{error}; sqlite3's .recover command may save the answers in it") from None
         except (sqlite3.DatabaseError, KeyError, ValueError, TypeError) as error:
             self.db.close()
             raise UserError(f"{self.path} is not a labeling session ({error})") from None
-        self.items = [Item(*row) for row in self.db.execute(
-            "SELECT id, ord, relpath, y, x, value, bin FROM items ORDER BY ord")]
         self._index = {item.id: i for i, item in enumerate(self.items)}
 
     def close(self) -> None:
@@ -368,9 +415,7 @@ class LabelSession:
 
 
 def _create(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
+    db = connect(path, LABEL_SESSION_ID, _TABLES, synchronous="FULL")
     db.executescript(_SCHEMA)
     return db
 

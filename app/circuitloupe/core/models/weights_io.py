@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import urllib.error
 import urllib.request
 import zipfile
@@ -18,9 +19,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from circuitloupe.core import filehash
 from circuitloupe.core.errors import WeightsError
 
 StateDict = dict[str, torch.Tensor]
+#: torch.manual_seed takes seeds from 0 to 2**64 - 1.
+MAX_SEED = 2**64 - 1
+_RANDOM_SPEC = re.compile(r"random(?::([0-9]+))?")
 
 
 def read_state_dict(path: str | os.PathLike) -> StateDict:
@@ -74,18 +79,9 @@ def load_into(net: nn.Module, state: StateDict, source: str | os.PathLike) -> No
     net.load_state_dict(state, strict=True)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def weights_id_for_file(path: str | os.PathLike) -> str:
-    """A cache key for a weights file: size and modification time, cheap to compute."""
-    stat = Path(path).stat()
-    return f"file:{Path(path).name}:{stat.st_size}:{int(stat.st_mtime)}"
+    """A cache key for a weights file: the SHA-256 of its content (computed once per version of the file)."""
+    return f"sha256:{filehash.sha256(path)}"
 
 
 def hub_checkpoint_path(filename: str) -> Path:
@@ -97,11 +93,16 @@ def download(url: str, filename: str, sha256: str | None = None,
              progress: Callable[[int, int], None] | None = None, offline_hint: str = "") -> Path:
     """Download ``url`` into the torch hub cache once; later calls return the cached file.
 
-    ``progress(bytes_done, bytes_total)`` is called as data arrives. The file is written to a
-    temporary name and renamed when complete and verified, so a broken download leaves nothing.
+    ``sha256`` is the expected digest, or its leading hex digits (torch hub file names carry
+    some). ``progress(bytes_done, bytes_total)`` is called as data arrives. The file is written
+    to a temporary name and renamed when complete and verified, so a broken download leaves
+    nothing; a cached file is checked as well, so one changed after its download is refused.
     """
     target = hub_checkpoint_path(filename)
     if target.is_file():
+        if sha256 and not filehash.sha256(target).startswith(sha256):
+            raise WeightsError(f"{target} is not the file published at {url} (its SHA-256 differs); "
+                               "delete it to download it again")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".partial")
@@ -119,7 +120,7 @@ def download(url: str, filename: str, sha256: str | None = None,
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         partial.unlink(missing_ok=True)
         raise WeightsError(f"could not download {url} ({_first_line(error)}). {offline_hint}".strip()) from None
-    if sha256 and digest.hexdigest() != sha256:
+    if sha256 and not digest.hexdigest().startswith(sha256):
         partial.unlink(missing_ok=True)
         raise WeightsError(f"the file downloaded from {url} has the wrong SHA-256; it was discarded")
     os.replace(partial, target)
@@ -127,13 +128,30 @@ def download(url: str, filename: str, sha256: str | None = None,
 
 
 def parse_random_spec(weights: str | None) -> int | None:
-    """``random`` -> 0, ``random:7`` -> 7, anything else -> None."""
-    if weights is None or not weights.startswith("random"):
+    """The seed when ``weights`` asks for seeded random weights, else None (a file, or the default).
+
+    Only ``random`` (seed 0) and ``random:SEED`` (SEED a whole number from 0 to MAX_SEED) mean
+    random weights; anything else is a weights file path, ``random_trained.safetensors`` too.
+    ``random:`` followed by anything else is an error, unless a file of that name exists.
+    """
+    if weights is None:
         return None
-    _, _, seed = weights.partition(":")
-    if seed and not seed.isdigit():
-        raise WeightsError(f"'{weights}' is not a random-weights spec; write random or random:SEED")
-    return int(seed or 0)
+    match = _RANDOM_SPEC.fullmatch(weights)
+    if match and len(match.group(1) or "") <= 20 and int(match.group(1) or 0) <= MAX_SEED:
+        return int(match.group(1) or 0)
+    if weights.startswith("random:") and not os.path.lexists(weights):
+        raise WeightsError(f"{_clip(repr(weights))} is neither random:SEED (SEED a whole number from 0 to {MAX_SEED}) "
+                           "nor an existing weights file")
+    return None
+
+
+def canonical_spec(weights: str | None) -> str | None:
+    """What ``--weights`` takes to load the same weights again: None (the default),
+    ``random:SEED``, or the weights file's absolute path."""
+    seed = parse_random_spec(weights)
+    if seed is not None:
+        return f"random:{seed}"
+    return None if weights is None else str(Path(weights).resolve())
 
 
 def _shape(tensor: torch.Tensor) -> str:
@@ -143,6 +161,10 @@ def _shape(tensor: torch.Tensor) -> str:
 def _few(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _first_line(error: BaseException) -> str:

@@ -77,13 +77,14 @@ def load_model(spec: str, weights: str | None = None, device: str | torch.device
     ``weights``: None for the entry's default weights (downloaded once or bundled),
     ``random`` / ``random:SEED`` for seeded random weights, or a path to a weights file.
     """
-    from circuitloupe.core.models import custom
+    from circuitloupe.core.models import custom, weights_io
 
     if custom.is_custom_spec(spec):
         model = custom.load_custom(spec, weights)
     else:
         model = find_entry(spec).load(weights, progress)
     model.spec = spec
+    model.weights_spec = weights_io.canonical_spec(weights)
     return model.to(device)
 
 

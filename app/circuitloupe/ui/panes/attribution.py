@@ -526,7 +526,7 @@ class AttributionPane(Pane):
         model, image = self.state.model, self.state.image
         if model is None or image is None:
             return None
-        base = f"--model {model.spec}" + (f" --weights {model.weights_id}" if model.weights_id.startswith("random")
+        base = f"--model {model.spec}" + (f" --weights {model.weights_spec}" if model.is_random
                                           else "")
         picture = shlex.quote(image.name)
         tab = self.tabs.currentIndex()

@@ -679,7 +679,7 @@ class BrowserPane(Pane):
         src = self.inputs_layer.currentText()
         if model is None or unit is None or not src:
             return None
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         return f"circuitloupe expanded {src} {unit} --model {model.spec}{weights} --top {CARD_K} --json -"
 
     def key_help(self) -> list[tuple[str, str]]:

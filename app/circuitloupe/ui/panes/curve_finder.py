@@ -258,7 +258,7 @@ class CurveFinderPane(Pane):
             return None
         model = self.state.model
         layer = self.search.layer if self.search is not None else self.layer.currentText()
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         return (f"circuitloupe find-curves {layer} --model {model.spec}{weights} --top {self.top.value()} "
                 f"--orientations {self.orientations.value()} --radii {self.radii.value()} "
                 f"--min-selectivity {self.min_selectivity.value():g} --min-sigma {self.min_sigma.value():g} "

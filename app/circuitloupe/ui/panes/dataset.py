@@ -201,6 +201,7 @@ class DatasetPane(Pane):
     # ------------------------------------------------------------------ views
     def _show(self, report: UnitReport) -> None:
         self.report = report
+        self.state.folder = self.folder.text().strip()  # offered by the Labeling pane's New session
         scanned = ""
         if self.last_scan is not None:
             s = self.last_scan
@@ -280,7 +281,7 @@ class DatasetPane(Pane):
         model, report = self.state.model, self.report
         if model is None or report is None:
             return None
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         size = f" --size {self.size.value()}" if self.size.value() else ""
         return (f"circuitloupe scan {report.unit} {shlex.quote(report.dataset)} --model {model.spec}{weights}{size} "
                 f"--view {self.view()} --out dataset.png --json dataset.json")

@@ -417,7 +417,7 @@ class FeatureVisPane(Pane):
             units, settings = self.units(), self.settings()
         except UserError:
             return None
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         flags = "" if settings.objective == "channel" else f" --objective {settings.objective}"
         flags += "" if settings.diversity == 1 else f" --diversity {settings.diversity}"
         flags += "" if settings.transforms == "standard" else " --no-transforms"

@@ -330,6 +330,6 @@ class TuningPane(Pane):
             units, kind = " ".join(self.family_edit.text().split()), ("radial" if tab == RADIAL_TAB else "joint")
         if not units:
             return None
-        weights = f" --weights {model.weights_id}" if model.weights_id.startswith("random") else ""
+        weights = f" --weights {model.weights_spec}" if model.is_random else ""
         return (f"circuitloupe tuning {units} --model {model.spec}{weights} {options} --figure {kind} "
                 f"--out tuning_{kind}.png --json tuning_{kind}.json")

@@ -608,7 +608,7 @@ class WeightsPane(Pane):
         model = self.state.model
         if model is None:
             return None
-        spec = f"--model {model.spec}" + (f" --weights {model.weights_id}" if model.weights_id.startswith("random")
+        spec = f"--model {model.spec}" + (f" --weights {model.weights_spec}" if model.is_random
                                           else "")
         tab = self.tabs.currentIndex()
         if tab == 0:

@@ -1,0 +1,45 @@
+"""circuitloupe ablate: zero or scale units or edges in a copy of the model; report logit changes."""
+
+from __future__ import annotations
+
+import argparse
+
+from circuitloupe import tasks
+from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, require_output, write_json
+from circuitloupe.tasks.ablate import AblateRequest
+from circuitloupe.tasks.base import TaskContext
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "ablate", help="zero or scale units or edges and measure the change of every logit",
+        description="Edit a copy of the model (the weights file is never written): multiply units "
+                    "(LAYER:i[,j...]) or single edges (LAYER:i->LAYER2:j, one convolution's weights) by --scale "
+                    "(0 ablates), then report each logit's change over the images of --images (mean and "
+                    "largest), the top-1 accuracy where class sub-folders name the classes (285 or "
+                    "Egyptian_cat), and a family's radial tuning before and after (--family).")
+    parser.add_argument("edits", nargs="+", metavar="EDIT", help="units (mixed3b:379,385) or edges (conv3:5->conv4:12)")
+    add_model_arguments(parser)
+    parser.add_argument("--images", required=True, metavar="DIR", help="folder of images (class sub-folders optional)")
+    parser.add_argument("--scale", type=float, default=0.0, help="factor for the edited units/edges (default 0)")
+    parser.add_argument("--family", default="", metavar="NAME", help="a family of the model whose tuning to compare")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
+    parser.add_argument("--json", metavar="J", help="write the changes as JSON (- for stdout)")
+    parser.add_argument("--out", metavar="PNG", help="write a bar chart of the most changed classes")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_output(args)
+    request = AblateRequest.from_args(args)
+    model = open_model(args)
+    bar = ProgressBar("ablate", unit="batch")
+    try:
+        result = tasks.run(TaskContext(model, bar), request)
+    finally:
+        bar.close()
+    if args.json:
+        write_json(args.json, result.to_json())
+    if args.out:
+        result.save(args.out)
+    return 0

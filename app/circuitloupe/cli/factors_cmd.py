@@ -1,0 +1,49 @@
+"""circuitloupe factors: non-negative factors of a layer's activations, and circuits between them."""
+
+from __future__ import annotations
+
+import argparse
+
+from circuitloupe import tasks
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
+                                     write_json)
+from circuitloupe.tasks.base import TaskContext
+from circuitloupe.tasks.factors import FactorsRequest
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "factors", help="NMF factors of a layer's activations over a folder, and circuits between factors",
+        description="Factorise LAYER's (non-negative) activations over the images of DIR into K directions "
+                    "(scikit-learn NMF), each with its feature visualisation (direction objective) and top "
+                    "examples; with --to LAYER2, also LAYER2's factors and the expanded weights between the "
+                    "two sets of factors.")
+    parser.add_argument("layer", metavar="LAYER", help="layer to factorise, e.g. mixed3a or conv3")
+    parser.add_argument("folder", metavar="DIR", help="folder of images")
+    add_model_arguments(parser)
+    parser.add_argument("--k", type=int, default=6, help="number of factors (default 6)")
+    parser.add_argument("--to", default="", metavar="LAYER2", help="a later layer: factor circuit into its factors")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampling, NMF and rendering (default 0)")
+    parser.add_argument("--steps", type=int, default=128, help="feature-visualisation steps (default 128)")
+    parser.add_argument("--size", type=int, default=64, help="feature-visualisation size in px (default 64)")
+    parser.add_argument("--examples", type=int, default=6, help="top examples per factor (default 6)")
+    parser.add_argument("--json", metavar="J", help="write channel weights, variance explained, examples (- for stdout)")
+    parser.add_argument("--out", metavar="PNG", help="write the factors figure")
+    add_scale_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_output(args)
+    request = FactorsRequest.from_args(args)
+    model = open_model(args)
+    bar = ProgressBar("factors", unit="batch")
+    try:
+        result = tasks.run(TaskContext(model, bar), request)
+    finally:
+        bar.close()
+    if args.json:
+        write_json(args.json, result.to_json())
+    if args.out:
+        result.save(args.out, args.scale)
+    return 0

@@ -1,0 +1,53 @@
+"""circuitloupe handwritten: write curve detectors by hand and compare them with the model's own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from circuitloupe import tasks
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
+                                     write_json)
+from circuitloupe.tasks.base import TaskContext
+from circuitloupe.tasks.handwritten import HandwrittenRequest
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "handwritten", help="write curve detectors by hand from an earlier layer and splice them into a copy",
+        description="Build --units curve detectors for LAYER by hand from --from EARLIER's oriented units (an arc "
+                    "template on the kernel; see the README), put them in place of the model's units of the "
+                    "nearest preferred orientation in a copy of the model (the weights file is never written), "
+                    "and report their radial tuning beside the originals, their correlation with the originals "
+                    "over --images, and the change of the logits.")
+    parser.add_argument("layer", metavar="LAYER", help="the layer to write units for, e.g. conv4 or mixed3b")
+    add_model_arguments(parser)
+    parser.add_argument("--from", dest="earlier", required=True, metavar="EARLIER", help="the earlier layer they read")
+    parser.add_argument("--units", type=int, default=8, help="hand-made units, evenly around 360 degrees (default 8)")
+    parser.add_argument("--min-selectivity", type=float, default=0.2,
+                        help="least orientation selectivity of an earlier unit to get weight (default 0.2)")
+    parser.add_argument("--images", default="", metavar="DIR", help="folder for correlations and logit changes")
+    parser.add_argument("--json", metavar="J", help="write each hand-made unit's tuning as JSON (- for stdout)")
+    parser.add_argument("--out", metavar="PNG", help="write the radial tuning figure")
+    add_scale_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_output(args)
+    request = HandwrittenRequest.from_args(args)
+    model = open_model(args)
+    bar = ProgressBar("handwritten", unit="batch")
+    try:
+        result = tasks.run(TaskContext(model, bar), request)
+    finally:
+        bar.close()
+    lines = sys.stderr if args.json == "-" else sys.stdout
+    for unit in result.report.units:
+        print(f"{str(unit.unit):<20} designed {unit.designed:5.1f} deg  measured {unit.preferred:5.1f} deg  "
+              f"(the model's own: {unit.original_preferred:5.1f} deg)", file=lines)
+    if args.json:
+        write_json(args.json, result.to_json())
+    if args.out:
+        result.save(args.out, args.scale)
+    return 0

@@ -1,0 +1,46 @@
+"""circuitloupe outputs: the later units a unit feeds most strongly."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from circuitloupe import tasks
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
+                                     open_model, write_json)
+from circuitloupe.tasks.base import TaskContext
+from circuitloupe.tasks.outputs import OutputsRequest
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "outputs", help="the later units a unit feeds most strongly (expanded-weight norm)",
+        description="Rank the units of --layer (default: the next layer of units) by the L2 norm of the "
+                    "expanded weights from UNIT into them, as the browser's unit card does.")
+    parser.add_argument("unit", metavar="UNIT", help="e.g. mixed3a:147 or conv3:5")
+    add_model_arguments(parser)
+    parser.add_argument("--layer", default="", metavar="LAYER", help="later layer to rank (default: the next one)")
+    parser.add_argument("--top", type=int, default=10, help="how many units (default 10)")
+    parser.add_argument("--json", metavar="J", help="write the ranking as JSON (- for stdout)")
+    parser.add_argument("--out", metavar="PNG", help="write the ranked units as a grid of feature visualisations")
+    add_scale_argument(parser)
+    add_thumbnail_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    request = OutputsRequest.from_args(args)
+    model = open_model(args)
+    bar = ProgressBar("outputs")
+    try:
+        result = tasks.run(TaskContext(model, bar), request)
+    finally:
+        bar.close()
+    lines = sys.stderr if args.json == "-" else sys.stdout
+    for unit, norm in result.ranked:
+        print(f"{str(unit):<28} {norm:.4g}", file=lines)
+    if args.json:
+        write_json(args.json, result.to_json())
+    if args.out:
+        result.save(args.out, args.scale)
+    return 0

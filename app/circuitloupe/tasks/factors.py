@@ -1,0 +1,77 @@
+"""factors: NMF of a layer's activations into factors, their visualisations and circuits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from circuitloupe.core.errors import UserError
+from circuitloupe.tasks.base import Context, Request, Result, option, positional, task
+
+
+@dataclass(frozen=True)
+class FactorsRequest(Request):
+    """Factorise ``layer`` over the images of ``folder`` into ``k`` factors; with ``to``, also
+    factorise that later layer and draw the circuit between the two sets of factors."""
+
+    command = "factors"
+
+    layer: str = positional()
+    folder: str = positional()
+    k: int = option("--k", default=6)
+    to: str = option("--to", default="")
+    seed: int = option("--seed", default=0)
+    steps: int = option("--steps", default=128)
+    size: int = option("--size", default=64)
+    examples: int = option("--examples", default=6)
+
+    def validate(self) -> None:
+        if not 1 <= self.k <= 64:
+            raise UserError(f"--k {self.k} is out of range; use 1 to 64 factors")
+        if not 0 <= self.steps <= 10_000 or not 16 <= self.size <= 512 or not 1 <= self.examples <= 32:
+            raise UserError("--steps must be 0-10000, --size 16-512 px and --examples 1-32")
+
+
+@dataclass
+class FactorsResult(Result):
+    factors: Any  # core.factors.Factors
+    visualisations: np.ndarray  # [K, H, W, 3]
+    target: Any = None  # Factors of the later layer
+    circuit: np.ndarray | None = None  # [K_target, K, kh, kw]
+    model: Any = None
+
+    def data(self) -> dict[str, Any]:
+        data = self.factors.to_json()
+        if self.circuit is not None:
+            data["target"] = self.target.to_json()
+            data["circuit"] = {"rows": f"{self.target.layer} factors", "columns": f"{self.factors.layer} factors",
+                               "totals": self.circuit.sum(axis=(2, 3)).tolist(), "kernels": self.circuit}
+        return data
+
+    def figure(self, scale: float = 1.0):
+        from circuitloupe.core.factors import factors_figure
+
+        request: FactorsRequest = self.request  # type: ignore[assignment]
+        return factors_figure(self.model, self.factors, self.visualisations, request.folder, scale,
+                              self.circuit, self.target)
+
+
+@task(FactorsRequest)
+def factors(ctx: Context, request: FactorsRequest) -> FactorsResult:
+    from circuitloupe.core.factors import factor_circuit, factorise
+    from circuitloupe.core.featurevis import objectives as obj
+    from circuitloupe.core.featurevis.render import render
+
+    model = ctx.model
+    found = factorise(model, request.layer, request.folder, request.k, seed=request.seed,
+                      examples=request.examples, progress=ctx.progress, should_stop=ctx.should_stop)
+    target = circuit = None
+    if request.to:
+        target = factorise(model, request.to, request.folder, request.k, seed=request.seed,
+                           examples=request.examples, should_stop=ctx.should_stop)
+        circuit = factor_circuit(model, found, target)
+    rendered = render(model, [obj.direction(found.layer, d) for d in found.directions], size=request.size,
+                      steps=request.steps, seed=request.seed, should_stop=ctx.should_stop)
+    return FactorsResult(request, model.spec, model.weights_id, found, rendered.images, target, circuit, model)
