@@ -86,13 +86,13 @@ def test_two_torchrun_processes_build_the_same_bytes_as_one(tmp_path):
 
 
 def test_a_killed_build_continues_from_its_checkpoint(tmp_path):
-    images = make_plain_folder(tmp_path / "images", 64, size=40)
+    images = make_plain_folder(tmp_path / "images", 120, size=40)  # long enough to be caught midway
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     args = [*BUILD, "--images", str(images), "--checkpoint-every", "4"]
     assert run(command(*args, "--out", str(whole))).returncode == 0
     process = start(command(*args, "--out", str(killed)))
     deadline = time.monotonic() + 120
-    while not list((killed / ".checkpoints").glob("*.npz")) and time.monotonic() < deadline:
+    while not list((killed / ".checkpoints").glob("[!.]*.npz")) and time.monotonic() < deadline:  # not a temp file
         time.sleep(0.01)
     kill(process)
     assert not (killed / "atlas.json").exists(), "the build finished before it could be killed"

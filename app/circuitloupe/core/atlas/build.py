@@ -157,7 +157,8 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
         write_atlas(out, meta, index, merged)
         bad = all_bad
     group.barrier()
-    checkpoint.unlink(missing_ok=True)
+    for stale in [checkpoint, *checkpoint.parent.glob(f".{checkpoint.name}.*")]:  # and writes cut short by a kill
+        stale.unlink(missing_ok=True)
     group.barrier()
     if group.is_main:
         with contextlib.suppress(OSError):
@@ -260,7 +261,7 @@ def _run(model: LoadedModel, data: ImageFolderData, keys: np.ndarray, specs: lis
         except Cancelled:
             _save_checkpoint(checkpoint, summaries, bad, done)
             raise
-        bad += errors
+        bad += [(i, error) for i, error, *_ in errors]  # transient read errors count as skipped too
         if batch is not None:
             files = np.array(files, np.int64)
             found = _values(model, batch, specs)
