@@ -58,4 +58,4 @@ def test_featvis_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["featvis", "mixed3a:1", *MODEL, "--out", str(tmp_path / "x.jpg")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-2].startswith("circuitloupe: error: mixed3a has channels 0..255")
-    assert err[-1].startswith("circuitloupe: error: --out")
+    assert err[-1].startswith("circuitloupe featvis: error: argument --out")

@@ -83,7 +83,7 @@ def test_overwrite_with_a_mistake_keeps_the_old_session_byte_identical(labelled,
     for mistake in mistakes:
         assert main(["label", "new", "study", *mistake, *MODEL, "--overwrite"]) == 2, mistake
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("circuitloupe: error: "), err
+        assert err.count("\n") == 1 and err.startswith("circuitloupe") and ": error: " in err, err
         assert path.read_bytes() == before, mistake
     assert main(["label", "new", "study", "3a:81", str(labelled), *MODEL, "--overwrite", "--per-bin", "2"]) == 0
     with LabelSession(path) as session:
@@ -107,9 +107,8 @@ def test_label_new_bins_follow_the_unit_unless_a_width_is_given(labelled, capsys
     assert width < 1 and bins >= 10 and f"over {bins} bins of {width:g} " in capsys.readouterr().out
     assert main(["label", "new", "article", "3a:81", str(labelled), *MODEL, "--bin-width", "100"]) == 0
     assert "bins of 100 " in capsys.readouterr().out
-    with pytest.raises(SystemExit) as stop:
-        main(["label", "new", "few", "3a:81", str(labelled), *MODEL, "--bins", "1"])
-    assert stop.value.code == 2 and "--bins: ask for at least 2 bins" in capsys.readouterr().err
+    assert main(["label", "new", "few", "3a:81", str(labelled), *MODEL, "--bins", "1"]) == 2
+    assert "argument --bins: must be from 2 to 1000, not 1" in capsys.readouterr().err
 
 
 def test_label_stats_warns_when_bins_hold_too_few_items(labelled, capsys):

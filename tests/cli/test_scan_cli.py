@@ -35,16 +35,15 @@ def test_scan_writes_statistics_examples_and_skipped_files(tmp_path, capsys):
     assert 0 < data["exponential_fit"]["rate"] and Image.open(figure).width > 500
 
     assert main(["scan", "mixed3a:81", str(folder), *MODEL, "--json", "-"]) == 0
-    again = capsys.readouterr().out
-    assert again.startswith(f"0 images scanned, {len(GOOD)} from the cache")
-    assert json.loads(again[again.index("{"):])["statistics"] == data["statistics"]
+    again = capsys.readouterr()
+    assert again.err.startswith(f"0 images scanned, {len(GOOD)} from the cache")
+    assert json.loads(again.out)["statistics"] == data["statistics"]
 
 
 def test_scan_of_a_whole_layer_reports_every_channel(tmp_path, capsys):
     folder = make_plain_folder(tmp_path / "plain", 2)
     assert main(["scan", "conv2d1", str(folder), *MODEL, "--json", "-"]) == 0
-    out = capsys.readouterr().out
-    data = json.loads(out[out.index("{"):])
+    data = json.loads(capsys.readouterr().out)
     assert data["layer"] == "conv2d1" and [c["channel"] for c in data["channels"]] == list(range(64))
     assert all(0 <= c["fraction_firing"] <= 1 for c in data["channels"])
 
@@ -54,7 +53,7 @@ def test_scan_errors_are_one_readable_line(tmp_path, capsys):
     assert main(["scan", "mixed3a:9999", str(folder), *MODEL]) == 2
     assert "mixed3a has channels 0..255" in capsys.readouterr().err
     assert main(["scan", "mixed3a:1", str(tmp_path / "missing"), *MODEL]) == 2
-    assert "is not a folder of images" in capsys.readouterr().err
+    assert "argument DIR: " in capsys.readouterr().err
     assert main(["scan", "mixed3a", str(folder), *MODEL, "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "need a unit" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,10 @@ import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
 from circuitloupe.tasks import (REQUESTS, AblateRequest, AtlasBuildRequest, AtlasExportRequest, AtlasQueryRequest,
-                               CompareModelsRequest, FactorsRequest, FeatvisRequest, HandwrittenRequest, OutputsRequest)
+                               CompareModelsRequest, FactorsRequest, FeatvisRequest, HandwrittenRequest, OutputsRequest,
+                               PolysemanticityRequest)
+
+HERE = str(Path(__file__).parent)  # an existing folder, for folder arguments
 
 # One request with non-default values per task, and the arguments its command also needs.
 EXAMPLES = {
@@ -22,13 +26,15 @@ EXAMPLES = {
     "compare-models": (CompareModelsRequest(models=("bundled", "efficientnet_lite1"), layers=("conv4", "block9_depthwise"),
                                             top=4, orientations=12, radii=2, min_correlation=0.5, max_offset=20.0),
                        ["--out", "x.png"]),
-    "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images="photos", scale=0.5,
+    "ablate": (AblateRequest(edits=("conv4:3", "conv4:5", "conv3:1->conv4:2"), images=HERE, scale=0.5,
                              family="curve detectors", batch_size=4), ["--model", "bundled", "--json", "x.json"]),
-    "factors": (FactorsRequest(layer="conv3", folder="photos", k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
+    "factors": (FactorsRequest(layer="conv3", folder=HERE, k=3, to="conv4", seed=1, steps=8, size=32, examples=2),
                 ["--model", "bundled", "--json", "x.json"]),
     "outputs": (OutputsRequest(unit="conv3:5", layer="conv4", top=3, render_thumbnails=True), ["--model", "bundled"]),
-    "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images="photos"),
+    "handwritten": (HandwrittenRequest(layer="conv4", earlier="conv3", units=4, min_selectivity=0.3, images=HERE),
                     ["--model", "bundled", "--out", "x.png"]),
+    "polysemanticity": (PolysemanticityRequest(unit="conv4:26", images=HERE, diverse=3, examples=8, size=32, steps=4),
+                        ["--model", "bundled", "--json", "x.json"]),
     "atlas build": (AtlasBuildRequest(images="imgs", out="atlas", layers=("conv3", "conv4"), top=4, bins=20,
                                       reservoir=8, seed=3, batch_size=5, workers=0, size=48, resize="crop",
                                       checkpoint_every=10, featvis=True, featvis_size=32, featvis_steps=4),

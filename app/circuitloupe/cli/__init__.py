@@ -12,6 +12,8 @@ import importlib
 import sys
 
 from circuitloupe import __version__
+from circuitloupe.cli import types
+from circuitloupe.cli.common import Parser, add_device_argument, data_on_stdout, one_line, quiet_broken_pipe
 from circuitloupe.core.errors import UserError
 
 COMMAND_MODULES = (
@@ -35,30 +37,31 @@ COMMAND_MODULES = (
     "factors_cmd",
     "outputs_cmd",
     "handwritten_cmd",
+    "polysemanticity_cmd",
     "atlas_cmd",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="circuitloupe",
         description="Take a trained vision network apart. With no command, open the app.",
     )
     parser.add_argument("--version", action="version", version=f"circuitloupe {__version__}")
-    parser.add_argument("--model", help="model to open in the app (zoo name or file.py:factory)")
-    parser.add_argument("--weights", help="weights file for the app's model, or random[:SEED]")
-    parser.add_argument("--device", help="cpu, cuda, mps or auto (default)")
-    parser.add_argument("--image", action="append", help="image to open in the app (repeatable)")
-    parser.add_argument("--project", help="project file (.loupe) to open in the app")
+    parser.add_argument("--model", type=types.text, help="model to open in the app (zoo name or file.py:factory)")
+    parser.add_argument("--weights", type=types.text, help="weights file for the app's model, or random[:SEED]")
+    add_device_argument(parser)
+    parser.add_argument("--image", type=types.text, action="append", help="image to open in the app (repeatable)")
+    parser.add_argument("--project", type=types.input_file, help="project file (.loupe) to open in the app")
     parser.add_argument("--trust", action="store_true",
                         help="let --project run the model file it names (file.py:factory); remembered for "
                              "that file's content")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="colour theme (default: as last time)")
-    parser.add_argument("--screenshot", metavar="PNG",
+    parser.add_argument("--screenshot", type=types.output_file, metavar="PNG",
                         help="when the app is idle, save a screenshot of the window to PNG and quit")
-    parser.add_argument("--screenshot-delay", type=float, default=1.0, metavar="S",
+    parser.add_argument("--screenshot-delay", type=types.number(0, 3600), default=1.0, metavar="S",
                         help="seconds to wait after the app becomes idle before --screenshot (default 1)")
-    parser.add_argument("--script", metavar="FILE.py",
+    parser.add_argument("--script", type=types.input_file, metavar="FILE.py",
                         help="run a Python file inside the app once the window is up (see README, desktop)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
@@ -67,23 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command is None:
-            if args.project:
-                from circuitloupe.core.trust import check_project_for_cli
+    """Run one command: a user's mistake is one line on standard error and exit code 2."""
+    with quiet_broken_pipe():
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # a mistake in the arguments (one line printed), --help or --version
+            return done.code if isinstance(done.code, int) else 2
+        try:
+            if args.command is None:
+                if args.project:
+                    from circuitloupe.core.trust import check_project_for_cli
 
-                check_project_for_cli(args.project, args.trust)
-            from circuitloupe.ui.app import run_gui
+                    check_project_for_cli(args.project, args.trust)
+                from circuitloupe.ui.app import run_gui
 
-            return run_gui(args.model, args.weights, args.device, args.image, project=args.project,
-                           theme=args.theme, screenshot=args.screenshot,
-                           screenshot_delay=args.screenshot_delay, script=args.script)
-        return int(args.run(args) or 0)
-    except UserError as error:
-        print(f"circuitloupe: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("circuitloupe: interrupted", file=sys.stderr)
-        return 130
+                return run_gui(args.model, args.weights, args.device, args.image, project=args.project,
+                               theme=args.theme, screenshot=args.screenshot,
+                               screenshot_delay=args.screenshot_delay, script=args.script)
+            with data_on_stdout(getattr(args, "json", None) == "-"):
+                return int(args.run(args) or 0)
+        except UserError as error:
+            print(f"circuitloupe: error: {one_line(error)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("circuitloupe: interrupted", file=sys.stderr)
+            return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe import tasks
+from circuitloupe.cli import types
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, require_output, write_json
 from circuitloupe.tasks.ablate import AblateRequest
 from circuitloupe.tasks.base import TaskContext
@@ -18,14 +19,14 @@ def register(commands) -> None:
                     "(0 ablates), then report each logit's change over the images of --images (mean and "
                     "largest), the top-1 accuracy where class sub-folders name the classes (285 or "
                     "Egyptian_cat), and a family's radial tuning before and after (--family).")
-    parser.add_argument("edits", nargs="+", metavar="EDIT", help="units (mixed3b:379,385) or edges (conv3:5->conv4:12)")
+    parser.add_argument("edits", type=types.name_list, nargs="+", metavar="EDIT", help="units (mixed3b:379,385) or edges (conv3:5->conv4:12)")
     add_model_arguments(parser)
-    parser.add_argument("--images", required=True, metavar="DIR", help="folder of images (class sub-folders optional)")
-    parser.add_argument("--scale", type=float, default=0.0, help="factor for the edited units/edges (default 0)")
-    parser.add_argument("--family", default="", metavar="NAME", help="a family of the model whose tuning to compare")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
-    parser.add_argument("--json", metavar="J", help="write the changes as JSON (- for stdout)")
-    parser.add_argument("--out", metavar="PNG", help="write a bar chart of the most changed classes")
+    parser.add_argument("--images", type=types.input_folder, required=True, metavar="DIR", help="folder of images (class sub-folders optional)")
+    parser.add_argument("--scale", type=types.number(-1000.0, 1000.0), default=0.0, help="factor for the edited units/edges (default 0)")
+    parser.add_argument("--family", type=types.text, default=None, metavar="NAME", help="a family of the model whose tuning to compare")
+    parser.add_argument("--batch-size", type=types.BATCH, default=16, help="images per batch (default 16)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the changes as JSON (- for stdout)")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write a bar chart of the most changed classes")
     parser.set_defaults(run=run)
 
 

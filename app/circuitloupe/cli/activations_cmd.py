@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image
 from circuitloupe.core.activations import capture
 from circuitloupe.core.errors import UserError
@@ -17,10 +18,12 @@ from circuitloupe.core.paths import atomic_write_bytes
 def register(commands) -> None:
     parser = commands.add_parser("activations", help="save activations of images at layers to .npz")
     add_model_arguments(parser)
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_HELP)
-    parser.add_argument("--layers", required=True, help="comma-separated layer names, e.g. mixed3a,mixed3b")
+    parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
+    parser.add_argument("--layers", type=types.name_list, required=True,
+                        help="comma-separated layer names, e.g. mixed3a,mixed3b")
     parser.add_argument("--pre-relu", action="store_true", help="save each layer's pre-ReLU value instead")
-    parser.add_argument("--out", required=True, help="output .npz: one [images, C, H, W] array per layer")
+    parser.add_argument("--out", type=types.output_file, required=True,
+                        help="output .npz: one [images, C, H, W] array per layer")
     parser.set_defaults(run=run)
 
 

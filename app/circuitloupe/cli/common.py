@@ -1,16 +1,26 @@
-"""What sub-commands share: model arguments, IMAGE arguments, a progress bar, JSON output."""
+"""What sub-commands share: the parser, model arguments, IMAGE arguments, a progress bar, output.
+
+Output rule: when JSON goes to standard output (``--json -``), it is the only thing there; every
+message a command prints goes to standard error (:func:`data_on_stdout`). Once the reader of
+standard output has gone (``| head -1``), further output is dropped and the command still
+finishes, writing its files (:func:`quiet_broken_pipe`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, NoReturn, TextIO
 
 import numpy as np
 
+from circuitloupe.cli import types
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.labeling import BUILTIN, LabelSet, label_set_named
 from circuitloupe.core.models import LoadedModel, load_model, pick_device
 from circuitloupe.core.paths import atomic_write_text
 from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
@@ -19,18 +29,33 @@ from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
 IMAGE_HELP = f"image file, or a scikit-image sample photo written {SAMPLE_PREFIX}NAME (e.g. {SAMPLE_PREFIX}chelsea)"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on standard error (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     """--model SPEC, --weights PATH|random[:SEED], --device."""
-    parser.add_argument("--model", default=default, required=default is None,
+    parser.add_argument("--model", type=types.text, default=default, required=default is None,
                         help="zoo name (`circuitloupe models`) or path/to/file.py:factory")
-    parser.add_argument("--weights", help="weights file (.pth/.safetensors), or random[:SEED]")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    parser.add_argument("--weights", type=types.text, help="weights file (.pth/.safetensors), or random[:SEED]")
+    add_device_argument(parser)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", type=types.device, default="auto", help="cpu, cuda[:N], mps or auto (default)")
 
 
 def add_scale_argument(parser: argparse.ArgumentParser) -> None:
     """--scale: the figure's size factor (1 = on-screen size; 2 for print)."""
-    parser.add_argument("--scale", type=_positive_float, default=1.0,
-                        help="figure scale (default 1; 2 writes twice the pixels, for print)")
+    parser.add_argument("--scale", type=types.SCALE, default=1.0,
+                        help=f"figure scale, {types.SCALE.describe()} (default 1; 2 writes twice the pixels)")
 
 
 def add_thumbnail_argument(parser: argparse.ArgumentParser) -> None:
@@ -42,13 +67,6 @@ def require_output(args: argparse.Namespace) -> None:
     """A figure command must be told where to write: --out, --json or both."""
     if not args.out and not args.json:
         raise UserError("give --out PNG, --json PATH or both")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
 
 
 def open_model(args: argparse.Namespace) -> LoadedModel:
@@ -89,13 +107,96 @@ class ProgressBar:
             self._bar = None
 
 
+def read_label_set(text: str) -> LabelSet:
+    """``--labels``: a built-in set's name or a UTF-8 text file of ``[*]name: description`` lines."""
+    if text in BUILTIN:
+        return label_set_named(text)
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
+    try:
+        return LabelSet.from_text(path.read_text(encoding="utf-8"), name=path.stem)
+    except UnicodeDecodeError:
+        raise UserError(f"{text} is not a UTF-8 text file of '[*]name: description' lines") from None
+    except OSError as error:
+        raise UserError(f"cannot read {text}: {error.strerror or error}") from None
+
+
+#: Where ``write_json(path="-")`` writes while :func:`data_on_stdout` is active.
+_data_stream: TextIO | None = None
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Write ``data`` as indented JSON (``-`` writes to standard output)."""
     text = json.dumps(data, indent=2, default=_jsonable)
     if str(path) == "-":
-        print(text)
+        print(text, file=_data_stream or sys.stdout, flush=True)
     else:
         atomic_write_text(path, text + "\n")
+
+
+@contextlib.contextmanager
+def data_on_stdout(active: bool) -> Iterator[None]:
+    """While ``active``, standard output carries only what :func:`write_json` writes there;
+    every ``print`` goes to standard error."""
+    global _data_stream
+    if not active:
+        yield
+        return
+    _data_stream = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _data_stream = None
+
+
+class _QuietPipe:
+    """Standard output that, once its reader has gone, drops what is written instead of raising
+    BrokenPipeError, so the command still finishes and writes its files."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream, self.broken = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.broken = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # What is still buffered goes to /dev/null at exit instead of raising again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """Install :class:`_QuietPipe` as ``sys.stdout`` for the duration."""
+    original = sys.stdout
+    sys.stdout = guard = _QuietPipe(original)
+    try:
+        yield
+    finally:
+        guard.flush()
+        sys.stdout = original
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import (IMAGE_HELP, ProgressBar, add_model_arguments, add_scale_argument, open_model,
                                     read_image, write_json)
 from circuitloupe.core import equivariance as eq
@@ -21,26 +22,28 @@ def register(commands) -> None:
                     "Example: circuitloupe equivariance c2:0,1,2,3 --model p4cnn --transform rotate --steps 4 "
                     "--json eq.json --out eq.png")
     add_model_arguments(parser)
-    parser.add_argument("units", metavar="UNITS",
+    parser.add_argument("units", type=types.name_list, metavar="UNITS",
                         help="the family, e.g. mixed3b:379,385,342 (with --discover: a layer name)")
     parser.add_argument("--transform", required=True, choices=eq.TRANSFORMS, help="the transformation family")
-    parser.add_argument("--steps", type=int, help="number of steps (rotate 8 = 45°, hue 6 = 60°, scale 4; "
-                                                  "flip always 2)")
-    parser.add_argument("--stimuli", default="synthetic",
+    parser.add_argument("--steps", type=types.integer(2, 72),
+                        help="number of steps, 2 to 72 (rotate 8 = 45°, hue 6 = 60°, scale 4; flip always 2)")
+    parser.add_argument("--stimuli", type=types.stimuli, default="synthetic",
                         help="synthetic (curves, lines, edges, gratings), featurevis (the units' own "
                              "visualisations) or a folder of images")
     parser.add_argument("--reduce", default="centre", choices=eq.REDUCTIONS,
                         help="one number per unit: the centre value (default), the spatial mean or max")
-    parser.add_argument("--hole-threshold", type=float, default=1.0,
+    parser.add_argument("--hole-threshold", type=types.number(0, 10), default=1.0,
                         help="match error above which a unit is a hole (default 1: worse than predicting nothing)")
-    parser.add_argument("--weights-to", metavar="UNITS",
+    parser.add_argument("--weights-to", type=types.name_list, metavar="UNITS",
                         help="a second family (later layer): also test whether the weights between the two "
                              "families transform with their units")
     parser.add_argument("--discover", action="store_true",
                         help="UNITS is a layer: list candidate families (flip pairs, rotation cycles) in it")
-    parser.add_argument("--json", required=True, help="output JSON (mapping, score, baselines); - for stdout")
-    parser.add_argument("--out", help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
-    parser.add_argument("--attention", metavar="IMAGE",
+    parser.add_argument("--json", type=types.output_or_stdout, required=True,
+                        help="output JSON (mapping, score, baselines); - for stdout")
+    parser.add_argument("--out", type=types.output_file,
+                        help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
+    parser.add_argument("--attention", type=types.text, metavar="IMAGE",
                         help="attentive p4 CNNs: add the attention over IMAGE and over it rotated 90° to --out; "
                              f"IMAGE: {IMAGE_HELP}")
     add_scale_argument(parser)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
                                     open_model, require_output, write_json)
-from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.units import UnitRef
 from circuitloupe.core.weights import (bottleneck_applies, cached_thumbnails, expanded_figure, expanded_weights,
@@ -16,14 +16,15 @@ from circuitloupe.core.weights import (bottleneck_applies, cached_thumbnails, ex
 def register(commands) -> None:
     parser = commands.add_parser("expanded", help="expanded weights into a unit from an earlier layer (top-k PNG)")
     add_model_arguments(parser)
-    parser.add_argument("src_layer", metavar="SRC_LAYER", help="the earlier layer, e.g. mixed3a")
-    parser.add_argument("unit", metavar="UNIT", help="the later unit, e.g. mixed3b:379")
-    parser.add_argument("--top", type=int, default=8, help="how many input units to show (default 8)")
+    parser.add_argument("src_layer", type=types.text, metavar="SRC_LAYER", help="the earlier layer, e.g. mixed3a")
+    parser.add_argument("unit", type=types.text, metavar="UNIT", help="the later unit, e.g. mixed3b:379")
+    parser.add_argument("--top", type=types.TOP, default=8, help="how many input units to show (default 8)")
     parser.add_argument("--method", choices=("auto", "gradient", "product"), default="auto",
                         help="product: exact InceptionV1 bottleneck product; gradient: linearised-model gradient; "
                              "auto: the product where it applies (default)")
-    parser.add_argument("--out", help="output PNG")
-    parser.add_argument("--json", metavar="PATH", help="ranked input units with norms and kernels (- for stdout)")
+    parser.add_argument("--out", type=types.output_file, help="output PNG")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH",
+                        help="ranked input units with norms and kernels (- for stdout)")
     add_scale_argument(parser)
     add_thumbnail_argument(parser)
     parser.set_defaults(run=run)
@@ -31,8 +32,6 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    if args.top < 1:
-        raise UserError("--top must be at least 1")
     model = open_model(args)
     unit = model.catalogue.unit(UnitRef.parse(args.unit))
     src = model.catalogue.layer(args.src_layer).name

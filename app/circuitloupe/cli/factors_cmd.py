@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe import tasks
+from circuitloupe.cli import types
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
                                      write_json)
 from circuitloupe.tasks.base import TaskContext
@@ -18,17 +19,17 @@ def register(commands) -> None:
                     "(scikit-learn NMF), each with its feature visualisation (direction objective) and top "
                     "examples; with --to LAYER2, also LAYER2's factors and the expanded weights between the "
                     "two sets of factors.")
-    parser.add_argument("layer", metavar="LAYER", help="layer to factorise, e.g. mixed3a or conv3")
-    parser.add_argument("folder", metavar="DIR", help="folder of images")
+    parser.add_argument("layer", type=types.text, metavar="LAYER", help="layer to factorise, e.g. mixed3a or conv3")
+    parser.add_argument("folder", type=types.input_folder, metavar="DIR", help="folder of images")
     add_model_arguments(parser)
-    parser.add_argument("--k", type=int, default=6, help="number of factors (default 6)")
-    parser.add_argument("--to", default="", metavar="LAYER2", help="a later layer: factor circuit into its factors")
-    parser.add_argument("--seed", type=int, default=0, help="seed for sampling, NMF and rendering (default 0)")
-    parser.add_argument("--steps", type=int, default=128, help="feature-visualisation steps (default 128)")
-    parser.add_argument("--size", type=int, default=64, help="feature-visualisation size in px (default 64)")
-    parser.add_argument("--examples", type=int, default=6, help="top examples per factor (default 6)")
-    parser.add_argument("--json", metavar="J", help="write channel weights, variance explained, examples (- for stdout)")
-    parser.add_argument("--out", metavar="PNG", help="write the factors figure")
+    parser.add_argument("--k", type=types.integer(1, 64), default=6, help="number of factors (default 6)")
+    parser.add_argument("--to", type=types.text, default=None, metavar="LAYER2", help="a later layer: factor circuit into its factors")
+    parser.add_argument("--seed", type=types.SEED, default=0, help="seed for sampling, NMF and rendering (default 0)")
+    parser.add_argument("--steps", type=types.integer(0, 10_000), default=128, help="feature-visualisation steps (default 128)")
+    parser.add_argument("--size", type=types.integer(16, 512), default=64, help="feature-visualisation size in px (default 64)")
+    parser.add_argument("--examples", type=types.integer(1, 32), default=6, help="top examples per factor (default 6)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write channel weights, variance explained, examples (- for stdout)")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the factors figure")
     add_scale_argument(parser)
     parser.set_defaults(run=run)
 

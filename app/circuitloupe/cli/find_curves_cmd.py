@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core import curve_finder
 from circuitloupe.core.figures import save_png
@@ -16,23 +17,28 @@ def register(commands) -> None:
                     "strokes), score orientation selectivity and propose the most curve-selective units "
                     "as a family ordered by preferred orientation.")
     add_model_arguments(parser, default="efficientnet_lite0")
-    parser.add_argument("layer", metavar="LAYER", help="layer to sweep, e.g. block6_depthwise or mixed3b")
-    parser.add_argument("--top", type=int, default=curve_finder.DEFAULT_TOP,
+    parser.add_argument("layer", type=types.text, metavar="LAYER",
+                        help="layer to sweep, e.g. block6_depthwise or mixed3b")
+    parser.add_argument("--top", type=types.TOP, default=curve_finder.DEFAULT_TOP,
                         help=f"largest family to propose (default {curve_finder.DEFAULT_TOP})")
-    parser.add_argument("--orientations", type=int, default=36, help="orientations over 360 degrees (default 36)")
-    parser.add_argument("--radii", type=int, default=5, help="curve radii, tight to gentle (default 5)")
-    parser.add_argument("--min-selectivity", type=float, default=0.3,
+    parser.add_argument("--orientations", type=types.integer(4, 720), default=36,
+                        help="orientations over 360 degrees (default 36)")
+    parser.add_argument("--radii", type=types.integer(1, 64), default=5,
+                        help="curve radii, tight to gentle (default 5)")
+    parser.add_argument("--min-selectivity", type=types.FRACTION, default=0.3,
                         help="least resultant length of the radial tuning (1 - circular variance; default 0.3)")
-    parser.add_argument("--min-sigma", type=float, default=2.0,
+    parser.add_argument("--min-sigma", type=types.FINITE, default=2.0,
                         help="least best-curve response, in standard deviations above the unit's mean on the "
                              "sample photos (default 2)")
-    parser.add_argument("--min-curve-vs-line", type=float, default=1.0,
+    parser.add_argument("--min-curve-vs-line", type=types.FINITE, default=1.0,
                         help="least margin of the best curve over the best straight stroke, in those standard "
                              "deviations (default 1)")
-    parser.add_argument("--json", metavar="J", help="write every unit's scores and the family as JSON")
-    parser.add_argument("--out", metavar="PNG", help="write the radial tuning plot and selectivity scatter")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J",
+                        help="write every unit's scores and the family as JSON")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG",
+                        help="write the radial tuning plot and selectivity scatter")
     add_scale_argument(parser)
-    parser.add_argument("--save-family", nargs="?", const="", metavar="NAME",
+    parser.add_argument("--save-family", type=types.text, nargs="?", const="", metavar="NAME",
                         help="save the family for the browser (default name: 'curves LAYER')")
     parser.set_defaults(run=run)
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from circuitloupe import tasks
+from circuitloupe.cli import types
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
                                      write_json)
 from circuitloupe.tasks.base import TaskContext
@@ -20,15 +21,15 @@ def register(commands) -> None:
                     "nearest preferred orientation in a copy of the model (the weights file is never written), "
                     "and report their radial tuning beside the originals, their correlation with the originals "
                     "over --images, and the change of the logits.")
-    parser.add_argument("layer", metavar="LAYER", help="the layer to write units for, e.g. conv4 or mixed3b")
+    parser.add_argument("layer", type=types.text, metavar="LAYER", help="the layer to write units for, e.g. conv4 or mixed3b")
     add_model_arguments(parser)
-    parser.add_argument("--from", dest="earlier", required=True, metavar="EARLIER", help="the earlier layer they read")
-    parser.add_argument("--units", type=int, default=8, help="hand-made units, evenly around 360 degrees (default 8)")
-    parser.add_argument("--min-selectivity", type=float, default=0.2,
+    parser.add_argument("--from", dest="earlier", type=types.text, required=True, metavar="EARLIER", help="the earlier layer they read")
+    parser.add_argument("--units", type=types.integer(1, 64), default=8, help="hand-made units, evenly around 360 degrees (default 8)")
+    parser.add_argument("--min-selectivity", type=types.number(0.0, 0.99), default=0.2,
                         help="least orientation selectivity of an earlier unit to get weight (default 0.2)")
-    parser.add_argument("--images", default="", metavar="DIR", help="folder for correlations and logit changes")
-    parser.add_argument("--json", metavar="J", help="write each hand-made unit's tuning as JSON (- for stdout)")
-    parser.add_argument("--out", metavar="PNG", help="write the radial tuning figure")
+    parser.add_argument("--images", type=types.input_folder, default=None, metavar="DIR", help="folder for correlations and logit changes")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write each hand-made unit's tuning as JSON (- for stdout)")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the radial tuning figure")
     add_scale_argument(parser)
     parser.set_defaults(run=run)
 

@@ -13,12 +13,14 @@ import itertools
 import sys
 from pathlib import Path
 
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
+from circuitloupe.cli import types
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, read_label_set,
+                                     write_json)
 from circuitloupe.core.dataset import ScanSettings, resolve_target, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.figures import save_png
-from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, LabelSet, SamplingPlan,
-                                        create_session, label_set_named, session_path)
+from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, SamplingPlan, create_session,
+                                        session_path)
 from circuitloupe.core.labeling.figures import VIEWS, positive_summary, support, view_figure
 from circuitloupe.core.labeling.sampling import DEFAULT_BINS
 from circuitloupe.core.labeling.stats import UNLABELLED
@@ -31,49 +33,54 @@ def register(commands) -> None:
     new = sub.add_parser("new", help="scan a folder and sample a labeling session for a unit",
                          description="Sample dataset crops for a unit, stratified by activation bin, into a "
                                      "session file; label it in the app's Labeling pane.")
-    new.add_argument("session", metavar="SESSION", help="session name (kept in the data folder) or a .labels path")
-    new.add_argument("unit", metavar="UNIT", help="unit to label, e.g. mixed3b:379")
-    new.add_argument("folder", metavar="DIR", help="folder of images (scanned, or the cache reused)")
+    new.add_argument("session", type=types.text, metavar="SESSION",
+                     help="session name (kept in the data folder) or a .labels path")
+    new.add_argument("unit", type=types.text, metavar="UNIT", help="unit to label, e.g. mixed3b:379")
+    new.add_argument("folder", type=types.input_folder, metavar="DIR",
+                     help="folder of images (scanned, or the cache reused)")
     add_model_arguments(new)
-    new.add_argument("--bin-width", type=float, help="activation bin width (default: a round width giving about "
-                     "--bins bins over the unit's observed range; the article used 100 for mixed3b:379)")
-    new.add_argument("--bins", type=_bin_count, default=DEFAULT_BINS,
+    new.add_argument("--bin-width", type=types.number(1e-3, 1e9),
+                     help="activation bin width, 0.001 to 1e9 (default: a round width giving about --bins bins "
+                          "over the unit's observed range; the article used 100 for mixed3b:379)")
+    new.add_argument("--bins", type=types.integer(2, 1000), default=DEFAULT_BINS,
                      help=f"about how many bins the default width gives (default {DEFAULT_BINS})")
-    new.add_argument("--per-bin", type=int, default=50, help="items sampled per bin (default 50)")
-    new.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    new.add_argument("--per-bin", type=types.integer(1, 100_000), default=50, help="items sampled per bin (default 50)")
+    new.add_argument("--seed", type=types.SEED, default=0, help="sampling seed (default 0)")
     new.add_argument("--over", choices=("positions", "images"), default="positions",
                      help="sample receptive-field positions (default) or one maximum position per image")
-    new.add_argument("--low", type=float, help="ignore values below this")
-    new.add_argument("--high", type=float, help="ignore values at or above this")
-    new.add_argument("--labels", default="curve",
+    new.add_argument("--low", type=types.FINITE, help="ignore values below this")
+    new.add_argument("--high", type=types.FINITE, help="ignore values at or above this")
+    new.add_argument("--labels", type=types.label_set, default="curve",
                      help=f"label set: {', '.join(BUILTIN)} (default curve) or a text file of "
                           "'[*]name: description' lines")
-    new.add_argument("--size", type=int, metavar="PX", help="scan input size (default: the model's)")
+    new.add_argument("--size", type=types.PIXELS, metavar="PX", help="scan input size (default: the model's)")
     new.add_argument("--resize", choices=("squash", "crop"), default="squash", help="how images are resized")
-    new.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes for the scan")
+    new.add_argument("--workers", type=types.WORKERS, default=2, help="DataLoader decoding processes for the scan")
     new.add_argument("--overwrite", action="store_true", help="replace an existing session file")
     new.set_defaults(run=run_new)
 
     stats = sub.add_parser("stats", help="label proportions per activation bin, expected-value shares, agreement")
-    stats.add_argument("session", metavar="SESSION")
-    stats.add_argument("--labeller", default=DEFAULT_LABELLER, help=f"whose answers (default {DEFAULT_LABELLER})")
-    stats.add_argument("--out", metavar="PNG", help="write the results figure")
+    stats.add_argument("session", type=types.text, metavar="SESSION")
+    stats.add_argument("--labeller", type=types.text, default=DEFAULT_LABELLER,
+                       help=f"whose answers (default {DEFAULT_LABELLER})")
+    stats.add_argument("--out", type=types.output_file, metavar="PNG", help="write the results figure")
     stats.add_argument("--view", choices=VIEWS, default="results", help="which figure --out writes")
     add_scale_argument(stats)
-    stats.add_argument("--json", metavar="J", help="write the statistics as JSON (- for standard output)")
+    stats.add_argument("--json", type=types.output_or_stdout, metavar="J",
+                       help="write the statistics as JSON (- for standard output)")
     stats.set_defaults(run=run_stats)
 
     export = sub.add_parser("export", help="export answers as CSV or JSON")
-    export.add_argument("session", metavar="SESSION")
-    export.add_argument("--csv", metavar="F", help="CSV file to write")
-    export.add_argument("--json", metavar="F", help="JSON file to write")
-    export.add_argument("--labeller", help="only this labeller's answers (default: everyone's)")
+    export.add_argument("session", type=types.text, metavar="SESSION")
+    export.add_argument("--csv", type=types.output_file, metavar="F", help="CSV file to write")
+    export.add_argument("--json", type=types.output_file, metavar="F", help="JSON file to write")
+    export.add_argument("--labeller", type=types.text, help="only this labeller's answers (default: everyone's)")
     export.set_defaults(run=run_export)
 
 
 def run_new(args: argparse.Namespace) -> int:
     """Everything is checked before the scan, and an old session is replaced only by a complete new one."""
-    label_set = _label_set(args.labels)
+    label_set = read_label_set(args.labels)
     plan = SamplingPlan(args.bin_width, args.per_bin, args.seed, args.over, args.low, args.high, args.bins)
     path = session_path(args.session)
     if path.exists() and not args.overwrite:
@@ -149,26 +156,3 @@ def run_export(args: argparse.Namespace) -> int:
         if args.json:
             print(f"{session.export_json(args.json, args.labeller)} answers written to {args.json}")
     return 0
-
-
-def _bin_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if count < 2:
-        raise argparse.ArgumentTypeError("ask for at least 2 bins")
-    return count
-
-
-def _label_set(text: str) -> LabelSet:
-    if text in BUILTIN:
-        return label_set_named(text)
-    path = Path(text)
-    if not path.is_file():
-        raise UserError(f"--labels is a built-in set ({', '.join(BUILTIN)}) or a text file; {text} is neither")
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read the label set {text}: {error}") from None
-    return LabelSet.from_text(content, name=path.stem)

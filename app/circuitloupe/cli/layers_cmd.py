@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import add_model_arguments, open_model, write_json
 
 
 def register(commands) -> None:
     parser = commands.add_parser("layers", help="list a model's layers with channels and shapes")
     add_model_arguments(parser)
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write JSON (to stdout without PATH)")
+    parser.add_argument("--json", type=types.output_or_stdout, nargs="?", const="-", metavar="PATH",
+                        help="write JSON (to stdout without PATH)")
     parser.set_defaults(run=run)
 
 

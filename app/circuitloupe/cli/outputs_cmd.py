@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from circuitloupe import tasks
+from circuitloupe.cli import types
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
                                      open_model, write_json)
 from circuitloupe.tasks.base import TaskContext
@@ -17,12 +18,12 @@ def register(commands) -> None:
         "outputs", help="the later units a unit feeds most strongly (expanded-weight norm)",
         description="Rank the units of --layer (default: the next layer of units) by the L2 norm of the "
                     "expanded weights from UNIT into them, as the browser's unit card does.")
-    parser.add_argument("unit", metavar="UNIT", help="e.g. mixed3a:147 or conv3:5")
+    parser.add_argument("unit", type=types.text, metavar="UNIT", help="e.g. mixed3a:147 or conv3:5")
     add_model_arguments(parser)
-    parser.add_argument("--layer", default="", metavar="LAYER", help="later layer to rank (default: the next one)")
-    parser.add_argument("--top", type=int, default=10, help="how many units (default 10)")
-    parser.add_argument("--json", metavar="J", help="write the ranking as JSON (- for stdout)")
-    parser.add_argument("--out", metavar="PNG", help="write the ranked units as a grid of feature visualisations")
+    parser.add_argument("--layer", type=types.text, default=None, metavar="LAYER", help="later layer to rank (default: the next one)")
+    parser.add_argument("--top", type=types.integer(1, 512), default=10, help="how many units (default 10)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the ranking as JSON (- for stdout)")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the ranked units as a grid of feature visualisations")
     add_scale_argument(parser)
     add_thumbnail_argument(parser)
     parser.set_defaults(run=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, write_json
 from circuitloupe.core.predict import predict
 
@@ -15,9 +16,9 @@ def register(commands) -> None:
         description="Classify images. IMAGE is a file or a scikit-image sample written sample:NAME "
                     "(sample:chelsea, sample:coffee, ...).")
     add_model_arguments(parser, default="efficientnet_lite0")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_HELP)
-    parser.add_argument("--top", type=int, default=5, help="how many classes per image (default 5)")
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
+    parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
+    parser.add_argument("--top", type=types.TOP, default=5, help="how many classes per image (default 5)")
+    parser.add_argument("--json", type=types.output_or_stdout, nargs="?", const="-", metavar="PATH",
                         help="write the predictions as JSON (to PATH, or to standard output)")
     parser.set_defaults(run=run)
 

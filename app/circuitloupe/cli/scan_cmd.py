@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.dataset import (DatasetCache, ScanResult, ScanSettings, describe, drop_cache, open_dataset,
                                        resolve_target, scan, unit_report)
@@ -25,20 +26,24 @@ def register(commands) -> None:
                                  description="Run every image under DIR (recursively) through the model and "
                                              "cache the unit's (or layer's) pre- and post-ReLU values at every "
                                              "position. A second scan reuses the cache and runs only new files.")
-    parser.add_argument("target", metavar="UNIT_OR_LAYER", help="a unit (mixed3b:379, 3b:379) or a layer (mixed3b)")
-    parser.add_argument("folder", metavar="DIR", help="folder of images (JPEG, PNG, WebP, BMP, TIFF), recursive")
+    parser.add_argument("target", type=types.text, metavar="UNIT_OR_LAYER",
+                        help="a unit (mixed3b:379, 3b:379) or a layer (mixed3b)")
+    parser.add_argument("folder", type=types.input_folder, metavar="DIR",
+                        help="folder of images (JPEG, PNG, WebP, BMP, TIFF), recursive")
     add_model_arguments(parser)
-    parser.add_argument("--json", metavar="STATS", help="write statistics, examples and skipped files as JSON "
-                                                        "(- for standard output)")
-    parser.add_argument("--out", metavar="PNG", help="write a figure of the unit (see --view)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="STATS",
+                        help="write statistics, examples and skipped files as JSON (- for standard output)")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write a figure of the unit (see --view)")
     parser.add_argument("--view", choices=VIEWS, default="summary", help="which figure --out writes (default summary)")
     add_scale_argument(parser)
-    parser.add_argument("--top", type=int, default=9, metavar="K", help="top and bottom examples to report (default 9)")
-    parser.add_argument("--size", type=int, metavar="PX", help="input size in pixels (default: the model's)")
+    parser.add_argument("--top", type=types.TOP, default=9, metavar="K",
+                        help="top and bottom examples to report (default 9)")
+    parser.add_argument("--size", type=types.PIXELS, metavar="PX", help="input size in pixels (default: the model's)")
     parser.add_argument("--resize", choices=("squash", "crop"), default="squash",
                         help="squash: resize whole images (default); crop: fit the shorter side, cut the centre")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes (default 2; 0 = none)")
+    parser.add_argument("--batch-size", type=types.BATCH, default=16, help="images per forward pass (default 16)")
+    parser.add_argument("--workers", type=types.WORKERS, default=2,
+                        help="DataLoader decoding processes (default 2; 0 = none)")
     parser.add_argument("--whole-layer", action="store_true", help="for a unit, cache its whole layer")
     parser.add_argument("--rescan", action="store_true", help="drop the cache for this scan and start over")
     parser.set_defaults(run=run)

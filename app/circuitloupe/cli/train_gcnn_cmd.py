@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from circuitloupe.cli.common import ProgressBar, write_json
+from circuitloupe.cli import types
+from circuitloupe.cli.common import ProgressBar, add_device_argument, write_json
 from circuitloupe.core import train_gcnn
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import gcnn, pick_device
@@ -20,18 +21,21 @@ def register(commands) -> None:
                     f"split; checkpoints are chosen on it, and the test set is evaluated once at the end. "
                     f"Open the result with --model ARCH --weights OUT/best.safetensors.")
     parser.add_argument("--arch", required=True, choices=gcnn.ARCHITECTURES)
-    parser.add_argument("--data", required=True, metavar="DIR",
+    parser.add_argument("--data", type=types.rot_mnist_data, required=True, metavar="DIR",
                         help="folder with the unzipped rot-MNIST files (or synthetic:N for a smoke run on "
                              "N rendered rotated digits)")
-    parser.add_argument("--out", help="folder for best.safetensors and last.safetensors (default ./gcnn-ARCH)")
-    parser.add_argument("--epochs", type=int, help="epochs (default: the paper's, 100; 300 for z2cnn)")
-    parser.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
-    parser.add_argument("--json", help="write the history and accuracies as JSON (- for stdout)")
+    parser.add_argument("--out", type=types.output_folder,
+                        help="folder for best.safetensors and last.safetensors (default ./gcnn-ARCH)")
+    parser.add_argument("--epochs", type=types.integer(1, 10_000),
+                        help="epochs (default: the paper's, 100; 300 for z2cnn)")
+    parser.add_argument("--max-steps", type=types.integer(1, 10_000_000), help="stop after this many optimiser steps")
+    parser.add_argument("--batch-size", type=types.integer(1, 4096), default=128)
+    parser.add_argument("--lr", type=types.number(0, 10, open_low=True), default=1e-3)
+    parser.add_argument("--weight-decay", type=types.number(0, 1), default=1e-4)
+    parser.add_argument("--seed", type=types.SEED, default=0)
+    add_device_argument(parser)
+    parser.add_argument("--json", type=types.output_or_stdout,
+                        help="write the history and accuracies as JSON (- for stdout)")
     parser.set_defaults(run=run)
 
 
@@ -45,10 +49,6 @@ def _data(spec: str) -> train_gcnn.RotMnist:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("epochs", "max_steps", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     data = _data(args.data)
     print(f"{args.arch}: {len(data.train_labels)} training, {len(data.val_labels)} validation digits "
           f"from {data.source}", file=sys.stderr)

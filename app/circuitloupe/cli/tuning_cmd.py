@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import ProgressBar, add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
@@ -21,25 +22,25 @@ def register(commands) -> None:
         description="Orientation in degrees: 0 = a curve bulging upward (an angle pointing up), "
                     "counter-clockwise positive. Curvature rows are radii in pixels at the model's input size.")
     add_model_arguments(parser)
-    parser.add_argument("units", nargs="*", metavar="UNIT", help="units, e.g. mixed3b:379 or conv4:3,7,12")
-    parser.add_argument("--family", help="a preset family of the model instead of (or besides) UNITs")
+    parser.add_argument("units", type=types.name_list, nargs="*", metavar="UNIT",
+                        help="units, e.g. mixed3b:379 or conv4:3,7,12")
+    parser.add_argument("--family", type=types.text, help="a preset family of the model instead of (or besides) UNITs")
     parser.add_argument("--stimulus", choices=tuning.STIMULI, default="curve")
-    parser.add_argument("--orientations", type=int, default=72,
+    parser.add_argument("--orientations", type=types.integer(1, 720), default=72,
                         help="orientations over 0-360 (default 72 = 5 deg; 720 = the article's 0.5 deg)")
-    parser.add_argument("--curvatures", type=int, default=8,
+    parser.add_argument("--curvatures", type=types.integer(1, 64), default=8,
                         help="rows of the map: radii (curve) or opening angles (angle); default 8")
     parser.add_argument("--post-relu", action="store_true", help="use values after the ReLU (default: pre-ReLU)")
     parser.add_argument("--figure", choices=FIGURES, default="summary",
                         help="summary = response maps + radial tuning (default); joint rotates best stimuli")
     add_scale_argument(parser)
-    parser.add_argument("--out", help="PNG figure to write")
-    parser.add_argument("--json", help="JSON with per-unit preferred orientation, width, peak and grid (- = stdout)")
+    parser.add_argument("--out", type=types.output_file, help="PNG figure to write")
+    parser.add_argument("--json", type=types.output_or_stdout,
+                        help="JSON with per-unit preferred orientation, width, peak and grid (- = stdout)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.orientations < 1 or args.curvatures < 1:
-        raise UserError("--orientations and --curvatures must be at least 1")
     model = open_model(args)
     units = _units(model, args)
     bar = ProgressBar(f"tuning {args.stimulus}", unit="batch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from circuitloupe.cli import types
 from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, write_json
 from circuitloupe.core.figures import save_png
 from circuitloupe.core.models import LoadedModel
@@ -16,19 +17,19 @@ def register(commands) -> None:
     parser = commands.add_parser("weights", help="first-layer filters (3 input channels) as an RGB grid PNG, or "
                                                  "a group layer's rotated filter copies")
     add_model_arguments(parser)
-    parser.add_argument("layer", nargs="?", metavar="LAYER",
+    parser.add_argument("layer", type=types.text, nargs="?", metavar="LAYER",
                         help="conv layer (or its ReLU) with 3 input channels, or a p4 group layer; default: the "
                              "first 3-channel conv (group models: the first group layer)")
-    parser.add_argument("--out", required=True, help="output PNG")
+    parser.add_argument("--out", type=types.output_file, required=True, help="output PNG")
     parser.add_argument("--shared-scale", action="store_true",
                         help="one colour scale for all filters (default: each filter scaled to its own max |w|); "
                              "rotated copies always share one scale")
-    parser.add_argument("--columns", type=int, help="tiles per row (RGB filters)")
-    parser.add_argument("--input-channel", type=int, metavar="N",
+    parser.add_argument("--columns", type=types.integer(1, 256), help="tiles per row (RGB filters)")
+    parser.add_argument("--input-channel", type=types.integer(0, 1_000_000), metavar="N",
                         help="group layers: show input channel N's [4, k, k] slice (default: the sum over input "
                              "channels)")
     add_scale_argument(parser)
-    parser.add_argument("--json", metavar="PATH",
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH",
                         help="also write the raw filters [N, kh, kw, 3] (group layers: the rotated copies "
                              "[C_out, 4, J, kh, kw]) as JSON (- for stdout)")
     parser.set_defaults(run=run)

@@ -15,3 +15,8 @@ class WeightsError(UserError):
 
 class ImageError(UserError):
     """An image file that cannot be read or decoded."""
+
+
+class WriteError(UserError, OSError):
+    """A file that cannot be written: its folder is missing or read-only, the disk is full, or
+    the path names a folder. Also an OSError, so handlers written for failed writes still catch it."""

@@ -136,7 +136,7 @@ def save_checkpoint(net: torch.nn.Module, path: str | Path, metadata: dict[str, 
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
+    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata), make_parents=True)
 
 
 def accuracy(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:

@@ -12,15 +12,17 @@ from circuitloupe.tasks.compare_models import CompareModelsRequest, CompareModel
 from circuitloupe.tasks.factors import FactorsRequest, FactorsResult
 from circuitloupe.tasks.featvis import FeatvisRequest, FeatvisResult
 from circuitloupe.tasks.handwritten import HandwrittenRequest, HandwrittenResult
+from circuitloupe.tasks.polysemanticity import PolysemanticityRequest, PolysemanticityResult
 from circuitloupe.tasks.outputs import OutputsRequest, OutputsResult
 
 #: Every task's Request type by its CLI sub-command.
 REQUESTS: dict[str, type[Request]] = {r.command: r for r in (FeatvisRequest, CompareModelsRequest, AblateRequest,
                                                                      FactorsRequest, OutputsRequest, HandwrittenRequest,
-                                                                     AtlasBuildRequest, AtlasQueryRequest, AtlasExportRequest)}
+                                                                     PolysemanticityRequest, AtlasBuildRequest, AtlasQueryRequest,
+                                                                     AtlasExportRequest)}
 
 __all__ = ["AblateRequest", "AblateResult", "AtlasBuildRequest", "AtlasBuildResult", "AtlasExportRequest",
            "AtlasExportResult", "AtlasQueryRequest", "AtlasQueryResult", "CompareModelsRequest", "CompareModelsResult",
            "Context", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult", "HandwrittenRequest",
-           "HandwrittenResult", "OutputsRequest", "OutputsResult", "REQUESTS", "Request", "Result", "TaskContext",
-           "command_line", "run", "task"]
+           "HandwrittenResult", "OutputsRequest", "OutputsResult", "PolysemanticityRequest", "PolysemanticityResult",
+           "REQUESTS", "Request", "Result", "TaskContext", "command_line", "run", "task"]

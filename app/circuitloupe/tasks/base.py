@@ -123,6 +123,8 @@ class Request:
             if _ARG not in f.metadata or not hasattr(args, f.name):
                 continue
             value = getattr(args, f.name)
+            if value is None:  # an option left out: the field's default
+                continue
             spelling = f.metadata[_ARG]
             if spelling.many and value is not None:
                 value = tuple(value) if spelling.flag is None else tuple(_split_many(value))

@@ -108,7 +108,7 @@ class FeatvisResult(Result):
         from circuitloupe.core.figures import save_png
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
         written = []
         for name, image in self.images():
             save_png(single_image(image, scale), folder / name)

@@ -132,7 +132,7 @@ def _write_png(path: Path, image: np.ndarray, metadata: dict) -> None:
     info.add_text(METADATA_KEY, json.dumps(metadata))
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", pnginfo=info)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), make_parents=True)
 
 
 def store(model: LoadedModel, unit: UnitRef | str, image: np.ndarray, settings: Settings, index: int = 0,

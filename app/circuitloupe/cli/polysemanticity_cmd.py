@@ -1,0 +1,53 @@
+"""circuitloupe polysemanticity: how many different things a unit responds to."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from circuitloupe import tasks
+from circuitloupe.cli import types
+from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
+                                     write_json)
+from circuitloupe.tasks.base import TaskContext
+from circuitloupe.tasks.polysemanticity import PolysemanticityRequest
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "polysemanticity", help="score how polysemantic a unit is (diverse feature visualisations, example clusters)",
+        description="Two scores in [0, 1]: the mean pairwise cosine distance of the unit's diverse feature "
+                    "visualisations in its layer (its own channel left out), and with --images the best "
+                    "silhouette of k-means clusters (k = 2-4) of its top examples' channel vectors. "
+                    "The figure shows the visualisations and one row of examples per cluster.")
+    parser.add_argument("unit", type=types.text, metavar="UNIT", help="e.g. mixed4e:55 or conv4:26")
+    add_model_arguments(parser)
+    parser.add_argument("--images", type=types.input_folder, metavar="DIR", help="folder for the top examples")
+    parser.add_argument("--diverse", type=types.integer(2, 16), default=4, help="diverse visualisations (default 4)")
+    parser.add_argument("--examples", type=types.integer(4, 500), default=24, help="top examples (default 24)")
+    parser.add_argument("--size", type=types.integer(16, 512), default=64, help="visualisation size in px (default 64)")
+    parser.add_argument("--steps", type=types.integer(0, 10_000), default=128, help="visualisation steps (default 128)")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the scores and clusters as JSON")
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the figure")
+    add_scale_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    require_output(args)
+    request = PolysemanticityRequest.from_args(args)
+    model = open_model(args)
+    bar = ProgressBar("polysemanticity")
+    try:
+        result = tasks.run(TaskContext(model, bar), request)
+    finally:
+        bar.close()
+    scores = result.scores
+    examples = "no folder" if scores.examples_score is None else f"{scores.examples_score:.2f}"
+    print(f"{scores.unit}: polysemanticity {scores.score:.2f} (feature visualisations {scores.featvis_score:.2f}, "
+          f"examples {examples}; {len(scores.clusters)} clusters)", file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json:
+        write_json(args.json, result.to_json())
+    if args.out:
+        result.save(args.out, args.scale)
+    return 0
