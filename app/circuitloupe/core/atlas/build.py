@@ -246,6 +246,7 @@ def _save_checkpoint(path: Path, summaries: list[LayerSummary], bad: list, done:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)
 
 

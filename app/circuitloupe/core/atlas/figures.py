@@ -106,6 +106,7 @@ def save_image(image: np.ndarray, path: Path, size: int | None = None) -> None:
         picture = figures.upscale(picture, (size, size), smooth=True)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buffer.getvalue())
 
 

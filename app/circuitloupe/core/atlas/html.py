@@ -78,6 +78,7 @@ def _write_layer(atlas: Atlas, out: Path, layer: str, units: list[UnitRef], crop
                      f'{unit.channel}</a></div>')
     body = (f'<nav><a href="../index.html">atlas</a> &rsaquo; {_e(layer)}</nav><h1>{_e(layer)}</h1>'
             f'<div class="grid">{"".join(cells)}</div>')
+    (out / "layers").mkdir(exist_ok=True)
     atomic_write_text(out / "layers" / f"{layer}.html", _page(layer, body, "../"))
 
 
@@ -124,6 +125,7 @@ def _write_unit(atlas: Atlas, model: LoadedModel, out: Path, unit: UnitRef, crop
             + f'<div class="cols"><div><h2>Histogram</h2>{histogram_svg(summary)}{fit}</div>'
             + f"<div><h2>Statistics</h2><table>{stats}</table></div>"
             + f"<div>{_connections(atlas, model, unit)}</div></div>")
+    (out / "units" / unit.layer).mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "units" / unit.layer / f"{unit.channel}.html", _page(str(unit), body, "../../"))
 
 
