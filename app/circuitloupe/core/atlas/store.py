@@ -127,8 +127,11 @@ class Atlas:
             raise UserError(f"the atlas has no layer '{layer}'; it has {', '.join(self.layers)}")
         if layer not in self._arrays:
             folder = self.folder / "layers" / layer
-            self._arrays[layer] = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                                   for name in FINAL_ARRAYS}
+            try:
+                self._arrays[layer] = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                                       for name in FINAL_ARRAYS}
+            except (OSError, ValueError) as error:
+                raise UserError(f"the atlas {self.folder} is incomplete or damaged ({layer}): {error}") from error
         return self._arrays[layer]
 
     def resolve(self, unit: str | UnitRef) -> UnitRef:

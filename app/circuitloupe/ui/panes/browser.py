@@ -79,8 +79,11 @@ def unit_card_job(ctx: JobContext, unit: UnitRef, src: str | None, dst: str | No
     card["thumbnails"] = W.cached_thumbnails(model, [unit, *linked])
     card["examples"], card["atlas"] = _top_examples(model, unit), None
     if AF.covers(atlas, model, unit):
-        card["examples"] = AF.top_crops(atlas, model, unit, 6)
-        card["atlas"] = AF.summary_line(atlas.unit(unit))
+        try:
+            card["examples"] = AF.top_crops(atlas, model, unit, 6)
+            card["atlas"] = AF.summary_line(atlas.unit(unit))
+        except UserError as error:
+            card["atlas"] = str(error)
     return card
 
 
