@@ -3,6 +3,7 @@ notebook API runs the same task as the CLI."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import pytest
 import circuitloupe as cl
 from circuitloupe.cli import build_parser, main
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks import (REQUESTS, AblateRequest, ActivationsRequest, AttributeRequest, CircuitRequest,
-                                CompareModelsRequest, EquivarianceRequest, ExpandedRequest, FactorsRequest,
-                                FeatvisRequest, FindCurvesRequest, HandwrittenRequest, LabelStatsRequest,
-                                OutputsRequest, PolysemanticityRequest, PredictRequest, ScanRequest, TuningRequest,
-                                WeightsRequest)
+from circuitloupe.tasks import (REQUESTS, AblateRequest, ActivationsRequest, AtlasBuildRequest, AtlasExportRequest,
+                                AtlasQueryRequest, AttributeRequest, CircuitRequest, CompareModelsRequest,
+                                EquivarianceRequest, ExpandedRequest, FactorsRequest, FeatvisRequest, FindCurvesRequest,
+                                HandwrittenRequest, LabelStatsRequest, OutputsRequest, PolysemanticityRequest,
+                                PredictRequest, ScanRequest, TuningRequest, WeightsRequest)
 
 HERE = str(Path(__file__).parent)  # an existing folder, for folder arguments
 
@@ -61,6 +62,12 @@ EXAMPLES = {
                     ["--model", "bundled", "--out", "x.png"]),
     "polysemanticity": (PolysemanticityRequest(unit="conv4:26", images=HERE, diverse=3, examples=8, size=32, steps=4),
                         ["--model", "bundled", "--json", "x.json"]),
+    "atlas build": (AtlasBuildRequest(images="imgs", out="atlas", layers=("conv3", "conv4"), top=4, bins=20,
+                                      reservoir=8, seed=3, batch_size=5, workers=0, size=48, resize="crop",
+                                      checkpoint_every=10, featvis=True, featvis_size=32, featvis_steps=4),
+                    ["--model", "bundled"]),
+    "atlas query": (AtlasQueryRequest(atlas="atlas", unit="conv3:1"), ["--json", "-"]),
+    "atlas export": (AtlasExportRequest(atlas="atlas", html="site"), []),
 }
 
 
@@ -73,7 +80,8 @@ def test_request_survives_the_command_line(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the files and folders the examples name exist here
     for name in ("a.png", "d.npy", "s.labels"):
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "photos").mkdir()
+    for folder in ("photos", "imgs", "atlas"):
+        (tmp_path / folder).mkdir()
     request, extra = EXAMPLES[command]
     args = build_parser().parse_args([*request.to_argv(), *extra])
     assert type(request).from_args(args) == request
@@ -85,6 +93,12 @@ def test_defaults_are_left_out_of_the_command_line():
     # A required option is written even when it has its usual value.
     assert EquivarianceRequest(units="conv4:1,2", transform="rotate").to_argv() == [
         "equivariance", "conv4:1,2", "--transform", "rotate"]
+
+
+def test_two_word_commands_name_notebook_functions():
+    assert AtlasQueryRequest(atlas="a", unit="conv3:1").to_argv() == ["atlas", "query", "a", "conv3:1"]
+    assert cl.atlas_build.__name__ == "atlas_build" and list(inspect.signature(cl.atlas_query).parameters)[:3] == [
+        "model", "atlas", "unit"]
 
 
 def test_unit_spellings_are_made_canonical():

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "outputs_cmd",
     "handwritten_cmd",
     "polysemanticity_cmd",
+    "atlas_cmd",
 )
 
 

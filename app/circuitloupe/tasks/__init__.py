@@ -6,6 +6,8 @@ and ``import circuitloupe as cl`` offers the same tasks by their CLI names (:mod
 
 from circuitloupe.tasks.ablate import AblateRequest, AblateResult
 from circuitloupe.tasks.activations import ActivationsRequest, ActivationsResult
+from circuitloupe.tasks.atlas import (AtlasBuildRequest, AtlasBuildResult, AtlasExportRequest, AtlasExportResult,
+                                     AtlasQueryRequest, AtlasQueryResult)
 from circuitloupe.tasks.attribute import AttributeRequest, ContributionsResult, CurvesResult, InputAttributionResult
 from circuitloupe.tasks.base import (Context, Request, Result, TaskContext, command_line, model_arguments, run,
                                      task)
@@ -29,9 +31,11 @@ from circuitloupe.tasks.weights import FiltersResult, RotatedResult, WeightsRequ
 REQUESTS: dict[str, type[Request]] = {r.command: r for r in (
     ActivationsRequest, PredictRequest, FeatvisRequest, WeightsRequest, ExpandedRequest, CircuitRequest,
     AttributeRequest, TuningRequest, FindCurvesRequest, EquivarianceRequest, ScanRequest, LabelStatsRequest,
-    CompareModelsRequest, AblateRequest, FactorsRequest, OutputsRequest, HandwrittenRequest, PolysemanticityRequest)}
+    CompareModelsRequest, AblateRequest, FactorsRequest, OutputsRequest, HandwrittenRequest, PolysemanticityRequest,
+    AtlasBuildRequest, AtlasQueryRequest, AtlasExportRequest)}
 
-__all__ = ["AblateRequest", "AblateResult", "ActivationsRequest", "ActivationsResult", "AttributeRequest",
+__all__ = ["AblateRequest", "AblateResult", "ActivationsRequest", "ActivationsResult", "AtlasBuildRequest", "AtlasBuildResult",
+           "AtlasExportRequest", "AtlasExportResult", "AtlasQueryRequest", "AtlasQueryResult", "AttributeRequest",
            "CircuitRequest", "CircuitResult", "CompareModelsRequest", "CompareModelsResult", "Context",
            "ContributionsResult", "CurvesResult", "DiscoverResult", "EquivarianceRequest", "EquivarianceResult",
            "ExpandedRequest", "ExpandedResult", "FactorsRequest", "FactorsResult", "FeatvisRequest", "FeatvisResult",

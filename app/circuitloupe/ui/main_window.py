@@ -203,6 +203,8 @@ class MainWindow(QMainWindow):
                      "Open an image file to analyse (or drop one on the window)")
         self._action(file_menu, "Open model file…", None, self.open_model_file_dialog,
                      "Open a Python file with a model factory (file.py:factory)")
+        self._action(file_menu, "Open atlas…", None, self.open_atlas_dialog,
+                     "Open an atlas folder (circuitloupe atlas build): unit cards show its statistics and examples")
         self._action(file_menu, "Open weights…", None, self.open_weights_dialog,
                      "Load the current model's weights from a local .pth or .safetensors file")
         file_menu.addSeparator()
@@ -382,6 +384,16 @@ class MainWindow(QMainWindow):
             factory, ok = QInputDialog.getText(self, "Factory", "Function that returns the model:", text="build")
             if ok and factory:
                 self.load_model(f"{path}:{factory}")
+
+    def open_atlas_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open atlas", str(Path.home()))
+        if folder:
+            try:
+                atlas = self.state.open_atlas(folder)
+            except UserError as error:
+                self.state.message(str(error))
+                return
+            self.state.message(f"Atlas {folder}: {atlas.images} images, {', '.join(atlas.layers)}")
 
     def open_weights_dialog(self) -> None:
         if self.state.model is None:

@@ -32,6 +32,7 @@ class AppState(QObject):
     sigUnitActivated = Signal(object)  # UnitRef: "open this unit in every pane" (Enter)
     sigImageChanged = Signal(object)  # OpenImage
     sigMessage = Signal(str)  # one line for the status bar and the log
+    sigAtlasChanged = Signal(object)  # core.atlas.Atlas or None
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +40,7 @@ class AppState(QObject):
         self.unit: UnitRef | None = None
         self.image: OpenImage | None = None
         self.folder: str | None = None  # the image folder last scanned (or opened from its cache)
+        self.atlas = None  # the open core.atlas.Atlas: per-unit statistics and examples, instantly
 
     def set_model(self, model: LoadedModel) -> None:
         """Switch models; a current unit the new model lacks gives way to the model's default unit,
@@ -75,6 +77,14 @@ class AppState(QObject):
         image = OpenImage(str(path), load_image(path))
         self.set_image(image)
         return image
+
+    def open_atlas(self, folder: str | Path):
+        """Open an atlas folder (raises UserError) and make it the app's atlas."""
+        from circuitloupe.core.atlas import Atlas
+
+        self.atlas = Atlas(folder)
+        self.sigAtlasChanged.emit(self.atlas)
+        return self.atlas
 
     def message(self, text: str) -> None:
         self.sigMessage.emit(text)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QInputDialog, 
 
 from circuitloupe.core import figures
 from circuitloupe.core import weights as W
+from circuitloupe.core.atlas import figures as AF
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import check_stop
@@ -59,9 +60,11 @@ def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool) -> dict[U
     return found
 
 
-def unit_card_job(ctx: JobContext, unit: UnitRef, src: str | None, dst: str | None, k: int) -> dict[str, Any]:
+def unit_card_job(ctx: JobContext, unit: UnitRef, src: str | None, dst: str | None, k: int,
+                  atlas=None) -> dict[str, Any]:
     """Everything the unit card shows: top inputs and outputs by expanded-weight norm (or a
-    reason each could not be computed), cached thumbnails, and top dataset examples if cached."""
+    reason each could not be computed), cached thumbnails, and top dataset examples from the
+    open atlas when it covers the unit, else from the scan cache."""
     model = ctx.model
     card: dict[str, Any] = {"unit": unit, "src": src, "dst": dst}
     for key, layer, fn in (("inputs", src, W.top_inputs), ("outputs", dst, W.top_outputs)):
@@ -74,7 +77,13 @@ def unit_card_job(ctx: JobContext, unit: UnitRef, src: str | None, dst: str | No
             card[key] = str(error)
     linked = [u for key in ("inputs", "outputs") if isinstance(card[key], list) for u, _ in card[key]]
     card["thumbnails"] = W.cached_thumbnails(model, [unit, *linked])
-    card["examples"] = _top_examples(model, unit)
+    card["examples"], card["atlas"] = _top_examples(model, unit), None
+    if AF.covers(atlas, model, unit):
+        try:
+            card["examples"] = AF.top_crops(atlas, model, unit, 6)
+            card["atlas"] = AF.summary_line(atlas.unit(unit))
+        except UserError as error:
+            card["atlas"] = str(error)
     return card
 
 
@@ -187,6 +196,7 @@ class BrowserPane(Pane):
         self._watcher.directoryChanged.connect(lambda _path: self.refresh_annotations())
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
+        state.sigAtlasChanged.connect(lambda _atlas: self._card_timer.start())
         if state.model is not None:
             self._on_model(state.model)
 
@@ -609,8 +619,8 @@ class BrowserPane(Pane):
             self._card_job.cancel()
         src = self.inputs_layer.currentText() or None
         dst = self.outputs_layer.currentText() or None
-        self._card_job = self.run_job(unit_card_job, unit, src, dst, CARD_K, name=f"unit card {unit}",
-                                      interactive=True, on_done=self._on_card)
+        self._card_job = self.run_job(unit_card_job, unit, src, dst, CARD_K, self.state.atlas,
+                                      name=f"unit card {unit}", interactive=True, on_done=self._on_card)
 
     def _on_card(self, card: dict[str, Any]) -> None:
         if card["unit"] != self.state.unit:
@@ -633,6 +643,8 @@ class BrowserPane(Pane):
                 item.setToolTip(f"{unit}: expanded-weight L2 norm {norm:.4g} ({direction} {layer})")
                 listing.addItem(item)
         self._show_examples(card["examples"])
+        if card["atlas"]:
+            self.card_title.setText(self.card_title.text().split("\natlas:")[0] + "\n" + card["atlas"])
         self._update_card_image()
 
     def _show_examples(self, examples: list[tuple[np.ndarray, float]] | None) -> None:

@@ -1,0 +1,110 @@
+"""Atlas build throughput against a bare batched forward loop, and the atlas's size per image count.
+
+Generates (once) a folder of 224 px JPEGs, then times (1) a bare loop: the same DataLoader
+(workers, batches, decoding) and a forward pass to the atlas's layers, nothing kept; (2) an
+atlas build of the same images and layers. Then it measures the atlas folder: the summary
+files (fixed: they depend on the layers, K, bins and the sample size only) and the per-file
+index (bytes per image), and extrapolates ``size(N) = fixed + N * index_bytes_per_image``.
+The build includes a one-off calibration pass over 32 images (the histogram ranges); the
+ratio is reported with and without it, since it vanishes for a real dataset.
+
+    python benchmarks/atlas.py [--model inceptionv1 --weights random:0] [--images 64] [--batch 32]
+                               [--layers mixed3a,...,mixed5b] [--workers 2] [--json out.json]
+
+CPU unless --device says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scan import make_images  # noqa: E402  (the scan benchmark's image generator)
+
+from circuitloupe.core.activations import forward_until  # noqa: E402
+from circuitloupe.core.atlas import BuildSettings, build_atlas, layer_specs  # noqa: E402
+from circuitloupe.core.atlas.sources import list_images  # noqa: E402
+from circuitloupe.core.dataset.folder import ImageFolderData, collate_decoded  # noqa: E402
+from circuitloupe.core.models import load_model, pick_device  # noqa: E402
+
+INCEPTION_LAYERS = "mixed3a,mixed3b,mixed4a,mixed4b,mixed4c,mixed4d,mixed4e,mixed5a,mixed5b"
+
+
+def bare_loop(model, folder: Path, settings: BuildSettings) -> float:
+    """Seconds for decoding and a forward pass to the layers, batch by batch, nothing kept."""
+    images = list_images(folder)
+    size = tuple(model.input_size)
+    sources = sorted({s.source for s in layer_specs(model, settings.layers, size)})
+    data = ImageFolderData(images.root, images.paths, size, settings.resize, model.in_channels)
+    loader = DataLoader(data, batch_size=settings.batch_size, num_workers=settings.workers,
+                        collate_fn=collate_decoded)
+    started = time.perf_counter()
+    for _, batch, _ in loader:
+        found = forward_until(model, batch, sources)
+        if model.device.type == "cuda":
+            torch.cuda.synchronize()
+        del found
+    return time.perf_counter() - started
+
+
+def folder_size(folder: Path) -> tuple[int, int]:
+    """(bytes of everything but the per-file index, bytes of index.json)."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    index = sum(p.stat().st_size for p in files if p.name == "index.json")
+    return sum(p.stat().st_size for p in files) - index, index
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="inceptionv1")
+    parser.add_argument("--weights", default="random:0")
+    parser.add_argument("--layers", default=INCEPTION_LAYERS)
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "circuitloupe-bench-images"))
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    model = load_model(args.model, args.weights, device=pick_device(args.device))
+    folder = make_images(Path(args.folder) / f"n{args.images}", args.images)
+    settings = BuildSettings(layers=tuple(args.layers.split(",")), batch_size=args.batch, workers=args.workers)
+    bare_loop(model, folder, BuildSettings(layers=settings.layers, batch_size=args.batch, workers=0))  # warm-up
+    bare = bare_loop(model, folder, settings)
+    with tempfile.TemporaryDirectory() as out:
+        report = build_atlas(model, folder, Path(out) / "atlas", settings)
+        fixed, index = folder_size(Path(out) / "atlas")
+    per_image = index / args.images
+    units = sum(s.channels for s in layer_specs(model, settings.layers, tuple(model.input_size)))
+    result = {
+        "model": args.model, "layers": args.layers, "units": units, "images": args.images, "batch": args.batch,
+        "workers": args.workers, "device": str(model.device), "threads": torch.get_num_threads(),
+        "bare_images_per_second": args.images / bare, "atlas_images_per_second": args.images / report.seconds,
+        "ratio": bare / report.seconds, "calibration_seconds": report.calibration,
+        "ratio_without_calibration": bare / (report.seconds - report.calibration), "fixed_bytes": fixed, "index_bytes_per_image": per_image,
+        "bytes_per_unit": fixed / units,
+        "size_bytes": {str(n): fixed + n * per_image for n in (1000, 50_000, 1_281_167)},
+    }
+    print(f"{args.model} {units} units, {args.images} images, batch {args.batch}, {args.workers} workers, "
+          f"{result['device']}, {result['threads']} threads")
+    print(f"  bare forward loop: {result['bare_images_per_second']:.2f} images/s")
+    print(f"  atlas build:       {result['atlas_images_per_second']:.2f} images/s ({result['ratio']:.2f}x); "
+          f"without the one-off calibration pass ({report.calibration:.1f} s): {result['ratio_without_calibration']:.2f}x")
+    print(f"  atlas size = {fixed / 1e6:.1f} MB fixed ({result['bytes_per_unit']:.0f} B per unit) "
+          f"+ {per_image:.1f} B per image")
+    for n, size in result["size_bytes"].items():
+        print(f"    {int(n):>9} images: {size / 1e6:8.1f} MB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
