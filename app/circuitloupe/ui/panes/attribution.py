@@ -30,6 +30,7 @@ from circuitloupe.core.weights import cached_thumbnails, default_source_layer, s
 from circuitloupe.service import Job, JobContext
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.array_view import ArrayView, diverging_colormap
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.overlay_view import OverlayView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -149,26 +150,18 @@ class AttributionPane(Pane):
 
         self.family.setMinimumContentsLength(26)
         self.family.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        rows = []
-        for widgets in ([("Target", self.target_kind), ("", self.pre_relu), ("Class", self.class_index),
-                         ("Family", self.family)],
-                        [("Method", self.method), ("Baseline", self.baseline), ("Steps", self.steps),
-                         ("Batch", self.batch), ("Grad-CAM layer", self.cam_layer)]):
-            row = QHBoxLayout()
-            for label, widget in widgets:
-                if label:
-                    row.addWidget(QLabel(label))
-                row.addWidget(widget)
-            row.addStretch(1)
-            rows.append(row)
-        rows[1].addWidget(self.run_pixels)
+        controls = FlowLayout()
+        for label, widget in (("Target", self.target_kind), ("", self.pre_relu), ("Class", self.class_index),
+                              ("Family", self.family), ("Method", self.method), ("Baseline", self.baseline),
+                              ("Steps", self.steps), ("Batch", self.batch), ("Grad-CAM layer", self.cam_layer)):
+            controls.addWidget(labelled(label, widget) if label else widget)
+        controls.addWidget(self.run_pixels)
         self.overlay = OverlayView()
         self.overlay.sigHover.connect(lambda r, c, v: self.info.setText(f"attribution at ({r}, {c}): {v:.4g}"))
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(2, 2, 2, 2)
-        for row in rows:
-            layout.addLayout(row)
+        layout.addLayout(controls)
         layout.addWidget(self.overlay, 1)
         return page
 

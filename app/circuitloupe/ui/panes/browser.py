@@ -29,6 +29,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import check_stop
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import Job, JobContext
+from circuitloupe.ui.widgets.flow_layout import FlowLayout
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.unit_grid import UnitGrid, array_to_pixmap
@@ -149,12 +150,9 @@ class BrowserPane(Pane):
         row = QHBoxLayout()
         row.addWidget(self.filter, 1)
         row.addWidget(self.only_favourites)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.favourite_button)
-        row2.addWidget(self.save_family_button)
-        row2.addWidget(self.auto_render)
-        row2.addStretch(1)
-        row2.addWidget(self.count_label)
+        row2 = FlowLayout()  # wraps in a narrow dock rather than widening the pane
+        for widget in (self.favourite_button, self.save_family_button, self.auto_render, self.count_label):
+            row2.addWidget(widget)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
@@ -225,14 +223,8 @@ class BrowserPane(Pane):
 
         card = QWidget()
         layout = QVBoxLayout(card)
-        top = QHBoxLayout()
-        top.addWidget(self.card_image)
-        side = QVBoxLayout()
-        side.addWidget(self.card_title)
-        side.addWidget(self.card_favourite)
-        side.addStretch(1)
-        top.addLayout(side, 1)
-        layout.addLayout(top)
+        for widget in (self.card_image, self.card_title, self.card_favourite):  # one column: fits a narrow dock
+            layout.addWidget(widget)
         for label, combo, listing in (("Top inputs from", self.inputs_layer, self.inputs),
                                       ("Top outputs to", self.outputs_layer, self.outputs)):
             head = QHBoxLayout()
@@ -249,7 +241,7 @@ class BrowserPane(Pane):
         scroll = QScrollArea()
         scroll.setWidget(card)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(260)
+        scroll.setMinimumWidth(220)
         return scroll
 
     def _unit_list(self, tip: str) -> QListWidget:

@@ -111,11 +111,11 @@ class DatasetPane(Pane):
         distribution = QWidget()
         dist_layout = QVBoxLayout(distribution)
         dist_layout.setContentsMargins(0, 0, 0, 0)
-        dist_layout.addWidget(self.log_y)
         dist_layout.addWidget(self.hist_plot, 1)
         dist_layout.addWidget(self.stats_label)
         for widget, name in zip((distribution, self.xpx_plot, self.examples, self.quilt, self.skipped), TABS):
             self.tabs.addTab(widget, name)
+        self.tabs.currentChanged.connect(lambda index: self.log_y.setVisible(index == 0))
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Folder"))
@@ -131,7 +131,10 @@ class DatasetPane(Pane):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
         layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        status_row = QHBoxLayout()  # log y above the tabs: a short dock keeps it in sight
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.log_y)
+        layout.addLayout(status_row)
         layout.addWidget(self.tabs, 1)
 
         self.report: UnitReport | None = None

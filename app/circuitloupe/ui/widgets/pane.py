@@ -31,6 +31,12 @@ class Pane(QWidget):
         self.state = state
         self.setObjectName(self.object_name)
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
+        # A word-wrapped label makes the layout height-for-width, and the dock's scroll area then
+        # sizes the pane to its preferred height (every plot at full size) instead of the dock's
+        # height, scrolling the buttons below out of sight. The minimum size still applies.
+        return -1
+
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         """The pane's current figure as an image, or None when there is nothing to export."""
         return None

@@ -15,6 +15,7 @@ class JobProgress(QWidget):
         self.unit = unit
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
+        self.bar.setMinimumWidth(50)  # narrow docks keep Cancel in sight
         self.rate = QLabel("")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running job (it stops within one step)")
