@@ -178,3 +178,21 @@ def test_a_click_stops_a_running_thumbnail_render(qtbot, service, inception, mon
     assert set(renders[-1]) <= set(pane.grid.visible_units())  # tiles on screen first
     pane.auto_render.setChecked(False)
     qtbot.waitUntil(lambda: pane._thumb_job is None or pane._thumb_job.done, timeout=30_000)
+
+
+def test_unit_card_shows_top_examples_once_a_scan_ends(qtbot, service, inception, tmp_path):
+    from circuitloupe.ui.panes.dataset import DatasetPane
+    from image_folders import make_mixed_folder
+
+    pane = open_browser(qtbot, service, inception)
+    dataset = DatasetPane(service, pane.state)
+    qtbot.addWidget(dataset)
+    dataset.size.setValue(64)
+    dataset.workers.setValue(0)
+    pane.state.set_unit("mixed3a:81")
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3a", 81), timeout=60_000)
+    assert pane.card["examples"] is None and pane.examples.text().startswith("Scan a dataset")
+    dataset.set_folder(make_mixed_folder(tmp_path / "mixed"))
+    dataset.start_scan()
+    qtbot.waitUntil(lambda: bool(pane.card["examples"]), timeout=90_000)  # the card follows the new data
+    assert not pane.examples.pixmap().isNull() and pane.examples.pixmap().width() > 64

@@ -185,6 +185,7 @@ class BrowserPane(Pane):
         self._watcher.directoryChanged.connect(lambda _path: self.refresh_annotations())
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
+        state.sigDatasetScanned.connect(self._on_dataset_scanned)
         if state.model is not None:
             self._on_model(state.model)
 
@@ -410,6 +411,11 @@ class BrowserPane(Pane):
             self.grid.select_unit(unit)
         self._show_card_basics(unit)
         self._card_timer.start()
+
+    def _on_dataset_scanned(self, _unit: UnitRef) -> None:
+        """A scan wrote new dataset caches: the card's top examples may exist now."""
+        if self.state.unit is not None:
+            self._card_timer.start()
 
     # ----------------------------------------------------------------- favourites, notes, families
     def toggle_favourite(self, unit: UnitRef | None) -> None:

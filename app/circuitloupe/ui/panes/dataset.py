@@ -180,6 +180,8 @@ class DatasetPane(Pane):
             self.set_folder(folder)
 
     def _reopen(self) -> None:
+        """The model, unit or folder changed: clear the old unit's report, then show the new one's cached scan."""
+        self._clear()
         unit, folder = self.state.unit, self.folder.text().strip()
         if self.state.model is None or unit is None or not folder or not Path(folder).is_dir():
             return
@@ -193,6 +195,7 @@ class DatasetPane(Pane):
         self._scan_ended()
         self.last_scan, report = result
         self._show(report)
+        self.state.sigDatasetScanned.emit(self.state.model.catalogue.unit(report.unit))
 
     def _on_opened(self, report: UnitReport | None) -> None:
         if report is None:
@@ -202,6 +205,17 @@ class DatasetPane(Pane):
         self._show(report)
 
     # ------------------------------------------------------------------ views
+    def _clear(self) -> None:
+        self.report = None
+        self.stats_label.clear()
+        self._plot_histogram()
+        self._plot_expected()
+        self.examples.set_image(None)
+        self.quilt.set_image(None)
+        self.skipped.clear()
+        self.tabs.setTabText(4, TABS[4])
+        self.status.setText("Pick a folder and press Scan." if not self.folder.text().strip() else "")
+
     def _show(self, report: UnitReport) -> None:
         self.report = report
         scanned = ""
