@@ -24,6 +24,7 @@ from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR, re
 from circuitloupe.service import JobContext
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
+from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -94,7 +95,7 @@ class DatasetPane(Pane):
         self.hist_plot = pg.PlotWidget()
         self.hist_plot.setLabel("bottom", "pre-ReLU activation")
         self.hist_plot.setLabel("left", "probability density")
-        self.hist_plot.addLegend(offset=(-10, 10))
+        add_legend(self.hist_plot, (-10, 10))
         self.hist_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.stats_label = QLabel("")
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
