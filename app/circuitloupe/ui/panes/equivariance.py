@@ -213,6 +213,12 @@ class EquivariancePane(Pane):
                 self.discover_layer.addItem(f"{info.name} ({info.channels})", info.name)
         self.candidates.clear()
         self.mapping_list.clear()
+        self.matrix_view.clear()  # nothing of the old model stays on screen
+        self.permutation_view.clear()
+        self.score_plot.clear()
+        self.weights_view.set_image(None)
+        self.attention_view.set_image(None)
+        self.units.clear()  # the old model's units; a preset of the new one refills it
         has_attention = "attention_maps" in model.extras
         self.attention_button.setEnabled(has_attention)
         self.tabs.setTabEnabled(3, has_attention)
