@@ -213,8 +213,8 @@ class EquivariancePane(Pane):
                 self.discover_layer.addItem(f"{info.name} ({info.channels})", info.name)
         self.candidates.clear()
         self.mapping_list.clear()
-        self.matrix_view.clear()  # nothing of the old model stays on screen
-        self.permutation_view.clear()
+        self.matrix_view.clear_image()  # nothing of the old model stays on screen
+        self.permutation_view.clear_image()
         self.score_plot.clear()
         self.weights_view.set_image(None)
         self.attention_view.set_image(None)

@@ -61,7 +61,7 @@ class ArrayView(pg.GraphicsLayoutWidget):
             self.colorbar.setLevels(levels)
         self.view.autoRange(padding=0)
 
-    def clear(self) -> None:
+    def clear_image(self) -> None:
         """Show nothing (no image, no colour bar)."""
         self.values = None
         self.item.clear()
