@@ -7,6 +7,7 @@ A pane takes the inference service and the app state, reacts to state signals th
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from PIL import Image
@@ -40,6 +41,14 @@ class Pane(QWidget):
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         """The pane's current figure as an image, or None when there is nothing to export."""
         return None
+
+    def export_name(self) -> str:
+        """A file name (no suffix) for the exported figure: model, unit and pane, e.g.
+        ``inceptionv1_mixed3b-379_tuning``."""
+        parts = [self.state.model.spec if self.state.model is not None else None,
+                 str(self.state.unit) if self.state.unit is not None else None, self.object_name]
+        name = "_".join(part for part in parts if part)
+        return re.sub(r"[^\w.-]+", "-", name)
 
     def cli_command(self) -> str | None:
         """The ``circuitloupe ...`` command that reproduces the current figure, if any."""
