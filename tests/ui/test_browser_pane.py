@@ -196,3 +196,10 @@ def test_unit_card_shows_top_examples_once_a_scan_ends(qtbot, service, inception
     dataset.start_scan()
     qtbot.waitUntil(lambda: bool(pane.card["examples"]), timeout=90_000)  # the card follows the new data
     assert not pane.examples.pixmap().isNull() and pane.examples.pixmap().width() > 64
+
+
+def test_grid_scrolls_to_the_current_unit(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    for unit in ("mixed3b:379", "mixed4a:300", "mixed4a:2"):
+        pane.state.set_unit(unit)
+        qtbot.waitUntil(lambda unit=unit: UnitRef.parse(unit) in pane.grid.visible_units(), timeout=2_000)

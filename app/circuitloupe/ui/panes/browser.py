@@ -145,6 +145,9 @@ class BrowserPane(Pane):
         self.grid.sigActivated.connect(self.state.activate_unit)
         self.grid.sigToggleFavourite.connect(self.toggle_favourite)
         self.grid.units.sigThumbnailsWanted.connect(self._want_thumbnails)
+        self._follow_current = False
+        self.grid.verticalScrollBar().rangeChanged.connect(self._on_grid_range)
+        self.grid.verticalScrollBar().actionTriggered.connect(lambda _action: setattr(self, "_follow_current", False))
         self.count_label = QLabel("")
         self.progress = JobProgress("steps")
         row = QHBoxLayout()
@@ -393,6 +396,17 @@ class BrowserPane(Pane):
         if self.state.unit is not None:
             self.grid.select_unit(self.state.unit)
 
+    def _scroll_to_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.grid.scrollTo(index)
+
+    def _on_grid_range(self) -> None:
+        """The grid laid its tiles out again (filled, resized): keep the current unit in sight
+        until the user scrolls."""
+        if self._follow_current:
+            self._scroll_to_current()
+
     def _update_count(self) -> None:
         shown, total = self.grid.proxy.rowCount(), len(self.grid.units.units)
         self.count_label.setText(f"{shown} of {total} units" if shown != total else f"{total} units")
@@ -409,6 +423,8 @@ class BrowserPane(Pane):
             self.show_listing(("layer", unit.layer))
             self._select_listing()
             self.grid.select_unit(unit)
+        self._follow_current = True
+        self._scroll_to_current()
         self._show_card_basics(unit)
         self._card_timer.start()
 
