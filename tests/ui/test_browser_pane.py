@@ -203,3 +203,22 @@ def test_grid_scrolls_to_the_current_unit(qtbot, service, inception):
     for unit in ("mixed3b:379", "mixed4a:300", "mixed4a:2"):
         pane.state.set_unit(unit)
         qtbot.waitUntil(lambda unit=unit: UnitRef.parse(unit) in pane.grid.visible_units(), timeout=2_000)
+
+
+def test_card_offers_to_render_a_unit_without_feature_vis(qtbot, service, inception, monkeypatch):
+    from circuitloupe.core import weights
+
+    rendered = []
+
+    def render(model, units, size, steps, progress=None, should_stop=None):
+        rendered.append(list(units))
+        return {unit: np.full((size, size, 3), 0.5, np.float32) for unit in units}
+
+    monkeypatch.setattr(weights, "render_missing_thumbnails", render)
+    pane = open_browser(qtbot, service, inception)  # background rendering off: nothing renders by itself
+    pane.state.set_unit("mixed4a:7")
+    assert pane.render_button.isVisible() and pane.render_button.isEnabled()
+    pane.render_button.click()
+    qtbot.waitUntil(lambda: UnitRef("mixed4a", 7) in pane.grid.units.thumbnails, timeout=30_000)
+    assert rendered == [[UnitRef("mixed4a", 7)]]
+    assert not pane.render_button.isVisible()  # the card shows the picture now

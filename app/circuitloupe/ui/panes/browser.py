@@ -104,6 +104,7 @@ class BrowserPane(Pane):
         self._pending: list[UnitRef] = []
         self._thumb_job: Job | None = None
         self._card_job: Job | None = None
+        self._render_job: Job | None = None  # the card's Render button
         self._render_failed = False
 
         self.tree = QTreeWidget()
@@ -201,6 +202,11 @@ class BrowserPane(Pane):
         self.card_image.setFixedSize(128, 128)
         self.card_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.card_image.setToolTip("Feature visualisation (from the cache; rendered in the background)")
+        self.render_button = QPushButton("Render feature vis")
+        self.render_button.setToolTip(f"Render this unit's feature visualisation now ({THUMB_SIZE} px, "
+                                      f"{THUMB_STEPS} steps; cached for every pane)")
+        self.render_button.clicked.connect(self.render_current)
+        self.render_button.hide()
         self.card_favourite = QCheckBox("Favourite")
         self.card_favourite.setToolTip("Star this unit (F in the grid)")
         self.card_favourite.clicked.connect(lambda checked: self._set_favourite(self.state.unit, checked))
@@ -227,7 +233,7 @@ class BrowserPane(Pane):
 
         card = QWidget()
         layout = QVBoxLayout(card)
-        for widget in (self.card_image, self.card_title, self.card_favourite):  # one column: fits a narrow dock
+        for widget in (self.card_image, self.render_button, self.card_title, self.card_favourite):  # fits a narrow dock
             layout.addWidget(widget)
         for label, combo, listing in (("Top inputs from", self.inputs_layer, self.inputs),
                                       ("Top outputs to", self.outputs_layer, self.outputs)):
@@ -609,11 +615,33 @@ class BrowserPane(Pane):
         if pixmap is None and self.card is not None and self.card["unit"] == unit:
             image = self.card["thumbnails"].get(unit)
             pixmap = array_to_pixmap(image) if image is not None else None
+        rendering = self._render_job is not None and not self._render_job.done
+        self.render_button.setVisible(pixmap is None and unit is not None and W.featurevis_available())
+        self.render_button.setEnabled(not rendering)
         if pixmap is None:
-            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "no feature vis yet")))
+            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "rendering…" if rendering
+                                                                     else "no feature vis yet")))
         else:
             self.card_image.setPixmap(pixmap.scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatio,
                                                     Qt.TransformationMode.SmoothTransformation))
+
+    def render_current(self) -> Job | None:
+        """Render the current unit's feature visualisation (the card's button), ahead of background work."""
+        unit = self.state.unit
+        if unit is None or self.state.model is None:
+            return None
+
+        def on_done(found: dict[UnitRef, np.ndarray]) -> None:
+            self.grid.units.set_thumbnails(found)
+            self._update_card_image()
+
+        self._render_job = self.run_job(thumbnail_job, [unit], True, name=f"feature vis {unit}", interactive=True,
+                                        on_done=on_done)
+        self._render_job.sigFailed.connect(lambda _message: self._update_card_image())
+        self._render_job.sigCancelled.connect(self._update_card_image)
+        self.progress.follow(self._render_job)
+        self._update_card_image()
+        return self._render_job
 
     def _compute_card(self) -> None:
         unit = self.state.unit
