@@ -39,15 +39,16 @@ CARD_K = 6
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
-def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool) -> dict[UnitRef, np.ndarray]:
+def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool,
+                  batch_size: int = THUMB_BATCH) -> dict[UnitRef, np.ndarray]:
     """Cached thumbnails of ``units`` at once (as a progress preview), then, when ``render``,
-    the missing ones rendered in small batches, each batch previewed as it lands."""
+    the missing ones rendered in batches of ``batch_size``, each batch previewed as it lands."""
     found = W.cached_thumbnails(ctx.model, units)
     ctx.progress(0, 1, {"thumbnails": dict(found)})
     missing = [u for u in units if u not in found]
     if not render or not missing or not W.featurevis_available():
         return found
-    batches = [missing[i:i + THUMB_BATCH] for i in range(0, len(missing), THUMB_BATCH)]
+    batches = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
     total = len(batches) * THUMB_STEPS
     for b, batch in enumerate(batches):
         check_stop(ctx.should_stop)
@@ -103,6 +104,7 @@ class BrowserPane(Pane):
         self.card: dict[str, Any] | None = None
         self._pending: list[UnitRef] = []
         self._thumb_job: Job | None = None
+        self._thumb_batch = THUMB_BATCH  # units rendered together; halved when a click stops a batch
         self._card_job: Job | None = None
         self._render_job: Job | None = None  # the card's Render button
         self._render_failed = False
@@ -528,17 +530,21 @@ class BrowserPane(Pane):
             return
         self._pending = [u for u in self._pending if u not in batch]
         render = self.auto_render.isChecked() and not self._render_failed
+        listed = self.grid.units.units
+        done = sum(unit in self.grid.units.thumbnails for unit in listed)
+        part = (done, sum(unit not in self.grid.units.thumbnails for unit in batch), len(listed))
+
         def connect(job: Job) -> None:
             job.sigProgress.connect(self._on_thumbnail_progress)
             job.sigFinished.connect(self._thumbnails_done)
             job.sigFailed.connect(lambda _message: self._thumbnails_failed(batch))
             job.sigCancelled.connect(lambda: self._thumbnails_cancelled(batch))
-            if render:
-                self.progress.follow(job)
+            if render:  # the bar counts the listing's thumbnails: a new job continues, not from 0 %
+                self.progress.follow(job, part=part)
 
         # yields: an interactive job from any pane stops the batch, which is queued again
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect, yields=True,
-                                       name=f"thumbnails ({len(batch)})")
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, self._thumb_batch, connect=connect,
+                                       yields=True, name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:
         if isinstance(preview, dict) and preview.get("thumbnails"):
@@ -546,6 +552,7 @@ class BrowserPane(Pane):
             self._update_card_image()
 
     def _thumbnails_done(self, found: dict[UnitRef, np.ndarray]) -> None:
+        self._thumb_batch = min(THUMB_BATCH, self._thumb_batch * 2)
         self.grid.units.set_thumbnails(found)
         self._update_card_image()
         self._thumb_job = None
@@ -559,7 +566,10 @@ class BrowserPane(Pane):
 
     def _thumbnails_cancelled(self, batch: list[UnitRef]) -> None:
         """A batch stopped (to let an interactive job run, or the listing changed): queue its
-        units again; those no longer listed are dropped by :meth:`_next_thumbnails`."""
+        units again; those no longer listed are dropped by :meth:`_next_thumbnails`. Rendering
+        batches get smaller while the user keeps clicking, so that each one lands between clicks
+        instead of restarting every time."""
+        self._thumb_batch = max(1, self._thumb_batch // 2)
         self._pending = [u for u in batch if u not in self.grid.units.thumbnails] + self._pending
         self._thumb_job = None
         self._next_thumbnails()
