@@ -162,3 +162,18 @@ def test_class_target_is_named_and_a_wide_photo_keeps_its_aspect(qtbot, pane, ef
     assert pane.overlay.heat.shape == (height, width) and width / height == pytest.approx(2.5, rel=0.02)
     figure = pane.figure(1.0)
     assert figure.width > 1.8 * figure.height  # the export is not squashed square either
+
+
+def test_a_new_unit_or_model_clears_the_old_map(qtbot, pane, inception):
+    pick(pane.method, "saliency")
+    finish(qtbot, pane.run_attribution())
+    assert pane.overlay.heat is not None and pane.figure(1.0) is not None
+    pane.state.set_unit("mixed3b:380")  # the map explained mixed3b:379
+    assert pane.result is None and pane.overlay.heat is None and pane.figure(1.0) is None
+    assert pane.overlay.image is not None  # the photo stays
+    pick(pane.target_kind, "class")
+    finish(qtbot, pane.run_attribution())
+    pane.state.set_unit("mixed3b:381")  # a class map does not depend on the unit
+    assert pane.result is not None
+    pane.state.set_model(inception)  # a (re)loaded model: nothing of the old one stays
+    assert pane.result is None and pane.overlay.heat is None

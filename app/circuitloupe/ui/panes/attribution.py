@@ -299,6 +299,9 @@ class AttributionPane(Pane):
 
     def _on_unit(self, unit: UnitRef) -> None:
         self.unit_label.setText(f"unit: {unit}")
+        # the map explained the previous unit (the earlier-units list stays: it is how one walks back)
+        if self.result is not None and isinstance(self._last["pixels"]["target"], UnitTarget):
+            self._clear_pixels()
         model = self.state.model
         if model is None or unit.layer not in model.catalogue:
             return
@@ -316,16 +319,32 @@ class AttributionPane(Pane):
     def _on_image(self, image) -> None:
         self.image_label.setText(f"image: {image.name}")
         self._clear_results()
-        self.overlay.set_image(image.pixels)
-        self.curve_image.set_image(image.pixels)
 
     def _clear_results(self) -> None:
         """Forget results that belong to another model or image."""
-        self.result = self.contributions = self.curves = None
-        self._last.clear()
+        self._clear_pixels()
+        self._clear_earlier()
+        self.curves = None
+        self._last.pop("curves", None)
+        self.curve_map.clear_image()
+        self.edge_map.clear_image()
+        if self.state.image is not None:
+            self.curve_image.set_image(self.state.image.pixels)
+
+    def _clear_pixels(self) -> None:
+        self.result = None
+        self._last.pop("pixels", None)
+        if self.state.image is not None:
+            self.overlay.set_image(self.state.image.pixels)  # the photo without the old map
+        else:
+            self.overlay.clear()
+
+    def _clear_earlier(self) -> None:
+        self.contributions = None
+        self._last.pop("earlier", None)
         self.positive.clear()
         self.negative.clear()
-        self.wx_view.item.clear()
+        self.wx_view.clear_image()
         self.wx_label.clear()
 
     def _update_enabled(self) -> None:
