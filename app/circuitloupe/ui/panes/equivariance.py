@@ -115,7 +115,6 @@ class EquivariancePane(Pane):
                                          "unit on g·x (column); the inferred mapping is the brightest cell of a row")
         self.score_plot = pg.PlotWidget()
         self.score_plot.setToolTip("Relative error after the best permutation, the identity and random permutations")
-        self.score_plot.setBackground("w")
         self.score_plot.getAxis("bottom").setTicks([[(0, "best π"), (1, "identity"), (2, "random")]])
         self.mapping_list = QListWidget()
         self.mapping_list.setToolTip("Each unit and the unit it maps to (hole: none fits); click selects the unit")

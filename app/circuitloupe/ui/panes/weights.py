@@ -229,7 +229,7 @@ class WeightsPane(Pane):
         self.filters = self.expanded = self.circuit = self.rotated = None
         self._thumbs = {}
         for view in (self.first_view, self.expanded_view, self.circuit_view, self.rotated_view):
-            view.set_image(None)  # nothing of the previous model stays on screen
+            view.set_image(None, "")  # nothing of the previous model stays on screen; each tab recomputes
         self.first_layer.blockSignals(True)
         self.first_layer.clear()
         self.first_layer.addItem(AUTO_LAYER, None)
