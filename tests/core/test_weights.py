@@ -198,3 +198,12 @@ def test_rotated_copies_need_a_group_layer(p4cnn, inception):
         W.rotated_filter_copies(inception, "conv2d0")
     with pytest.raises(UserError, match="input channels 0..9"):
         W.rotated_filter_copies(p4cnn, "c2", 10)
+
+
+def test_depthwise_unit_lists_only_its_connected_input(efficientnet):
+    # A depthwise unit reads one channel; the other channels' |w| = 0 rows are no "top inputs".
+    top = W.top_inputs(efficientnet, "block1_depthwise:5", "stem", 5)
+    assert [str(u) for u, _ in top] == ["stem:5"]
+    assert top[0][1] > 0
+    assert [c for c, _ in W.rank_by_norm(np.array([[[0.0]], [[2.0]], [[0.0]], [[-1.0]]]), "x", 4)] == \
+        [UnitRef("x", 1), UnitRef("x", 3)]

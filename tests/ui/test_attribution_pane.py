@@ -130,3 +130,50 @@ def test_cancel_and_failure_keep_the_pane_alive(qtbot, pane):
     assert messages and "does not feed" in messages[-1]
     pane.family.setEditText("mixed3b:9999")
     assert pane.run_curve_extraction() is None and "channels 0..479" in messages[-1]
+
+
+def test_class_spin_box_shows_names_and_takes_typed_indices(qtbot):
+    from circuitloupe.core.imagenet import imagenet_classes
+    from circuitloupe.ui.widgets.controls import ClassSpinBox
+
+    box = ClassSpinBox("class")
+    qtbot.addWidget(box)
+    box.set_labels(imagenet_classes(), 1000)
+    box.setValue(285)
+    assert box.text() == "285 Egyptian cat"
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "967")
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert box.value() == 967 and box.text() == "967 espresso"
+    box.set_labels(None, 1008)  # a model without class names: the bare index
+    assert box.text() == "967"
+
+
+def test_class_target_is_named_and_a_wide_photo_keeps_its_aspect(qtbot, pane, efficientnet):
+    pane.service.model = efficientnet
+    pane.state.set_model(efficientnet)
+    pane.state.set_image(OpenImage("wide.png", np.random.default_rng(0).random((60, 150, 3)).astype(np.float32)))
+    pick(pane.target_kind, "class")
+    pane.class_index.setValue(285)
+    pick(pane.method, "saliency")
+    finish(qtbot, pane.run_attribution())
+    assert "class 285 Egyptian cat: saliency" in pane.info.text()
+    height, width = pane.overlay.image.shape[:2]
+    assert pane.overlay.heat.shape == (height, width) and width / height == pytest.approx(2.5, rel=0.02)
+    figure = pane.figure(1.0)
+    assert figure.width > 1.8 * figure.height  # the export is not squashed square either
+
+
+def test_a_new_unit_or_model_clears_the_old_map(qtbot, pane, inception):
+    pick(pane.method, "saliency")
+    finish(qtbot, pane.run_attribution())
+    assert pane.overlay.heat is not None and pane.figure(1.0) is not None
+    pane.state.set_unit("mixed3b:380")  # the map explained mixed3b:379
+    assert pane.result is None and pane.overlay.heat is None and pane.figure(1.0) is None
+    assert pane.overlay.image is not None  # the photo stays
+    pick(pane.target_kind, "class")
+    finish(qtbot, pane.run_attribution())
+    pane.state.set_unit("mixed3b:381")  # a class map does not depend on the unit
+    assert pane.result is not None
+    pane.state.set_model(inception)  # a (re)loaded model: nothing of the old one stays
+    assert pane.result is None and pane.overlay.heat is None

@@ -178,3 +178,80 @@ def test_a_click_stops_a_running_thumbnail_render(qtbot, service, inception, mon
     assert set(renders[-1]) <= set(pane.grid.visible_units())  # tiles on screen first
     pane.auto_render.setChecked(False)
     qtbot.waitUntil(lambda: pane._thumb_job is None or pane._thumb_job.done, timeout=30_000)
+
+
+def test_unit_card_shows_top_examples_once_a_scan_ends(qtbot, service, inception, tmp_path):
+    from circuitloupe.ui.panes.dataset import DatasetPane
+    from image_folders import make_mixed_folder
+
+    pane = open_browser(qtbot, service, inception)
+    dataset = DatasetPane(service, pane.state)
+    qtbot.addWidget(dataset)
+    dataset.size.setValue(64)
+    dataset.workers.setValue(0)
+    pane.state.set_unit("mixed3a:81")
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3a", 81), timeout=60_000)
+    assert pane.card["examples"] is None and pane.examples.text().startswith("Scan a dataset")
+    dataset.set_folder(make_mixed_folder(tmp_path / "mixed"))
+    dataset.start_scan()
+    qtbot.waitUntil(lambda: bool(pane.card["examples"]), timeout=90_000)  # the card follows the new data
+    assert not pane.examples.pixmap().isNull() and pane.examples.pixmap().width() > 64
+
+
+def test_grid_scrolls_to_the_current_unit(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    for unit in ("mixed3b:379", "mixed4a:300", "mixed4a:2"):
+        pane.state.set_unit(unit)
+        qtbot.waitUntil(lambda unit=unit: UnitRef.parse(unit) in pane.grid.visible_units(), timeout=2_000)
+
+
+def test_card_offers_to_render_a_unit_without_feature_vis(qtbot, service, inception, monkeypatch):
+    from circuitloupe.core import weights
+
+    rendered = []
+
+    def render(model, units, size, steps, progress=None, should_stop=None):
+        rendered.append(list(units))
+        return {unit: np.full((size, size, 3), 0.5, np.float32) for unit in units}
+
+    monkeypatch.setattr(weights, "render_missing_thumbnails", render)
+    pane = open_browser(qtbot, service, inception)  # background rendering off: nothing renders by itself
+    pane.state.set_unit("mixed4a:7")
+    assert pane.render_button.isVisible() and pane.render_button.isEnabled()
+    pane.render_button.click()
+    qtbot.waitUntil(lambda: UnitRef("mixed4a", 7) in pane.grid.units.thumbnails, timeout=30_000)
+    assert rendered == [[UnitRef("mixed4a", 7)]]
+    assert not pane.render_button.isVisible()  # the card shows the picture now
+
+
+def test_thumbnails_keep_rendering_while_the_user_clicks(qtbot, service, inception, monkeypatch):
+    """Each click stops the background render for the card; rendering continues where it stopped
+    (the bar does not fall back to 0 %) and thumbnails still land between clicks."""
+    import time
+
+    from circuitloupe.core import weights
+    from circuitloupe.core.jobs import check_stop
+
+    work = [0]  # unit-steps rendered: the test's clock, so machine load does not matter
+
+    def render(model, units, size, steps, progress=None, should_stop=None):
+        for step in range(steps):
+            check_stop(should_stop)
+            work[0] += len(units)
+            time.sleep(0.002 * len(units))
+            if progress is not None:
+                progress(step + 1, steps)
+        return {unit: np.full((size, size, 3), 0.5, np.float32) for unit in units}
+
+    monkeypatch.setattr(weights, "render_missing_thumbnails", render)
+    pane = open_browser(qtbot, service, inception, render=True)
+    pane.state.set_unit("mixed3b:0")
+    bars = []
+    for channel in range(1, 13):  # a click 80 unit-steps after each card: one unit's render (64) fits, 8 (512) do not
+        qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == pane.state.unit, timeout=30_000)
+        start = work[0]
+        qtbot.waitUntil(lambda start=start: work[0] - start >= 80, timeout=30_000)
+        bars.append(pane.progress.bar.value())
+        pane.state.set_unit(f"mixed3b:{channel}")
+    assert len(pane.grid.units.thumbnails) >= 3  # (none ever landed when each click restarted the batch)
+    assert bars[-1] >= 2 and all(b >= a for a, b in zip(bars, bars[1:]) if a >= 0)

@@ -54,6 +54,11 @@ def test_scan_shows_distribution_examples_and_skipped_files(qtbot, pane, tmp_pat
 
     pane.state.set_unit("mixed3a:80")  # another unit: not cached yet
     qtbot.waitUntil(lambda: pane.report is None, timeout=30_000)
+    qtbot.waitUntil(lambda: "No scan of this folder" in pane.status.text(), timeout=30_000)
+    # nothing of mixed3a:81 stays on screen for mixed3a:80
+    assert pane.hist_plot.getPlotItem().listDataItems() == [] and pane.xpx_plot.getPlotItem().listDataItems() == []
+    assert pane.examples.image is None and pane.quilt.image is None and pane.stats_label.text() == ""
+    assert pane.skipped.count() == 0 and pane.tabs.tabText(4) == "Skipped"
     pane.state.set_unit("mixed3a:81")  # back: reopened from the cache, no scan
     qtbot.waitUntil(lambda: pane.report is not None, timeout=30_000)
     assert pane.report.stats == report.stats

@@ -68,7 +68,10 @@ def test_p4cnn_exact_cyclic_shift_and_z2cnn_large_error(qtbot, setup, tmp_path):
         pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_p4cnn.png"))
         pane.tabs.setCurrentIndex(1)
         pane.grab().save(os.path.join(SCREENSHOTS, "equivariance_p4cnn_weights.png"))
-    open_model("z2cnn")
+    open_model("z2cnn")  # nothing of the p4cnn analysis stays on screen
+    assert pane.matrix_view.item.image is None and pane.permutation_view.item.image is None
+    assert pane.score_plot.getPlotItem().items == [] and pane.weights_view.image is None
+    assert pane.mapping_list.count() == 0 and pane.result is None
     z2 = analyse(qtbot, pane, "c2:0,1,2,3", "rotate", 4)
     assert z2.score > 0.3
     assert "score" in pane.summary.text()

@@ -87,3 +87,16 @@ def test_current_unit_follows_state_and_comes_back_from_the_cache(qtbot, pane):
     assert pane.info.text() == "mixed3a:4: from the cache" and pane.gallery.count() == 1
     families = [pane.source.itemData(i) for i in range(pane.source.count())]
     assert "curve detectors (mixed3b)" in families
+
+
+def test_a_single_unit_export_carries_its_label(qtbot, pane, tmp_path):
+    import numpy as np
+
+    typed(pane, "mixed3a:5", steps=8, size=48)
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
+    assert export_pane(pane, tmp_path / "one.png", 1.0)
+    image = np.asarray(Image.open(tmp_path / "one.png").convert("L"))
+    assert image.shape[0] > 96 and image.shape[1] >= 96  # the tile plus its label row, not the bare 48 px image
+    label_row = image[96 + 4:]  # the unit's name is printed under the tile
+    assert (label_row < 128).any()

@@ -46,6 +46,8 @@ def test_response_map_follows_the_unit_and_exports(qtbot, pane):
     assert command.startswith(f"circuitloupe tuning {family[0]} --model bundled --stimulus curve")
     assert "--orientations 24 --curvatures 4" in command and "--figure maps" in command
     assert not pane.grab().isNull()
+    pane.state.set_unit(family[1])  # another unit: the first one's map does not stay on screen
+    assert pane.rmap is None and pane.map_image.image is None and "preferred" not in pane.info.text()
 
 
 def test_family_radial_and_joint_tuning(qtbot, pane):
@@ -68,6 +70,35 @@ def test_family_radial_and_joint_tuning(qtbot, pane):
     qtbot.waitUntil(lambda: pane.joint is not None, timeout=60_000)
     assert pane.tabs.currentIndex() == JOINT_TAB and pane.joint.curves.shape == (3, 12)
     assert pane.figure(0.5) is not None
+    pane.state.set_model(pane.state.model)  # a model (re)load clears every view
+    assert pane.joint is None and pane.radial is None and pane.joint_plot.getPlotItem().listDataItems() == []
+
+
+def test_legend_is_readable_in_the_dark_theme(qtbot, pane):
+    import pyqtgraph as pg
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from circuitloupe.ui.theme import PLOT_COLOURS
+
+    background, foreground = PLOT_COLOURS[True]
+    pg.setConfigOptions(background=background, foreground=foreground)
+    try:
+        family = pane.state.model.families["curve detectors"]
+        pane.family_edit.setText(" ".join(family[:3]))
+        pane.step.setValue(30)
+        pane.joint_button.click()
+        qtbot.waitUntil(lambda: pane.joint is not None, timeout=60_000)
+        legend = pane.joint_plot.getPlotItem().legend
+        rect = legend.boundingRect()
+        image = QImage(int(rect.width()), int(rect.height()), QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))  # stands for a bright curve passing under the legend
+        painter = QPainter(image)
+        legend.paint(painter, None, None)
+        painter.end()
+        patch = QColor(image.pixel(2, int(rect.height()) - 2))
+        assert patch.lightness() < 80  # the legend brings its dark patch: its light labels stay legible
+    finally:
+        pg.setConfigOptions(background="#ffffff", foreground="#333333")
 
 
 def test_cancel_and_bad_unit(qtbot, pane):

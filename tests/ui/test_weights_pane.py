@@ -123,3 +123,20 @@ def test_rotated_copies_tab_for_p4cnn(qtbot, tmp_path):
     finally:
         pane.cancel_jobs()
         service.shutdown()
+
+
+def test_model_switch_clears_the_circuit_without_an_error_message(qtbot, pane):
+    from circuitloupe.core.models import load_model
+
+    messages = []
+    pane.state.sigMessage.connect(messages.append)
+    pane.tabs.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: pane.circuit is not None, timeout=60_000)
+    assert pane.circuit_view.image is not None
+    bundled = load_model("bundled")
+    pane.service.model = bundled
+    pane.state.set_model(bundled)
+    qtbot.wait(400)  # past the pane's refresh debounce
+    assert pane.circuit is None and pane.circuit_view.image is None  # InceptionV1's circuit is gone
+    assert pane.circuit_view.canvas.text().startswith("Pick two families")
+    assert not [m for m in messages if "no units given" in m]

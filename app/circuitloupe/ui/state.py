@@ -31,6 +31,7 @@ class AppState(QObject):
     sigUnitChanged = Signal(object)  # UnitRef
     sigUnitActivated = Signal(object)  # UnitRef: "open this unit in every pane" (Enter)
     sigImageChanged = Signal(object)  # OpenImage
+    sigDatasetScanned = Signal(object)  # UnitRef: a dataset scan wrote new caches for its layer
     sigMessage = Signal(str)  # one line for the status bar and the log
     sigAtlasChanged = Signal(object)  # core.atlas.Atlas or None
 

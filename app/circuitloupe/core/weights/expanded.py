@@ -251,11 +251,17 @@ def expanded_weights(model: LoadedModel, unit: UnitRef | str, src_layer: str, me
     return gradient_weights(model, [ref], src_layer)[0]
 
 
-def rank_by_norm(weights: np.ndarray, layer: str, k: int) -> Ranked:
-    """The ``k`` channels of ``weights`` ([C, kh, kw]) with the largest L2 norm, largest first."""
-    norms = np.sqrt((weights.astype(np.float64) ** 2).reshape(weights.shape[0], -1).sum(1))
-    order = np.argsort(-norms, kind="stable")[:max(0, k)]
+def _top_norms(norms: np.ndarray, layer: str, k: int) -> Ranked:
+    """The ``k`` largest of ``norms`` ([C]) as units of ``layer``, largest first; channels with no
+    connection at all (norm exactly 0, e.g. every other channel into a depthwise unit) are left out."""
+    order = [c for c in np.argsort(-norms, kind="stable") if norms[c] != 0][:max(0, k)]
     return [(UnitRef(layer, int(c)), float(norms[c])) for c in order]
+
+
+def rank_by_norm(weights: np.ndarray, layer: str, k: int) -> Ranked:
+    """The ``k`` connected channels of ``weights`` ([C, kh, kw]) with the largest L2 norm, largest first."""
+    norms = np.sqrt((weights.astype(np.float64) ** 2).reshape(weights.shape[0], -1).sum(1))
+    return _top_norms(norms, layer, k)
 
 
 def top_inputs(model: LoadedModel, unit: UnitRef | str, src_layer: str, k: int = 10) -> Ranked:
@@ -297,10 +303,7 @@ def output_norms(model: LoadedModel, unit: UnitRef | str, dst_layer: str) -> np.
 
 def top_outputs(model: LoadedModel, unit: UnitRef | str, dst_layer: str, k: int = 10) -> Ranked:
     """The ``k`` units of ``dst_layer`` that ``unit`` feeds most strongly (expanded-weight L2 norm)."""
-    norms = output_norms(model, unit, dst_layer)
-    layer = model.catalogue.layer(dst_layer).name
-    order = np.argsort(-norms, kind="stable")[:max(0, k)]
-    return [(UnitRef(layer, int(c)), float(norms[c])) for c in order]
+    return _top_norms(output_norms(model, unit, dst_layer), model.catalogue.layer(dst_layer).name, k)
 
 
 def circuit_weights(model: LoadedModel, src_units: Sequence[UnitRef | str], dst_units: Sequence[UnitRef | str],

@@ -15,7 +15,7 @@ from PIL import Image
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QTabWidget,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from circuitloupe.core.attribution import (BASELINES, METHOD_NAMES, METHODS, AttributionResult, ClassTarget,
@@ -25,11 +25,14 @@ from circuitloupe.core.attribution import (BASELINES, METHOD_NAMES, METHODS, Att
 from circuitloupe.core.attribution.figures import (curve_figure, overlay_figure, ranking_figure, shared_limit,
                                                    spatial_tile)
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.figures import to_pil
+from circuitloupe.core.imagenet import class_name
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.core.weights import cached_thumbnails, default_source_layer, source_layers
 from circuitloupe.service import Job, JobContext
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.controls import ClassSpinBox, spin_box
 from circuitloupe.ui.widgets.array_view import ArrayView, diverging_colormap
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.overlay_view import OverlayView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -128,8 +131,7 @@ class AttributionPane(Pane):
         self.family = QComboBox()
         self.family.setEditable(True)
         self.family.setToolTip("A preset family of the model, or type units: mixed3b:379,406,385")
-        self.class_index = QSpinBox()
-        self.class_index.setToolTip("Class index of the logit to explain")
+        self.class_index = ClassSpinBox("Class of the logit to explain (type its index)")
         self.method = QComboBox()
         for key in METHODS:
             self.method.addItem(METHOD_NAMES[key], key)
@@ -149,26 +151,18 @@ class AttributionPane(Pane):
 
         self.family.setMinimumContentsLength(26)
         self.family.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        rows = []
-        for widgets in ([("Target", self.target_kind), ("", self.pre_relu), ("Class", self.class_index),
-                         ("Family", self.family)],
-                        [("Method", self.method), ("Baseline", self.baseline), ("Steps", self.steps),
-                         ("Batch", self.batch), ("Grad-CAM layer", self.cam_layer)]):
-            row = QHBoxLayout()
-            for label, widget in widgets:
-                if label:
-                    row.addWidget(QLabel(label))
-                row.addWidget(widget)
-            row.addStretch(1)
-            rows.append(row)
-        rows[1].addWidget(self.run_pixels)
+        controls = FlowLayout()
+        for label, widget in (("Target", self.target_kind), ("", self.pre_relu), ("Class", self.class_index),
+                              ("Family", self.family), ("Method", self.method), ("Baseline", self.baseline),
+                              ("Steps", self.steps), ("Batch", self.batch), ("Grad-CAM layer", self.cam_layer)):
+            controls.addWidget(labelled(label, widget) if label else widget)
+        controls.addWidget(self.run_pixels)
         self.overlay = OverlayView()
         self.overlay.sigHover.connect(lambda r, c, v: self.info.setText(f"attribution at ({r}, {c}): {v:.4g}"))
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(2, 2, 2, 2)
-        for row in rows:
-            layout.addLayout(row)
+        layout.addLayout(controls)
         layout.addWidget(self.overlay, 1)
         return page
 
@@ -292,7 +286,7 @@ class AttributionPane(Pane):
                        and "mixed3b" in self.family.itemText(i)), 0)
         self.family.setCurrentIndex(preset)
         output = model.catalogue.layers[-1].channels if len(model.catalogue) else 1
-        self.class_index.setRange(0, max(0, output - 1))
+        self.class_index.set_labels(model.class_labels, output)
         self.cam_layer.clear()
         self.cam_layer.addItem("auto", None)
         for info in model.catalogue:
@@ -305,6 +299,9 @@ class AttributionPane(Pane):
 
     def _on_unit(self, unit: UnitRef) -> None:
         self.unit_label.setText(f"unit: {unit}")
+        # the map explained the previous unit (the earlier-units list stays: it is how one walks back)
+        if self.result is not None and isinstance(self._last["pixels"]["target"], UnitTarget):
+            self._clear_pixels()
         model = self.state.model
         if model is None or unit.layer not in model.catalogue:
             return
@@ -322,16 +319,32 @@ class AttributionPane(Pane):
     def _on_image(self, image) -> None:
         self.image_label.setText(f"image: {image.name}")
         self._clear_results()
-        self.overlay.set_image(image.pixels)
-        self.curve_image.set_image(image.pixels)
 
     def _clear_results(self) -> None:
         """Forget results that belong to another model or image."""
-        self.result = self.contributions = self.curves = None
-        self._last.clear()
+        self._clear_pixels()
+        self._clear_earlier()
+        self.curves = None
+        self._last.pop("curves", None)
+        self.curve_map.clear_image()
+        self.edge_map.clear_image()
+        if self.state.image is not None:
+            self.curve_image.set_image(self.state.image.pixels)
+
+    def _clear_pixels(self) -> None:
+        self.result = None
+        self._last.pop("pixels", None)
+        if self.state.image is not None:
+            self.overlay.set_image(self.state.image.pixels)  # the photo without the old map
+        else:
+            self.overlay.clear()
+
+    def _clear_earlier(self) -> None:
+        self.contributions = None
+        self._last.pop("earlier", None)
         self.positive.clear()
         self.negative.clear()
-        self.wx_view.item.clear()
+        self.wx_view.clear_image()
         self.wx_label.clear()
 
     def _update_enabled(self) -> None:
@@ -374,6 +387,31 @@ class AttributionPane(Pane):
         position = "max" if kind == "max" else None
         return UnitTarget(unit, position, whole_map=kind == "map")
 
+    def describe(self, target: Target) -> str:
+        """``target`` in words; a class with its name (``class 285 Egyptian cat``)."""
+        if isinstance(target, ClassTarget):
+            return f"class {class_name(target.index, self.state.model.class_labels)}"
+        return target.describe()
+
+    def _result_title(self) -> str:
+        r = self.result
+        return (f"{self.describe(self._last['pixels']['target'])}: {METHOD_NAMES[r.method]}"
+                + (f" at {r.layer}" if r.layer else ""))
+
+    def _in_photo_aspect(self, result: AttributionResult) -> tuple[np.ndarray, np.ndarray]:
+        """The analysed image and its map (both at the model's square input size) stretched back
+        to the photo's aspect ratio, so that a photo is not shown squashed."""
+        photo_h, photo_w = self.state.image.pixels.shape[:2] if self.state.image is not None else (1, 1)
+        h, w = result.map.shape[:2]
+        size = (h, round(h * photo_w / photo_h)) if photo_w >= photo_h else (round(w * photo_h / photo_w), w)
+        if size == (h, w):
+            return result.image, result.map
+        image = np.asarray(to_pil(result.image).resize((size[1], size[0]), Image.BILINEAR), np.float32) / 255
+        image = image.reshape(*size, -1)  # a one-channel image keeps its channel axis
+        heat = result.map.sum(axis=2) if result.map.ndim == 3 else result.map
+        return image, np.asarray(Image.fromarray(heat.astype(np.float32), "F").resize((size[1], size[0]),
+                                                                                      Image.BILINEAR))
+
     def _options(self) -> dict:
         method = self.method.currentData()
         if method == "ig":
@@ -401,7 +439,7 @@ class AttributionPane(Pane):
             return None
         method, options = self.method.currentData(), self._options()
         params = {"target": target, "method": method, "options": options}
-        self.info.setText(f"running {METHOD_NAMES[method]} for {target.describe()}…")
+        self.info.setText(f"running {METHOD_NAMES[method]} for {self.describe(target)}…")
         return self._submit(attribution_job, self.state.image.pixels, target, method, options,
                             name=f"attribute {method}", on_done=partial(self._on_attribution, params))
 
@@ -437,10 +475,8 @@ class AttributionPane(Pane):
     # ----------------------------------------------------------------- results
     def _on_attribution(self, params: dict, result: AttributionResult) -> None:
         self.result, self._last["pixels"] = result, params
-        self.overlay.set_data(result.image, result.map)
-        text = f"{result.target}: {METHOD_NAMES[result.method]}"
-        if result.layer:
-            text += f" at {result.layer}"
+        self.overlay.set_data(*self._in_photo_aspect(result))
+        text = self._result_title()
         text += f"; value {result.value:.4g}, attribution sum {float(result.map.sum()):.4g}"
         if result.completeness_gap is not None:
             text += (f"; baseline value {result.baseline_value:.4g}, completeness gap "
@@ -513,9 +549,8 @@ class AttributionPane(Pane):
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         tab = self.tabs.currentIndex()
         if tab == 0 and self.result is not None:
-            r = self.result
-            title = f"{r.target}: {METHOD_NAMES[r.method]}" + (f" at {r.layer}" if r.layer else "")
-            return overlay_figure(r.image, r.map, title, scale=scale, **self.overlay.settings())
+            return overlay_figure(*self._in_photo_aspect(self.result), self._result_title(), scale=scale,
+                                  **self.overlay.settings())
         if tab == 1 and self.contributions is not None:
             return ranking_figure(self.contributions, self._last["earlier"]["top"], self.thumbnails, scale=scale)
         if tab == 2 and self.curves is not None:

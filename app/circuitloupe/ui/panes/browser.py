@@ -30,6 +30,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import check_stop
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import Job, JobContext
+from circuitloupe.ui.widgets.flow_layout import FlowLayout
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.unit_grid import UnitGrid, array_to_pixmap
@@ -39,15 +40,16 @@ CARD_K = 6
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
-def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool) -> dict[UnitRef, np.ndarray]:
+def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool,
+                  batch_size: int = THUMB_BATCH) -> dict[UnitRef, np.ndarray]:
     """Cached thumbnails of ``units`` at once (as a progress preview), then, when ``render``,
-    the missing ones rendered in small batches, each batch previewed as it lands."""
+    the missing ones rendered in batches of ``batch_size``, each batch previewed as it lands."""
     found = W.cached_thumbnails(ctx.model, units)
     ctx.progress(0, 1, {"thumbnails": dict(found)})
     missing = [u for u in units if u not in found]
     if not render or not missing or not W.featurevis_available():
         return found
-    batches = [missing[i:i + THUMB_BATCH] for i in range(0, len(missing), THUMB_BATCH)]
+    batches = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
     total = len(batches) * THUMB_STEPS
     for b, batch in enumerate(batches):
         check_stop(ctx.should_stop)
@@ -111,7 +113,9 @@ class BrowserPane(Pane):
         self.card: dict[str, Any] | None = None
         self._pending: list[UnitRef] = []
         self._thumb_job: Job | None = None
+        self._thumb_batch = THUMB_BATCH  # units rendered together; halved when a click stops a batch
         self._card_job: Job | None = None
+        self._render_job: Job | None = None  # the card's Render button
         self._render_failed = False
 
         self.tree = QTreeWidget()
@@ -153,17 +157,17 @@ class BrowserPane(Pane):
         self.grid.sigActivated.connect(self.state.activate_unit)
         self.grid.sigToggleFavourite.connect(self.toggle_favourite)
         self.grid.units.sigThumbnailsWanted.connect(self._want_thumbnails)
+        self._follow_current = False
+        self.grid.verticalScrollBar().rangeChanged.connect(self._on_grid_range)
+        self.grid.verticalScrollBar().actionTriggered.connect(lambda _action: setattr(self, "_follow_current", False))
         self.count_label = QLabel("")
         self.progress = JobProgress("steps")
         row = QHBoxLayout()
         row.addWidget(self.filter, 1)
         row.addWidget(self.only_favourites)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.favourite_button)
-        row2.addWidget(self.save_family_button)
-        row2.addWidget(self.auto_render)
-        row2.addStretch(1)
-        row2.addWidget(self.count_label)
+        row2 = FlowLayout()  # wraps in a narrow dock rather than widening the pane
+        for widget in (self.favourite_button, self.save_family_button, self.auto_render, self.count_label):
+            row2.addWidget(widget)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
@@ -197,6 +201,7 @@ class BrowserPane(Pane):
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
         state.sigAtlasChanged.connect(lambda _atlas: self._card_timer.start())
+        state.sigDatasetScanned.connect(self._on_dataset_scanned)
         if state.model is not None:
             self._on_model(state.model)
 
@@ -209,6 +214,11 @@ class BrowserPane(Pane):
         self.card_image.setFixedSize(128, 128)
         self.card_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.card_image.setToolTip("Feature visualisation (from the cache; rendered in the background)")
+        self.render_button = QPushButton("Render feature vis")
+        self.render_button.setToolTip(f"Render this unit's feature visualisation now ({THUMB_SIZE} px, "
+                                      f"{THUMB_STEPS} steps; cached for every pane)")
+        self.render_button.clicked.connect(self.render_current)
+        self.render_button.hide()
         self.card_favourite = QCheckBox("Favourite")
         self.card_favourite.setToolTip("Star this unit (F in the grid)")
         self.card_favourite.clicked.connect(lambda checked: self._set_favourite(self.state.unit, checked))
@@ -235,14 +245,8 @@ class BrowserPane(Pane):
 
         card = QWidget()
         layout = QVBoxLayout(card)
-        top = QHBoxLayout()
-        top.addWidget(self.card_image)
-        side = QVBoxLayout()
-        side.addWidget(self.card_title)
-        side.addWidget(self.card_favourite)
-        side.addStretch(1)
-        top.addLayout(side, 1)
-        layout.addLayout(top)
+        for widget in (self.card_image, self.render_button, self.card_title, self.card_favourite):  # fits a narrow dock
+            layout.addWidget(widget)
         for label, combo, listing in (("Top inputs from", self.inputs_layer, self.inputs),
                                       ("Top outputs to", self.outputs_layer, self.outputs)):
             head = QHBoxLayout()
@@ -259,7 +263,7 @@ class BrowserPane(Pane):
         scroll = QScrollArea()
         scroll.setWidget(card)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(260)
+        scroll.setMinimumWidth(220)
         return scroll
 
     def _unit_list(self, tip: str) -> QListWidget:
@@ -410,6 +414,17 @@ class BrowserPane(Pane):
         if self.state.unit is not None:
             self.grid.select_unit(self.state.unit)
 
+    def _scroll_to_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.grid.scrollTo(index)
+
+    def _on_grid_range(self) -> None:
+        """The grid laid its tiles out again (filled, resized): keep the current unit in sight
+        until the user scrolls."""
+        if self._follow_current:
+            self._scroll_to_current()
+
     def _update_count(self) -> None:
         shown, total = self.grid.proxy.rowCount(), len(self.grid.units.units)
         self.count_label.setText(f"{shown} of {total} units" if shown != total else f"{total} units")
@@ -426,8 +441,15 @@ class BrowserPane(Pane):
             self.show_listing(("layer", unit.layer))
             self._select_listing()
             self.grid.select_unit(unit)
+        self._follow_current = True
+        self._scroll_to_current()
         self._show_card_basics(unit)
         self._card_timer.start()
+
+    def _on_dataset_scanned(self, _unit: UnitRef) -> None:
+        """A scan wrote new dataset caches: the card's top examples may exist now."""
+        if self.state.unit is not None:
+            self._card_timer.start()
 
     # ----------------------------------------------------------------- favourites, notes, families
     def toggle_favourite(self, unit: UnitRef | None) -> None:
@@ -518,17 +540,21 @@ class BrowserPane(Pane):
             return
         self._pending = [u for u in self._pending if u not in batch]
         render = self.auto_render.isChecked() and not self._render_failed
+        listed = self.grid.units.units
+        done = sum(unit in self.grid.units.thumbnails for unit in listed)
+        part = (done, sum(unit not in self.grid.units.thumbnails for unit in batch), len(listed))
+
         def connect(job: Job) -> None:
             job.sigProgress.connect(self._on_thumbnail_progress)
             job.sigFinished.connect(self._thumbnails_done)
             job.sigFailed.connect(lambda _message: self._thumbnails_failed(batch))
             job.sigCancelled.connect(lambda: self._thumbnails_cancelled(batch))
-            if render:
-                self.progress.follow(job)
+            if render:  # the bar counts the listing's thumbnails: a new job continues, not from 0 %
+                self.progress.follow(job, part=part)
 
         # yields: an interactive job from any pane stops the batch, which is queued again
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect, yields=True,
-                                       name=f"thumbnails ({len(batch)})")
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, self._thumb_batch, connect=connect,
+                                       yields=True, name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:
         if isinstance(preview, dict) and preview.get("thumbnails"):
@@ -536,6 +562,7 @@ class BrowserPane(Pane):
             self._update_card_image()
 
     def _thumbnails_done(self, found: dict[UnitRef, np.ndarray]) -> None:
+        self._thumb_batch = min(THUMB_BATCH, self._thumb_batch * 2)
         self.grid.units.set_thumbnails(found)
         self._update_card_image()
         self._thumb_job = None
@@ -549,7 +576,10 @@ class BrowserPane(Pane):
 
     def _thumbnails_cancelled(self, batch: list[UnitRef]) -> None:
         """A batch stopped (to let an interactive job run, or the listing changed): queue its
-        units again; those no longer listed are dropped by :meth:`_next_thumbnails`."""
+        units again; those no longer listed are dropped by :meth:`_next_thumbnails`. Rendering
+        batches get smaller while the user keeps clicking, so that each one lands between clicks
+        instead of restarting every time."""
+        self._thumb_batch = max(1, self._thumb_batch // 2)
         self._pending = [u for u in batch if u not in self.grid.units.thumbnails] + self._pending
         self._thumb_job = None
         self._next_thumbnails()
@@ -605,11 +635,33 @@ class BrowserPane(Pane):
         if pixmap is None and self.card is not None and self.card["unit"] == unit:
             image = self.card["thumbnails"].get(unit)
             pixmap = array_to_pixmap(image) if image is not None else None
+        rendering = self._render_job is not None and not self._render_job.done
+        self.render_button.setVisible(pixmap is None and unit is not None and W.featurevis_available())
+        self.render_button.setEnabled(not rendering)
         if pixmap is None:
-            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "no feature vis yet")))
+            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "rendering…" if rendering
+                                                                     else "no feature vis yet")))
         else:
             self.card_image.setPixmap(pixmap.scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatio,
                                                     Qt.TransformationMode.SmoothTransformation))
+
+    def render_current(self) -> Job | None:
+        """Render the current unit's feature visualisation (the card's button), ahead of background work."""
+        unit = self.state.unit
+        if unit is None or self.state.model is None:
+            return None
+
+        def on_done(found: dict[UnitRef, np.ndarray]) -> None:
+            self.grid.units.set_thumbnails(found)
+            self._update_card_image()
+
+        self._render_job = self.run_job(thumbnail_job, [unit], True, name=f"feature vis {unit}", interactive=True,
+                                        on_done=on_done)
+        self._render_job.sigFailed.connect(lambda _message: self._update_card_image())
+        self._render_job.sigCancelled.connect(self._update_card_image)
+        self.progress.follow(self._render_job)
+        self._update_card_image()
+        return self._render_job
 
     def _compute_card(self) -> None:
         unit = self.state.unit

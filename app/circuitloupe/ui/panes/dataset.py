@@ -24,6 +24,7 @@ from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR, re
 from circuitloupe.service import JobContext
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
+from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -94,7 +95,7 @@ class DatasetPane(Pane):
         self.hist_plot = pg.PlotWidget()
         self.hist_plot.setLabel("bottom", "pre-ReLU activation")
         self.hist_plot.setLabel("left", "probability density")
-        self.hist_plot.addLegend(offset=(-10, 10))
+        add_legend(self.hist_plot, (-10, 10))
         self.hist_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.stats_label = QLabel("")
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -111,11 +112,11 @@ class DatasetPane(Pane):
         distribution = QWidget()
         dist_layout = QVBoxLayout(distribution)
         dist_layout.setContentsMargins(0, 0, 0, 0)
-        dist_layout.addWidget(self.log_y)
         dist_layout.addWidget(self.hist_plot, 1)
         dist_layout.addWidget(self.stats_label)
         for widget, name in zip((distribution, self.xpx_plot, self.examples, self.quilt, self.skipped), TABS):
             self.tabs.addTab(widget, name)
+        self.tabs.currentChanged.connect(lambda index: self.log_y.setVisible(index == 0))
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Folder"))
@@ -131,7 +132,10 @@ class DatasetPane(Pane):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
         layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        status_row = QHBoxLayout()  # log y above the tabs: a short dock keeps it in sight
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.log_y)
+        layout.addLayout(status_row)
         layout.addWidget(self.tabs, 1)
 
         self.report: UnitReport | None = None
@@ -177,6 +181,8 @@ class DatasetPane(Pane):
             self.set_folder(folder)
 
     def _reopen(self) -> None:
+        """The model, unit or folder changed: clear the old unit's report, then show the new one's cached scan."""
+        self._clear()
         unit, folder = self.state.unit, self.folder.text().strip()
         if self.state.model is None or unit is None or not folder or not Path(folder).is_dir():
             return
@@ -190,6 +196,7 @@ class DatasetPane(Pane):
         self._scan_ended()
         self.last_scan, report = result
         self._show(report)
+        self.state.sigDatasetScanned.emit(self.state.model.catalogue.unit(report.unit))
 
     def _on_opened(self, report: UnitReport | None) -> None:
         if report is None:
@@ -199,6 +206,17 @@ class DatasetPane(Pane):
         self._show(report)
 
     # ------------------------------------------------------------------ views
+    def _clear(self) -> None:
+        self.report = None
+        self.stats_label.clear()
+        self._plot_histogram()
+        self._plot_expected()
+        self.examples.set_image(None)
+        self.quilt.set_image(None)
+        self.skipped.clear()
+        self.tabs.setTabText(4, TABS[4])
+        self.status.setText("Pick a folder and press Scan." if not self.folder.text().strip() else "")
+
     def _show(self, report: UnitReport) -> None:
         self.report = report
         self.state.folder = self.folder.text().strip()  # offered by the Labeling pane's New session

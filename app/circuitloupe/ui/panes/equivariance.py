@@ -115,7 +115,6 @@ class EquivariancePane(Pane):
                                          "unit on g·x (column); the inferred mapping is the brightest cell of a row")
         self.score_plot = pg.PlotWidget()
         self.score_plot.setToolTip("Relative error after the best permutation, the identity and random permutations")
-        self.score_plot.setBackground("w")
         self.score_plot.getAxis("bottom").setTicks([[(0, "best π"), (1, "identity"), (2, "random")]])
         self.mapping_list = QListWidget()
         self.mapping_list.setToolTip("Each unit and the unit it maps to (hole: none fits); click selects the unit")
@@ -213,6 +212,12 @@ class EquivariancePane(Pane):
                 self.discover_layer.addItem(f"{info.name} ({info.channels})", info.name)
         self.candidates.clear()
         self.mapping_list.clear()
+        self.matrix_view.clear_image()  # nothing of the old model stays on screen
+        self.permutation_view.clear_image()
+        self.score_plot.clear()
+        self.weights_view.set_image(None)
+        self.attention_view.set_image(None)
+        self.units.clear()  # the old model's units; a preset of the new one refills it
         has_attention = "attention_maps" in model.extras
         self.attention_button.setEnabled(has_attention)
         self.tabs.setTabEnabled(3, has_attention)

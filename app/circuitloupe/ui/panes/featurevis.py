@@ -407,9 +407,7 @@ class FeatureVisPane(Pane):
             return None if chosen is None else single_image(chosen[1], scale)
         if not self.results:
             return None
-        if sum(len(vis.images) for vis in self.results) == 1:
-            return single_image(self.results[0].images[0], scale)
-        return unit_grid(self.results, scale)
+        return unit_grid(self.results, scale)  # labelled, even for a single unit
 
     def cli_command(self) -> str | None:
         model = self.state.model

@@ -16,10 +16,14 @@ from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import JobContext
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.array_view import diverging_colormap
+from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
 MAP_TAB, RADIAL_TAB, JOINT_TAB = range(3)
+
+
+IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
 
 
 def response_map_job(ctx: JobContext, unit: str, stimulus: str, orientations: int, curvatures: int,
@@ -159,13 +163,17 @@ class TuningPane(Pane):
         self.tabs.addTab(self.map_plot, "Response map")
         self.tabs.addTab(self.radial_plot, "Radial tuning")
         self.tabs.addTab(self.joint_plot, "Joint tuning")
-        self.info = QLabel("Pick a unit and press Response map; pick a family for radial and joint tuning.")
+        self.info = QLabel(IDLE_TEXT)
         self.info.setWordWrap(True)
 
     # ------------------------------------------------------------------ state
 
     def _on_model(self, model) -> None:
-        self.rmap, self.radial, self.joint = None, None, None
+        self._clear_map()
+        self.radial = self.joint = None
+        self.radial_plot.clear()
+        self.joint_plot.clear()
+        self.family_edit.clear()  # the old model's units; a preset of the new one refills it
         self.family.blockSignals(True)
         self.family.clear()
         self.family.addItem("(custom)")
@@ -177,6 +185,20 @@ class TuningPane(Pane):
 
     def _on_unit(self, unit: UnitRef) -> None:
         self.unit_edit.setText(str(unit))
+        if self.rmap is not None and not self._map_shows(unit):
+            self._clear_map()  # the map was another unit's
+
+    def _map_shows(self, unit: UnitRef) -> bool:
+        """Whether the response map on screen is ``unit``'s (or its pre-ReLU value's)."""
+        shown = UnitRef.parse(self.rmap.unit)
+        layers = (unit.layer, self.state.model.catalogue.pre_relu_of(unit.layer))
+        return shown.channel == unit.channel and shown.layer in layers
+
+    def _clear_map(self) -> None:
+        self.rmap = None
+        self.map_image.clear()
+        self.map_plot.getPlotItem().getAxis("left").setTicks(None)
+        self.info.setText(IDLE_TEXT)
 
     def _on_family(self, name: str) -> None:
         model = self.state.model
@@ -296,7 +318,7 @@ class TuningPane(Pane):
     def _on_joint(self, joint: tuning.JointTuning) -> None:
         self.joint = joint
         self.joint_plot.clear()
-        self.joint_plot.addLegend(offset=(-5, 5))
+        add_legend(self.joint_plot, (-5, 5))
         for unit, curve in zip(joint.units, joint.curves):
             peak = float(curve.max())
             values = curve / peak if peak > 0 else curve

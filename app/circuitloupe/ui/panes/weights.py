@@ -228,6 +228,8 @@ class WeightsPane(Pane):
     def _on_model(self, model) -> None:
         self.filters = self.expanded = self.circuit = self.rotated = None
         self._thumbs = {}
+        for view in (self.first_view, self.expanded_view, self.circuit_view, self.rotated_view):
+            view.set_image(None, "")  # nothing of the previous model stays on screen; each tab recomputes
         self.first_layer.blockSignals(True)
         self.first_layer.clear()
         self.first_layer.addItem(AUTO_LAYER, None)
@@ -502,6 +504,9 @@ class WeightsPane(Pane):
                 [catalogue.unit(u) for u in parse_unit_list(self.dst_family.currentText().split(": ")[-1])])
 
     def _compute_circuit(self) -> None:
+        if not (self.src_family.currentText().strip() and self.dst_family.currentText().strip()):
+            self.circuit_view.set_image(None)  # nothing asked yet: the view's hint, not an error
+            return
         try:
             src, dst = self.families()
         except UserError as error:

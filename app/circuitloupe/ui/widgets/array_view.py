@@ -61,6 +61,13 @@ class ArrayView(pg.GraphicsLayoutWidget):
             self.colorbar.setLevels(levels)
         self.view.autoRange(padding=0)
 
+    def clear_image(self) -> None:
+        """Show nothing (no image, no colour bar)."""
+        self.values = None
+        self.item.clear()
+        if self.colorbar is not None:
+            self.colorbar.setVisible(False)
+
     def _hover(self, event) -> None:
         if event.isExit() or self.values is None:
             return

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
+
+from circuitloupe.core.imagenet import class_name
 
 
 def spin_box(low: float, high: float, value: float, tip: str, step: float | None = None) -> QSpinBox | QDoubleSpinBox:
@@ -15,3 +20,32 @@ def spin_box(low: float, high: float, value: float, tip: str, step: float | None
     box.setValue(value)
     box.setToolTip(tip)
     return box
+
+
+class ClassSpinBox(QSpinBox):
+    """A class index that shows its name (``285 Egyptian cat``); typing the index still works."""
+
+    def __init__(self, tip: str) -> None:
+        super().__init__()
+        self.labels: Sequence[str] | None = None
+        self.setToolTip(tip)
+
+    def set_labels(self, labels: Sequence[str] | None, count: int) -> None:
+        """The model's class names (or None) and how many classes it has."""
+        self.labels = labels
+        self.setRange(0, max(0, count - 1))
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance("0" * (22 if labels else 4)) + 30)
+        self.lineEdit().setText(self.textFromValue(self.value()))
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt API)
+        return class_name(value, self.labels)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 (Qt API)
+        digits = text.strip().split(" ", 1)[0]
+        return int(digits) if digits.isdigit() else self.value()
+
+    def validate(self, text: str, pos: int):  # noqa: D102 (Qt API)
+        digits = text.strip().split(" ", 1)[0]
+        state = QValidator.State.Acceptable if digits.isdigit() and self.minimum() <= int(digits) <= self.maximum() \
+            else QValidator.State.Intermediate
+        return state, text, pos

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
 from circuitloupe.core.figures import save_png
+from circuitloupe.core.paths import data_dir
 from circuitloupe.ui.widgets.pane import Pane
 
 
@@ -17,7 +19,7 @@ class ExportDialog(QDialog):
     def __init__(self, default_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export PNG")
-        self.path_edit = QLineEdit(str(Path.home() / f"{default_name}.png"))
+        self.path_edit = QLineEdit(str(export_folder() / f"{default_name}.png"))
         self.path_edit.setToolTip("Where to write the PNG")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -43,6 +45,16 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path if path.lower().endswith(".png") else path + ".png")
 
 
+def _settings() -> QSettings:
+    return QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def export_folder() -> Path:
+    """The folder of the last export (the home folder before the first one)."""
+    folder = Path(str(_settings().value("export_folder", "") or Path.home()))
+    return folder if folder.is_dir() else Path.home()
+
+
 def export_pane(pane: Pane, path: str | Path, scale: float) -> bool:
     """Render ``pane``'s figure at ``scale`` into ``path``; False when it has nothing to show."""
     image = pane.figure(scale)
@@ -53,11 +65,13 @@ def export_pane(pane: Pane, path: str | Path, scale: float) -> bool:
 
 
 def export_with_dialog(pane: Pane) -> None:
-    dialog = ExportDialog(pane.object_name, pane)
+    """Ask where (proposing the last folder and a name with model and unit), then export."""
+    dialog = ExportDialog(pane.export_name(), pane)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return
     path = dialog.path_edit.text()
     if export_pane(pane, path, dialog.scale.value()):
+        _settings().setValue("export_folder", str(Path(path).resolve().parent))
         pane.state.message(f"exported {pane.title} to {path}")
     else:
         pane.state.message(f"{pane.title} has nothing to export yet")

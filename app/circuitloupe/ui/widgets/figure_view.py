@@ -45,6 +45,7 @@ class FigureView(QScrollArea):
     def __init__(self, empty_text: str = "", parent=None) -> None:
         super().__init__(parent)
         self.canvas = _Canvas()
+        self.empty_text = empty_text
         self.canvas.setText(empty_text)
         self.canvas.setWordWrap(True)
         self.setWidget(self.canvas)
@@ -55,11 +56,12 @@ class FigureView(QScrollArea):
         self.canvas.sigMoved.connect(self._on_moved)
         self.canvas.sigPressed.connect(lambda p: self.sigClicked.emit(p.x(), p.y()))
 
-    def set_image(self, image: Image.Image | None, empty_text: str = "") -> None:
+    def set_image(self, image: Image.Image | None, empty_text: str | None = None) -> None:
+        """Show ``image``; None clears the view and shows ``empty_text`` (default: the initial hint)."""
         self.image = image
         if image is None:
             self.canvas.setPixmap(array_to_pixmap(np.full((1, 1, 3), 255, np.uint8)))
-            self.canvas.setText(empty_text)
+            self.canvas.setText(self.empty_text if empty_text is None else empty_text)
             return
         self.canvas.setPixmap(array_to_pixmap(np.asarray(image.convert("RGB"))))
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QSlider, QVBoxLayout, QWidget)
 
 from circuitloupe.core.attribution.figures import clip_limit
 from circuitloupe.core.figures import heat_overlay
 from circuitloupe.ui.widgets.array_view import ArrayView, diverging_colormap
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 
 
 class OverlayView(QWidget):
@@ -46,13 +47,9 @@ class OverlayView(QWidget):
         self.clip.setValue(99.5)
         self.clip.setSuffix(" %")
         self.clip.setToolTip("Outlier clipping: values beyond this percentile of |map| saturate the colours")
-        controls = QHBoxLayout()
-        controls.setContentsMargins(0, 0, 0, 0)
+        controls = FlowLayout()
         for label, widget in (("", self.mode), ("", self.sign), ("Opacity", self.opacity), ("Clip at", self.clip)):
-            if label:
-                controls.addWidget(QLabel(label))
-            controls.addWidget(widget)
-        controls.addStretch(1)
+            controls.addWidget(labelled(label, widget) if label else widget)
 
         self.image_view = ArrayView(colorbar=False)
         self.map_view = ArrayView()

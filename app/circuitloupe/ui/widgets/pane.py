@@ -7,6 +7,7 @@ A pane takes the inference service and the app state, reacts to state signals th
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from PIL import Image
@@ -31,9 +32,23 @@ class Pane(QWidget):
         self.state = state
         self.setObjectName(self.object_name)
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
+        # A word-wrapped label makes the layout height-for-width, and the dock's scroll area then
+        # sizes the pane to its preferred height (every plot at full size) instead of the dock's
+        # height, scrolling the buttons below out of sight. The minimum size still applies.
+        return -1
+
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         """The pane's current figure as an image, or None when there is nothing to export."""
         return None
+
+    def export_name(self) -> str:
+        """A file name (no suffix) for the exported figure: model, unit and pane, e.g.
+        ``inceptionv1_mixed3b-379_tuning``."""
+        parts = [self.state.model.spec if self.state.model is not None else None,
+                 str(self.state.unit) if self.state.unit is not None else None, self.object_name]
+        name = "_".join(part for part in parts if part)
+        return re.sub(r"[^\w.-]+", "-", name)
 
     def cli_command(self) -> str | None:
         """The ``circuitloupe ...`` command that reproduces the current figure, if any."""
