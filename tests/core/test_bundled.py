@@ -21,8 +21,9 @@ def test_zoo_entry_is_offline_and_available():
     entry = zoo.find_entry("bundled")
     assert entry.offline and entry.default_weights_available()
     names = [e.name for e in zoo.entries()]
-    # offline fallbacks after InceptionV1: the real ImageNet network first, then the bundled model
-    assert names[:3] == ["inceptionv1", "efficientnet_lite0", "bundled"]
+    # offline fallbacks after InceptionV1: the real ImageNet networks first, then the bundled model
+    assert names[:4] == ["inceptionv1", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    assert names[4] == "bundled" and zoo.default_model_spec() in ("inceptionv1", "efficientnet_lite0")
 
 
 def test_architecture_and_metadata(bundled):

@@ -75,7 +75,7 @@ PRESET_PREFERRED = {51: 48.5, 393: 52.0, 391: 89.9, 115: 129.8, 142: 157.9, 441:
 def test_efficientnet_block7_curve_family_holds_in_a_cut_down_sweep(efficientnet):
     from circuitloupe.core.models.efficientnet_entry import FAMILIES
 
-    assert FAMILIES["curve detectors"] == [f"block7_depthwise:{c}" for c in PRESET_PREFERRED]
+    assert FAMILIES[0]["curve detectors"] == [f"block7_depthwise:{c}" for c in PRESET_PREFERRED]  # Lite0's
     # one radius (23.5 px, which most members prefer) at 20-degree steps: a tenth of the full sweep
     search = curve_finder.find_curves(efficientnet, "block7_depthwise", orientations=18, curvatures=[23.5])
     assert search.measured == "block7_depthwise_pre_relu" and len(search.scores) == 480
