@@ -7,7 +7,7 @@ import pytest
 
 from circuitloupe.core.models import load_model
 from circuitloupe.service import InferenceService
-from circuitloupe.ui.panes.tuning import JOINT_TAB, RADIAL_TAB, TuningPane
+from circuitloupe.ui.panes.tuning import CURVES_TAB, JOINT_TAB, RADIAL_TAB, TuningPane
 from circuitloupe.ui.state import AppState
 
 
@@ -115,3 +115,25 @@ def test_cancel_and_bad_unit(qtbot, pane):
     with qtbot.waitSignal(job.sigCancelled, timeout=60_000):
         pane.progress.cancel()
     assert pane.rmap is None
+
+
+def test_morph_and_generality_of_the_family_reproduce_from_the_command_line(qtbot, pane, tmp_path):
+    import shlex
+
+    from PIL import Image
+
+    from circuitloupe.cli import main
+
+    family = pane.state.model.families["curve detectors"]
+    pane.family_edit.setText(" ".join(family[:2]))
+    for button, kind in ((pane.morph_button, "morph"), (pane.generality_button, "generality")):
+        pane.curve_result = None
+        button.click()
+        qtbot.waitUntil(lambda: pane.curve_result is not None, timeout=120_000)
+        assert pane.tabs.currentIndex() == CURVES_TAB and pane.curves_view.image is not None
+        assert pane.curve_result.to_json()["experiment"] == kind
+        argv = shlex.split(pane.cli_command())[1:]
+        argv[argv.index("--out") + 1] = str(tmp_path / f"{kind}.png")
+        argv[argv.index("--json") + 1] = str(tmp_path / f"{kind}.json")
+        assert main(argv) == 0
+        assert Image.open(tmp_path / f"{kind}.png").size == pane.figure(1.0).size

@@ -248,8 +248,8 @@ def run(ctx: Context, request: Request) -> Result:
 def model_arguments(model: LoadedModel) -> list[str]:
     """The ``--model`` / ``--weights`` arguments that load ``model`` on the command line."""
     argv = ["--model", model.spec]
-    if model.weights_id.startswith("random"):
-        argv += ["--weights", model.weights_id]
+    if model.weights_spec:  # random:SEED or a weights file; None loads the default weights
+        argv += ["--weights", model.weights_spec]
     return argv
 
 

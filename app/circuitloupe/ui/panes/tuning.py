@@ -10,17 +10,20 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTabWidget, QVBoxLayout)
 
+from circuitloupe import tasks
 from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import JobContext
+from circuitloupe.tasks import TuningRequest
 from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.array_view import diverging_colormap
 from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
-MAP_TAB, RADIAL_TAB, JOINT_TAB = range(3)
+MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 
 
 IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
@@ -64,6 +67,7 @@ class TuningPane(Pane):
         self.rmap: tuning.ResponseMap | None = None
         self.radial: list[tuning.RadialTuning] | None = None
         self.joint: tuning.JointTuning | None = None
+        self.curve_result = None  # the last morph or generality Result
         self._job = None
         self._build_controls()
         self._build_views()
@@ -113,6 +117,13 @@ class TuningPane(Pane):
         self.joint_button = QPushButton("Joint tuning")
         self.joint_button.setToolTip("Rotate each member's best stimuli 0-360 deg and record every member")
         self.joint_button.clicked.connect(self.compute_joint)
+        self.morph_button = QPushButton("Morph")
+        self.morph_button.setToolTip("Each family unit's preferred curve morphed from a sharp angle (Curve Detectors)")
+        self.morph_button.clicked.connect(lambda: self.compute_curve_experiment(stimulus="morph"))
+        self.generality_button = QPushButton("Generality")
+        self.generality_button.setToolTip("Each family unit's preferred curve in other colours, contrasts, strokes "
+                                          "and textures, relative to black on white")
+        self.generality_button.clicked.connect(lambda: self.compute_curve_experiment(figure="generality"))
         grid = QGridLayout()
         grid.addWidget(QLabel("Unit"), 0, 0)
         grid.addWidget(self.unit_edit, 0, 1)
@@ -131,6 +142,8 @@ class TuningPane(Pane):
         buttons = QHBoxLayout()
         buttons.addWidget(self.radial_button)
         buttons.addWidget(self.joint_button)
+        buttons.addWidget(self.morph_button)
+        buttons.addWidget(self.generality_button)
         grid.addLayout(buttons, 1, 7, 1, 2)
         grid.setColumnStretch(1, 1)
         self.controls = grid
@@ -163,6 +176,8 @@ class TuningPane(Pane):
         self.tabs.addTab(self.map_plot, "Response map")
         self.tabs.addTab(self.radial_plot, "Radial tuning")
         self.tabs.addTab(self.joint_plot, "Joint tuning")
+        self.curves_view = FigureView("Morph or Generality: the family's preferred curves, varied")
+        self.tabs.addTab(self.curves_view, "Morph / generality")
         self.info = QLabel(IDLE_TEXT)
         self.info.setWordWrap(True)
 
@@ -170,9 +185,10 @@ class TuningPane(Pane):
 
     def _on_model(self, model) -> None:
         self._clear_map()
-        self.radial = self.joint = None
+        self.radial = self.joint = self.curve_result = None
         self.radial_plot.clear()
         self.joint_plot.clear()
+        self.curves_view.set_image(None)
         self.family_edit.clear()  # the old model's units; a preset of the new one refills it
         self.family.blockSignals(True)
         self.family.clear()
@@ -253,6 +269,21 @@ class TuningPane(Pane):
         self.tabs.setCurrentIndex(JOINT_TAB)
         self._start(joint_job, units, float(self.step.value()), name=f"joint tuning ({len(units)} units)",
                     on_done=self._on_joint)
+
+    def compute_curve_experiment(self, **options) -> None:
+        """The angle-to-curve morph or the generality figure of the family (a tuning task)."""
+        try:
+            request = TuningRequest(units=tuple(self._family_units()), **options)
+        except (UserError, AttributeError) as error:
+            self.state.message(str(error))
+            return
+        self.tabs.setCurrentIndex(CURVES_TAB)
+        self._start(tasks.run, request, name=f"tuning {' '.join(request.to_argv()[1:3])}", on_done=self._on_curves)
+
+    def _on_curves(self, result) -> None:
+        self.curve_result = result
+        self.curves_view.set_image(result.figure(1.0))
+        self.info.setText("; ".join(result.lines()[:3]))
 
     def cancel_jobs(self) -> None:
         if self._job is not None:
@@ -336,12 +367,19 @@ class TuningPane(Pane):
             return tuning.radial_tuning_figure(self.radial, scale)
         if tab == JOINT_TAB and self.joint is not None:
             return tuning.joint_tuning_figure(self.joint, scale)
+        if tab == CURVES_TAB and self.curve_result is not None:
+            return self.curve_result.figure(scale)
         return None
 
     def cli_command(self) -> str | None:
         model = self.state.model
         if model is None:
             return None
+        if self.tabs.currentIndex() == CURVES_TAB:
+            if self.curve_result is None:
+                return None
+            return tasks.command_line(self.curve_result.request, tasks.model_arguments(model),
+                                      {"out": "tuning_curves.png", "json": "tuning_curves.json"})
         stimulus, orientations, curvatures, pre_relu = self._settings()
         options = f"--stimulus {stimulus} --orientations {orientations} --curvatures {curvatures}"
         options += "" if pre_relu else " --post-relu"
