@@ -177,3 +177,25 @@ def test_a_new_unit_or_model_clears_the_old_map(qtbot, pane, inception):
     assert pane.result is not None
     pane.state.set_model(inception)  # a (re)loaded model: nothing of the old one stays
     assert pane.result is None and pane.overlay.heat is None
+
+
+def test_visualise_attribution_reproduces_from_the_command_line(qtbot, pane, tmp_path):
+    import shlex
+
+    from circuitloupe.cli import main
+    from circuitloupe.core.samples import load_sample
+
+    pane.state.set_image(OpenImage("sample:chelsea", load_sample("chelsea")))
+    pane.tabs.setCurrentIndex(1)
+    pick(pane.source_layer, "mixed3a")
+    job = pane.run_attribution_visualisation()
+    finish(qtbot, job, timeout=300_000)
+    assert pane.attribution_vis.image is not None
+    assert pane.attribution_result.names() == ["mixed3b:379 <- mixed3a on image"]
+    argv = shlex.split(pane.cli_command())[1:]
+    assert argv[:2] == ["featvis", "mixed3b:379"] and "--attribution-from" in argv and "sample:chelsea" in argv
+    argv[argv.index("--out") + 1] = str(tmp_path / "vis.png")
+    assert main(argv) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "vis.png").size == pane.figure(1.0).size

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QListWidget, QListWidgetItem, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from circuitloupe import tasks
 from circuitloupe.core.attribution import (BASELINES, METHOD_NAMES, METHODS, AttributionResult, ClassTarget,
                                            Contributions, CurveExtraction, FamilyTarget, Target, UnitTarget,
                                            attribute_details, attributed_layer, earlier_contributions,
@@ -30,8 +31,10 @@ from circuitloupe.core.imagenet import class_name
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.core.weights import cached_thumbnails, default_source_layer, source_layers
 from circuitloupe.service import Job, JobContext
+from circuitloupe.tasks import FeatvisRequest
 from circuitloupe.ui.widgets.controls import ClassSpinBox, spin_box
 from circuitloupe.ui.widgets.array_view import ArrayView, diverging_colormap
+from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.overlay_view import OverlayView
 from circuitloupe.ui.widgets.pane import Pane
@@ -85,6 +88,8 @@ class AttributionPane(Pane):
         self.curves: CurveExtraction | None = None
         self.job: Job | None = None
         self._last: dict[str, dict] = {}  # what produced each tab's result, for cli_command
+        self.attribution_result = None  # the last "Visualise attribution" Result
+        self._earlier_view = "ranking"  # what the Earlier units tab exports: "ranking" or "visualisation"
 
         self.unit_label = QLabel("unit: —")
         self.unit_label.setToolTip("Attribution explains the app's current unit (pick one anywhere)")
@@ -184,6 +189,12 @@ class AttributionPane(Pane):
             row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self.run_earlier)
+        self.visualise_earlier = QPushButton("Visualise attribution")
+        self.visualise_earlier.setToolTip("Feature visualisation of the unit's w * x from the earlier layer on this "
+                                          "image: an image whose earlier-layer activity matches the attribution "
+                                          "(Curve Detectors, 'visualising attribution')")
+        self.visualise_earlier.clicked.connect(self.run_attribution_visualisation)
+        row.addWidget(self.visualise_earlier)
         self.positive = self._ranked_list("Excitatory earlier units (w * x > 0), strongest first; click to select, "
                                           "double-click to open everywhere")
         self.negative = self._ranked_list("Inhibitory earlier units (w * x < 0), strongest first; click to select, "
@@ -203,6 +214,8 @@ class AttributionPane(Pane):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addWidget(self.wx_view, 1)
         detail_layout.addWidget(self.wx_label)
+        self.attribution_vis = FigureView("Visualise attribution renders what the w * x looks like")
+        detail_layout.addWidget(self.attribution_vis, 1)
         splitter = QSplitter()
         splitter.addWidget(lists)
         splitter.addWidget(detail)
@@ -340,7 +353,9 @@ class AttributionPane(Pane):
             self.overlay.clear()
 
     def _clear_earlier(self) -> None:
-        self.contributions = None
+        self.contributions = self.attribution_result = None
+        self._earlier_view = "ranking"
+        self.attribution_vis.set_image(None)
         self._last.pop("earlier", None)
         self.positive.clear()
         self.negative.clear()
@@ -455,6 +470,23 @@ class AttributionPane(Pane):
                             self.top.value(), name=f"w*x {layer} -> {unit}",
                             on_done=partial(self._on_contributions, params))
 
+    def run_attribution_visualisation(self) -> Job | None:
+        """Render the feature visualisation of the current unit's attribution from the earlier
+        layer on the current image (the featvis task with ``attribution_from`` and ``image``)."""
+        if not self._ready() or self.state.unit is None or not self.source_layer.currentData():
+            return None
+        request = FeatvisRequest(units=(str(self.state.unit),), attribution_from=self.source_layer.currentData(),
+                                 image=self.state.image.name, steps=128, size=128)
+        self.info.setText(f"visualising the attribution from {request.attribution_from} into {self.state.unit}…")
+        return self._submit(tasks.run, request, name=f"visualise attribution -> {self.state.unit}",
+                            on_done=self._on_attribution_visualisation)
+
+    def _on_attribution_visualisation(self, result) -> None:
+        self.attribution_result = result
+        self._earlier_view = "visualisation"
+        self.attribution_vis.set_image(result.figure(1.0))
+        self.info.setText(f"feature visualisation of {result.names()[0]}")
+
     def run_curve_extraction(self) -> Job | None:
         """Attribute the family's maps to the pixels and compare with the Canny edge map."""
         if not self._ready():
@@ -485,6 +517,7 @@ class AttributionPane(Pane):
 
     def _on_contributions(self, params: dict, payload: tuple[Contributions, dict]) -> None:
         (self.contributions, self.thumbnails), self._last["earlier"] = payload, params
+        self._earlier_view = "ranking"
         c, top = self.contributions, self._last["earlier"]["top"]
         limit = shared_limit(c.ranked(1, top) + c.ranked(-1, top))
         width = 2 * TILE if self.thumbnails else TILE
@@ -551,6 +584,8 @@ class AttributionPane(Pane):
         if tab == 0 and self.result is not None:
             return overlay_figure(*self._in_photo_aspect(self.result), self._result_title(), scale=scale,
                                   **self.overlay.settings())
+        if tab == 1 and self._earlier_view == "visualisation" and self.attribution_result is not None:
+            return self.attribution_result.figure(scale)
         if tab == 1 and self.contributions is not None:
             return ranking_figure(self.contributions, self._last["earlier"]["top"], self.thumbnails, scale=scale)
         if tab == 2 and self.curves is not None:
@@ -570,6 +605,9 @@ class AttributionPane(Pane):
             options = _options_text(last["options"]) + _overlay_text(self.overlay.settings())
             return (f"circuitloupe attribute {_target_text(last['target'])} {picture} {base} "
                     f"--method {last['method']}{options} --out attribution.png")
+        if tab == 1 and self._earlier_view == "visualisation" and self.attribution_result is not None:
+            return tasks.command_line(self.attribution_result.request, tasks.model_arguments(model),
+                                      {"out": "attribution_visualisation.png"})
         if tab == 1 and "earlier" in self._last:
             last = self._last["earlier"]
             extra = (" --position max" if last["position"] == "max" else "") + \
