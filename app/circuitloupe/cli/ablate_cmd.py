@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import ProgressBar, add_model_arguments, open_model, require_output, write_json
+from circuitloupe.cli.common import add_model_arguments, open_model, require_output, run_task, write_outputs
 from circuitloupe.tasks.ablate import AblateRequest
-from circuitloupe.tasks.base import TaskContext
 
 
 def register(commands) -> None:
@@ -32,15 +30,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    request = AblateRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("ablate", unit="batch")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out)
+    result = run_task(open_model(args), AblateRequest.from_args(args), "ablate", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result, scale=1.0)
     return 0

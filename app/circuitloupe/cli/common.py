@@ -117,10 +117,10 @@ def run_task(model: LoadedModel | None, request: Any, description: str, unit: st
         bar.close()
 
 
-def write_outputs(args: argparse.Namespace, result: Any) -> None:
-    """A task Result to ``--out`` (the figure at ``--scale``) and ``--json``, where given."""
+def write_outputs(args: argparse.Namespace, result: Any, scale: float | None = None) -> None:
+    """A task Result to ``--out`` (the figure at ``scale``, default ``--scale``) and ``--json``, where given."""
     if getattr(args, "out", None):
-        result.save(args.out, args.scale)
+        result.save(args.out, args.scale if scale is None else scale)
     if getattr(args, "json", None):
         write_json(args.json, result.to_json())
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import ProgressBar, add_scale_argument, require_output, write_json
-from circuitloupe.tasks.base import TaskContext
+from circuitloupe.cli.common import add_scale_argument, require_output, run_task, write_outputs
 from circuitloupe.tasks.compare_models import ANALYSES, CompareModelsRequest
 
 
@@ -37,15 +34,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    request = CompareModelsRequest.from_args(args)
-    bar = ProgressBar("compare-models", unit="batch")
-    try:
-        result = tasks.run(TaskContext(None, bar), request)
-    finally:
-        bar.close()
-    print(result.table(), file=sys.stderr if args.json == "-" else sys.stdout)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    result = run_task(None, CompareModelsRequest.from_args(args), "compare-models", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

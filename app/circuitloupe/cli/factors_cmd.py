@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
-                                     write_json)
-from circuitloupe.tasks.base import TaskContext
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
+                                     write_outputs)
 from circuitloupe.tasks.factors import FactorsRequest
 
 
@@ -36,15 +34,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    request = FactorsRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("factors", unit="batch")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    result = run_task(open_model(args), FactorsRequest.from_args(args), "factors", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

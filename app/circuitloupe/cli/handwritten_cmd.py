@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
-                                     write_json)
-from circuitloupe.tasks.base import TaskContext
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
+                                     write_outputs)
 from circuitloupe.tasks.handwritten import HandwrittenRequest
 
 
@@ -36,19 +33,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    request = HandwrittenRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("handwritten", unit="batch")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    lines = sys.stderr if args.json == "-" else sys.stdout
-    for unit in result.report.units:
-        print(f"{str(unit.unit):<20} designed {unit.designed:5.1f} deg  measured {unit.preferred:5.1f} deg  "
-              f"(the model's own: {unit.original_preferred:5.1f} deg)", file=lines)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    result = run_task(open_model(args), HandwrittenRequest.from_args(args), "handwritten", unit="batch")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, add_thumbnail_argument,
-                                     open_model, write_json)
-from circuitloupe.tasks.base import TaskContext
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
+                                     run_task, write_outputs)
 from circuitloupe.tasks.outputs import OutputsRequest
 
 
@@ -30,18 +27,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    request = OutputsRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("outputs")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    lines = sys.stderr if args.json == "-" else sys.stdout
-    for unit, norm in result.ranked:
-        print(f"{str(unit):<28} {norm:.4g}", file=lines)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    result = run_task(open_model(args), OutputsRequest.from_args(args), "outputs", unit="step")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, require_output,
-                                     write_json)
-from circuitloupe.tasks.base import TaskContext
+from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
+                                     write_outputs)
 from circuitloupe.tasks.polysemanticity import PolysemanticityRequest
 
 
@@ -35,19 +32,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require_output(args)
-    request = PolysemanticityRequest.from_args(args)
-    model = open_model(args)
-    bar = ProgressBar("polysemanticity")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    scores = result.scores
-    examples = "no folder" if scores.examples_score is None else f"{scores.examples_score:.2f}"
-    print(f"{scores.unit}: polysemanticity {scores.score:.2f} (feature visualisations {scores.featvis_score:.2f}, "
-          f"examples {examples}; {len(scores.clusters)} clusters)", file=sys.stderr if args.json == "-" else sys.stdout)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.out:
-        result.save(args.out, args.scale)
+    result = run_task(open_model(args), PolysemanticityRequest.from_args(args), "polysemanticity", unit="step")
+    print("\n".join(result.lines()))
+    write_outputs(args, result)
     return 0

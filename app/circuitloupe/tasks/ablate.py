@@ -70,6 +70,13 @@ class AblateResult(Result):
         return f"{index} {self.class_labels[index]}" if self.class_labels and index < len(self.class_labels) \
             else str(index)
 
+    def lines(self) -> list[str]:
+        report = self.report
+        accuracy = (f"; top-1 {report.accuracy['original']:.1%} -> {report.accuracy['ablated']:.1%} on "
+                    f"{report.labelled} labelled images" if report.accuracy else "")
+        return [f"{', '.join(report.edits)} x {self.request.scale:g} over {len(report.files)} images{accuracy}",  # type: ignore[attr-defined]
+                *(f"  {row['label']}: mean {row['mean']:+.4g}, largest {row['max']:+.4g}" for row in self.top_changes(5))]
+
     def data(self) -> dict[str, Any]:
         report = self.report
         return {"edits": report.edits, "images": len(report.files), "labelled": report.labelled,

@@ -54,8 +54,8 @@ class CompareModelsResult(Result):
     def data(self) -> dict[str, Any]:
         return self.comparison.to_json()
 
-    def table(self) -> str:
-        """The comparison as lines of text: families and coverage per model, matches per pair."""
+    def lines(self) -> list[str]:
+        """Families and coverage per model, matches per pair."""
         lines = []
         for row in self.comparison.summary_rows():
             sectors = "".join("#" if c else "." for c in row["coverage"])
@@ -64,7 +64,7 @@ class CompareModelsResult(Result):
                          f"gap {row['coverage_gap_deg']:.0f} deg")
         for pair, found in self.comparison.matches.items():
             lines.append(f"{pair}: {sum(m.matched for m in found)} of {len(found)} pairs match")
-        return "\n".join(lines)
+        return lines
 
 
 @task(CompareModelsRequest)

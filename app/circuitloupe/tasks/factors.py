@@ -42,6 +42,14 @@ class FactorsResult(Result):
     circuit: np.ndarray | None = None  # [K_target, K, kh, kw]
     model: Any = None
 
+    def lines(self) -> list[str]:
+        f = self.factors
+        lines = [f"{f.layer}: {len(f.directions)} factors explain {f.explained:.1%} of the variance "
+                 f"({f.positions} positions)"]
+        lines += [f"  factor {k}: channels {', '.join(str(int(c)) for c in np.argsort(-d)[:5])}"
+                  for k, d in enumerate(f.directions)]
+        return lines
+
     def data(self) -> dict[str, Any]:
         data = self.factors.to_json()
         if self.circuit is not None:

@@ -35,6 +35,10 @@ class HandwrittenRequest(Request):
 class HandwrittenResult(Result):
     report: Any  # core.handwritten.Handwritten
 
+    def lines(self) -> list[str]:
+        return [f"{str(u.unit):<20} designed {u.designed:5.1f} deg  measured {u.preferred:5.1f} deg  "
+                f"(the model's own: {u.original_preferred:5.1f} deg)" for u in self.report.units]
+
     def data(self) -> dict[str, Any]:
         return self.report.to_json()
 

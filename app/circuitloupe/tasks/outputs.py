@@ -35,6 +35,9 @@ class OutputsResult(Result):
     ranked: list  # [(UnitRef, norm)]
     thumbnails: dict
 
+    def lines(self) -> list[str]:
+        return [f"{str(unit):<28} {norm:.4g}" for unit, norm in self.ranked]
+
     def data(self) -> dict[str, Any]:
         return {"unit": self.request.unit, "layer": self.layer,  # type: ignore[attr-defined]
                 "outputs": [{"unit": str(u), "norm": norm} for u, norm in self.ranked]}

@@ -38,6 +38,12 @@ class PolysemanticityResult(Result):
     scores: Any  # core.polysemanticity.Polysemanticity
     model: Any = None
 
+    def lines(self) -> list[str]:
+        s = self.scores
+        examples = "no folder" if s.examples_score is None else f"{s.examples_score:.2f}"
+        return [f"{s.unit}: polysemanticity {s.score:.2f} (feature visualisations {s.featvis_score:.2f}, "
+                f"examples {examples}; {len(s.clusters)} clusters)"]
+
     def data(self) -> dict[str, Any]:
         return self.scores.to_json()
 
