@@ -86,3 +86,22 @@ def _saved_weights(tmp_path):
     path = tmp_path / "inception5h.pth"
     torch.save(InceptionV1().state_dict(), path)
     return path
+
+
+def test_typing_a_model_name_and_enter_loads_it_once(qtbot, window):
+    """Enter in the Model box fired returnPressed and activated: two loads, then a SIGSEGV in
+    the browser's unit grid while it refilled."""
+    load(qtbot, window)
+    loads = []
+    window.service.sigSubmitted.connect(lambda job: loads.append(job.name) if job.name.startswith("load") else None)
+    line = window.model_combo.lineEdit()
+    line.selectAll()
+    qtbot.keyClicks(line, "efficientnet_lite0")
+    qtbot.keyClick(line, "\r")
+    qtbot.waitUntil(lambda: window.state.model.spec == "efficientnet_lite0", timeout=60_000)
+    qtbot.wait(500)  # a second load would have been submitted by now
+    assert loads == ["load efficientnet_lite0"]
+    qtbot.keyClick(line, "\r")  # Enter again on the loaded model: nothing to do
+    qtbot.wait(200)
+    assert loads == ["load efficientnet_lite0"]
+    assert window.model_combo.currentText() == "efficientnet_lite0"

@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self._docks_before_welcome: list[str] | None = None
         self._clean_when_restored = False
         self._requested_weights: dict[str, str | None] = {}  # spec -> weights asked for
+        self._loading_spec: str | None = None
 
         self._build_toolbar()
         self._build_panes()
@@ -140,7 +141,10 @@ class MainWindow(QMainWindow):
         for name in ("googlenet", "alexnet", "vgg16", "resnet50"):
             self.model_combo.addItem(name)
         self.model_combo.addItem(OPEN_MODEL_FILE)
-        self.model_combo.lineEdit().returnPressed.connect(lambda: self._on_model_picked(self.model_combo.currentText()))
+        # Enter on a listed name also emits ``activated``: typed names not in the list go through
+        # returnPressed, listed ones through activated, so one choice loads once.
+        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_combo.lineEdit().returnPressed.connect(self._on_model_typed)
         self.model_combo.activated.connect(lambda i: self._on_model_picked(self.model_combo.itemText(i)))
         bar.addWidget(self.model_combo)
         self.random_weights = QAction("Random weights", self)
@@ -339,17 +343,30 @@ class MainWindow(QMainWindow):
         self.hide_welcome()
         self.model_label.setText(f"loading {spec}…")
         self._requested_weights[spec] = weights
+        self._loading_spec = spec
         job = self.service.load(spec, weights)
-        job.sigFailed.connect(self._on_model_failed)
+        job.sigFailed.connect(lambda message: self._on_model_failed(spec, weights, message))
         return job
 
+    def _show_loaded_model_name(self) -> None:
+        """The Model box names the loaded model (never one that failed or was only asked for)."""
+        self.model_combo.setCurrentText(self.state.model.spec if self.state.model is not None else "")
+
+    def _on_model_typed(self) -> None:
+        text = self.model_combo.currentText().strip()
+        if self.model_combo.findText(text) < 0:
+            self._on_model_picked(text)
+
     def _on_model_picked(self, text: str) -> None:
+        text = text.strip()
         if text == OPEN_MODEL_FILE:
+            self._show_loaded_model_name()
             self.open_model_file_dialog()
-        elif text and (self.state.model is None or text != self.state.model.spec):
-            self.load_model(text.strip())
+        elif text and text != self._loading_spec and (self.state.model is None or text != self.state.model.spec):
+            self.load_model(text)
 
     def _on_model_loaded(self, model) -> None:
+        self._loading_spec = None
         self.model_label.setText(f"{model.name} · {model.weights_description}")
         self.model_combo.setCurrentText(model.spec)
         default = model.weights_id if model.weights_id.startswith("random") else None
@@ -365,9 +382,11 @@ class MainWindow(QMainWindow):
             self._pending_project = None
             self._restore_after_model(pending)
 
-    def _on_model_failed(self, message: str) -> None:
+    def _on_model_failed(self, spec: str, weights: str | None, message: str) -> None:
+        self._loading_spec = None
         current = self.state.model
         self.model_label.setText(f"{current.name} · {current.weights_description}" if current else "no model")
+        self._show_loaded_model_name()
         self.state.message(message)
         if self._pending_project is not None:
             self._restore_after_model(self._pending_project)
