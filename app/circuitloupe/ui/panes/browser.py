@@ -516,8 +516,8 @@ class BrowserPane(Pane):
             if render:
                 self.progress.follow(job)
 
-        # yields: an interactive job from any pane stops the batch, which is queued again
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect, yields=True,
+        # background: a user job from any pane pauses the batch, which resumes after it
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect, priority="background",
                                        name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:
@@ -538,7 +538,7 @@ class BrowserPane(Pane):
         self._next_thumbnails()
 
     def _thumbnails_cancelled(self, batch: list[UnitRef]) -> None:
-        """A batch stopped (to let an interactive job run, or the listing changed): queue its
+        """A batch was cancelled (the listing changed, or rendering was switched off): queue its
         units again; those no longer listed are dropped by :meth:`_next_thumbnails`."""
         self._pending = [u for u in batch if u not in self.grid.units.thumbnails] + self._pending
         self._thumb_job = None
@@ -610,7 +610,7 @@ class BrowserPane(Pane):
         src = self.inputs_layer.currentText() or None
         dst = self.outputs_layer.currentText() or None
         self._card_job = self.run_job(unit_card_job, unit, src, dst, CARD_K, name=f"unit card {unit}",
-                                      interactive=True, on_done=self._on_card)
+                                      on_done=self._on_card)
 
     def _on_card(self, card: dict[str, Any]) -> None:
         if card["unit"] != self.state.unit:

@@ -618,7 +618,7 @@ class LabelingPane(Pane):
         if model is None or (model.spec, model.weights_id) != (info.model, info.weights_id):
             self.reveal_image.setText(f"Load {info.model} ({info.weights_id}) to see the attribution.")
             return
-        self.run_job(attribution_job, str(self.session.path), item.relpath, item.y, item.x, interactive=True,
+        self.run_job(attribution_job, str(self.session.path), item.relpath, item.y, item.x,
                      name="labeling attribution",
                      on_done=self._show_attribution)
 
