@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,3 +107,61 @@ def test_typing_a_model_name_and_enter_loads_it_once(qtbot, window):
     qtbot.wait(200)
     assert loads == ["load efficientnet_lite0"]
     assert window.model_combo.currentText() == "efficientnet_lite0"
+
+
+def _rss_mb() -> float:
+    import os
+
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_finished_jobs_are_released(qtbot, window):
+    import gc
+    import weakref
+
+    def work(ctx, payload):
+        return payload.sum()
+
+    job = window.service.submit(work, np.ones((500, 500)), name="work")
+    with qtbot.waitSignal(job.sigFinished, timeout=10_000):
+        pass
+    ref = weakref.ref(job)
+    del job
+    qtbot.wait(50)
+    gc.collect()
+    assert ref() is None, "the window keeps a finished job (and its arguments) alive"
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads RSS from /proc")
+def test_memory_stays_flat_over_100_opened_images(qtbot, window, tmp_path):
+    import gc
+    import os
+
+    load(qtbot, window, "bundled", None)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 255, (700, 700, 3), dtype=np.uint8)).save(path)
+
+    counts = {"submitted": 0, "ended": 0}
+
+    def follow(job) -> None:  # counts only: the test must not keep jobs alive itself
+        counts["submitted"] += 1
+        for signal in (job.sigFinished, job.sigFailed, job.sigCancelled):
+            signal.connect(lambda *_: counts.__setitem__("ended", counts["ended"] + 1))
+
+    window.service.sigSubmitted.connect(follow)
+
+    def open_images(n: int) -> None:  # (window.busy() would prune the window's job list itself)
+        for _ in range(n):
+            link = tmp_path / f"photo{counts['submitted']}.png"  # a new name: a new image to analyse
+            os.link(path, link)
+            window.open_image(link)
+            qtbot.waitUntil(lambda: counts["ended"] == counts["submitted"], timeout=30_000)
+        gc.collect()
+
+    open_images(10)  # warm up: caches, first allocations
+    before = _rss_mb()
+    open_images(100)
+    assert counts["submitted"] >= 100  # each image was analysed
+    grown = _rss_mb() - before
+    assert grown < 100, f"RSS grew {grown:.0f} MB over 100 opened images"

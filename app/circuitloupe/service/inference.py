@@ -96,6 +96,7 @@ class Job(QObject):
 class _Worker(QObject):
     sigBusy = Signal(bool)
     sigReady = Signal(str)  # the device, once torch is imported
+    sigReleased = Signal(object)  # a Job that ended: every signal of it has been emitted
 
     def __init__(self, service: InferenceService, device: str | None) -> None:
         super().__init__()
@@ -113,6 +114,9 @@ class _Worker(QObject):
                 self._run(job)
             finally:
                 self.service._take(None)
+            if job.done:
+                self.sigReleased.emit(job)
+            job = None  # hold no finished job while waiting for the next
 
     def _start(self) -> None:
         """Import torch and pick the device here, off the GUI thread."""
@@ -174,6 +178,7 @@ class InferenceService(QObject):
         self.model: LoadedModel | None = None
         self._running: Job | None = None
         self._user_waiting = 0  # user jobs queued and not yet taken by the worker
+        self._live: set[Job] = set()  # submitted jobs, until their last signal has been delivered
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
@@ -184,6 +189,7 @@ class InferenceService(QObject):
         self._worker.moveToThread(self._thread)
         self._worker.sigBusy.connect(self.sigBusy)
         self._worker.sigReady.connect(self.sigReady)
+        self._worker.sigReleased.connect(self._release)
         self._thread.started.connect(self._worker.loop)
         self._thread.start()
 
@@ -201,11 +207,17 @@ class InferenceService(QObject):
         priority = Priority[priority.upper()] if isinstance(priority, str) else Priority(priority)
         job = Job(fn, args, kwargs, name or getattr(fn, "__name__", "job"), priority)
         job._order = next(self._order)
+        self._live.add(job)
         # Queue on the next event-loop turn, so the caller connects its handlers before the
         # worker can start (and finish) the job; a signal with no receiver yet would be lost.
         QTimer.singleShot(0, self, lambda: self._enqueue(job))
         self.sigSubmitted.emit(job)
         return job
+
+    def _release(self, job: Job) -> None:
+        """Forget a job that ended. The worker asks once it has emitted the job's last signal,
+        so every receiver has had it (a job freed earlier would never reach them)."""
+        self._live.discard(job)
 
     def _enqueue(self, job: Job) -> None:
         """Queue ``job``; a user job pauses the running background job (queued first, so the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -93,7 +94,7 @@ class MainWindow(QMainWindow):
         self._pending_project: Project | None = None
         self._active_pane: Pane | None = None
         self._weights: str | None = None
-        self._jobs: list[Job] = []
+        self._jobs: weakref.WeakSet[Job] = weakref.WeakSet()  # queued or running (the service holds them)
         self._docks_before_welcome: list[str] | None = None
         self._clean_when_restored = False
         self._requested_weights: dict[str, str | None] = {}  # spec -> weights asked for
@@ -729,14 +730,16 @@ class MainWindow(QMainWindow):
 
     def busy(self) -> bool:
         """True while any submitted job is queued or running."""
-        self._jobs = [job for job in self._jobs if not job.done]
         return bool(self._jobs)
 
     def _follow_job(self, job: Job) -> None:
-        self._jobs.append(job)
+        """Show ``job`` in the status bar while it runs. The window never keeps it alive: its
+        handlers reach it through a weak reference (a job holds its arguments, e.g. an image)."""
+        self._jobs.add(job)
+        ref = weakref.ref(job)
 
         def started() -> None:
-            self.job_label.setText(job.name)
+            self.job_label.setText(ref().name if ref() is not None else "")
             self.job_bar.setVisible(True)
             self.job_bar.setRange(0, 0)
 
@@ -745,13 +748,15 @@ class MainWindow(QMainWindow):
             self.job_bar.setValue(step)
 
         def done(*_args) -> None:
+            self._jobs.discard(ref())
             self.job_bar.setVisible(False)
             self.job_label.setText("")
             self._update_title()
 
         def failed(message: str) -> None:
-            if job.details:  # a bug, not a user's mistake: show it with its traceback
-                self.errors.sigError.emit(message, job.details)
+            details = ref().details if ref() is not None else ""
+            if details:  # a bug, not a user's mistake: show it with its traceback
+                self.errors.sigError.emit(message, details)
 
         job.sigStarted.connect(started)
         job.sigProgress.connect(progress)
