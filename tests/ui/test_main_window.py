@@ -165,3 +165,37 @@ def test_memory_stays_flat_over_100_opened_images(qtbot, window, tmp_path):
     assert counts["submitted"] >= 100  # each image was analysed
     grown = _rss_mb() - before
     assert grown < 100, f"RSS grew {grown:.0f} MB over 100 opened images"
+
+
+def test_view_shortcuts_show_raise_and_focus_never_hide(qtbot, window):
+    """Ctrl+5 on the Attribution pane tabbed behind another hid it; pressing again restored it
+    without raising it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    dock, pane = window.docks["attribution"], window.panes["attribution"]
+    others = [d for d in window.tabifiedDockWidgets(dock)]
+    assert others, "the attribution pane is tabbed with others by default"
+    others[0].raise_()
+
+    def on_top() -> bool:
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+    qtbot.waitUntil(lambda: not on_top(), timeout=2000)  # behind another tab
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(on_top, timeout=2000)
+        focus = QApplication.focusWidget()
+        assert focus is pane or pane.isAncestorOf(focus)
+    dock.close()
+    qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(on_top, timeout=2000)  # a closed pane comes back too
+
+
+def test_view_menu_lists_panes_in_shortcut_order(window):
+    keys = [a.shortcut().toString() for a in window.view_menu.actions() if a in window.pane_actions.values()]
+    numbered = [k for k in keys if k.startswith("Ctrl+") and k[-1].isdigit() and len(k) == 6]
+    assert numbered == [f"Ctrl+{d}" for d in "1234567890"]
+    assert keys[:10] == numbered  # numbered first, in keyboard order

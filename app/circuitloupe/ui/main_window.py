@@ -63,6 +63,14 @@ def _scrolling(pane: Pane) -> QScrollArea:
     return area
 
 
+def _shortcut_order(shortcut: str | None) -> tuple[int, str]:
+    """Ctrl+1 … Ctrl+9, then Ctrl+0 (the keyboard's order), then other shortcuts, then none."""
+    digit = shortcut[-1] if shortcut and shortcut.startswith("Ctrl+") and len(shortcut) == 6 else ""
+    if digit.isdigit():
+        return (int(digit) or 10, "")
+    return (11 if shortcut else 12, shortcut or "")
+
+
 def _b64(data: QByteArray) -> str:
     return bytes(data.toBase64()).decode("ascii")
 
@@ -218,13 +226,14 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", "Ctrl+Q", self.close, "Quit Circuit Loupe")
 
         self.view_menu = self.menuBar().addMenu("&View")
-        for name, dock in self.docks.items():
-            action = dock.toggleViewAction()
-            shortcut = self.panes[name].shortcut
-            if shortcut:
-                action.setShortcut(shortcut)
-            action.setToolTip(f"Show or hide the {self.panes[name].title} pane")
-            self.view_menu.addAction(action)
+        # Ctrl+1 … Ctrl+0 show, raise and focus a pane; they never hide one (a dock's own close
+        # button does), so pressing one twice, or on a pane tabbed behind another, brings it up.
+        self.pane_actions: dict[str, QAction] = {}
+        for name in sorted(self.panes, key=lambda n: _shortcut_order(self.panes[n].shortcut)):
+            title = self.panes[name].title
+            self.pane_actions[name] = self._action(self.view_menu, title, self.panes[name].shortcut,
+                                                   lambda _=False, n=name: self.show_pane(n),
+                                                   f"Show, raise and focus the {title} pane")
         self.view_menu.addSeparator()
         self._action(self.view_menu, "Welcome screen", None, self.show_welcome,
                      "Show the start page: open InceptionV1, the bundled model or a project")
@@ -312,10 +321,13 @@ class MainWindow(QMainWindow):
     def show_pane(self, name: str) -> None:
         """Show, raise and focus the pane ``name`` (its ``object_name``)."""
         self.hide_welcome()
-        dock = self.docks[name]
+        dock, pane = self.docks[name], self.panes[name]
         dock.show()
         dock.raise_()
-        self._active_pane = self.panes[name]
+        if pane.focusPolicy() == Qt.FocusPolicy.NoFocus:
+            pane.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # keys reach panes that handle their own
+        (pane.focusWidget() or pane).setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self._active_pane = pane
 
     def show_shortcuts(self) -> None:
         from circuitloupe.ui.shortcuts import ShortcutSheet
