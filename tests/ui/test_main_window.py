@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 import pytest
 from PIL import Image
 
@@ -199,3 +200,29 @@ def test_view_menu_lists_panes_in_shortcut_order(window):
     numbered = [k for k in keys if k.startswith("Ctrl+") and k[-1].isdigit() and len(k) == 6]
     assert numbered == [f"Ctrl+{d}" for d in "1234567890"]
     assert keys[:10] == numbered  # numbered first, in keyboard order
+
+
+def test_offline_inception_shows_a_dialog_and_the_model_box_names_only_a_loaded_model(qtbot, window, tmp_path,
+                                                                                      monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    def offline(*_args, **_kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached InceptionV1 weights
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    load(qtbot, window, "bundled", None)
+    window.show_welcome()
+    qtbot.mouseClick(window.welcome.inception_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "missing_weights_box") is not None, timeout=30_000)
+    box = window.findChild(QMessageBox, "missing_weights_box")
+    assert "could not be downloaded" in box.text() and "https://" in box.text()
+    buttons = [b.text() for b in box.findChildren(QPushButton)]
+    assert "Open weights file…" in buttons and "Open efficientnet_lite0 instead" in buttons
+    assert window.model_combo.currentText() == "bundled"  # not the model that failed
+    with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
+        qtbot.mouseClick(box.findChild(QPushButton, "open_alternative"), Qt.MouseButton.LeftButton)
+    assert window.state.model.spec == window.model_combo.currentText() == "efficientnet_lite0"

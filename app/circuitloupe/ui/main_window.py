@@ -22,6 +22,7 @@ from circuitloupe.core.resources import resource_path
 from circuitloupe.service import InferenceService, Job
 from circuitloupe.ui.dock_title import PaneTitleBar
 from circuitloupe.ui.error_report import ErrorReporter
+from circuitloupe.ui.missing_weights import is_download_failure, show_missing_weights
 from circuitloupe.ui.panes import pane_classes
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.theme import MODES, ThemeManager
@@ -215,7 +216,7 @@ class MainWindow(QMainWindow):
                      "Open an image file to analyse (or drop one on the window)")
         self._action(file_menu, "Open model file…", None, self.open_model_file_dialog,
                      "Open a Python file with a model factory (file.py:factory)")
-        self._action(file_menu, "Open weights…", None, self.open_weights_dialog,
+        self._action(file_menu, "Open weights…", None, lambda: self.open_weights_dialog(),
                      "Load the current model's weights from a local .pth or .safetensors file")
         file_menu.addSeparator()
         self._action(file_menu, "Export PNG…", "Ctrl+E", self.export_active,
@@ -401,6 +402,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"{current.name} · {current.weights_description}" if current else "no model")
         self._show_loaded_model_name()
         self.state.message(message)
+        if weights is None and is_download_failure(message):
+            if current is None:
+                self.show_welcome()  # nothing to show behind the dialog but the start page
+            show_missing_weights(self, spec, message, lambda: self.open_weights_dialog(spec), self.load_model)
         if self._pending_project is not None:
             self._restore_after_model(self._pending_project)
             self._pending_project = None
@@ -414,13 +419,15 @@ class MainWindow(QMainWindow):
             if ok and factory:
                 self.load_model(f"{path}:{factory}")
 
-    def open_weights_dialog(self) -> None:
-        if self.state.model is None:
+    def open_weights_dialog(self, spec: str | None = None) -> None:
+        """Load ``spec`` (default: the current model) with weights from a local file."""
+        spec = spec or (self.state.model.spec if self.state.model is not None else None)
+        if spec is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.home()),
+        path, _ = QFileDialog.getOpenFileName(self, f"Open weights for {spec}", str(Path.home()),
                                               "Weights (*.pth *.pt *.safetensors);;All files (*)")
         if path:
-            self.load_model(self.state.model.spec, path)
+            self.load_model(spec, path)
 
     # ----------------------------------------------------------------- units, images
     def _on_unit_typed(self) -> None:
