@@ -33,7 +33,7 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="circuitloupe",
         description="Take a trained vision network apart. With no command, open the app.",
@@ -51,14 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds to wait after the app becomes idle before --screenshot (default 1)")
     parser.add_argument("--script", metavar="FILE.py",
                         help="run a Python file inside the app once the window is up (see README, desktop)")
+    if not with_commands:  # the app alone: its window shows before the sub-commands import torch
+        parser.set_defaults(command=None)
+        return parser
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"circuitloupe.cli.{module_name}").register(commands)
     return parser
 
 
+def _opens_the_app(argv: list[str]) -> bool:
+    """No sub-command named and no help asked for."""
+    names = {module[:-len("_cmd")].replace("_", "-") for module in COMMAND_MODULES}
+    return not any(arg in names or arg in ("-h", "--help") for arg in argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(with_commands=not _opens_the_app(argv))
     args = parser.parse_args(argv)
     try:
         if args.command is None:

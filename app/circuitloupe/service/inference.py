@@ -98,10 +98,11 @@ class _Worker(QObject):
     sigReady = Signal(str)  # the device, once torch is imported
     sigReleased = Signal(object)  # a Job that ended: every signal of it has been emitted
 
-    def __init__(self, service: InferenceService, device: str | None) -> None:
+    def __init__(self, service: InferenceService, device: str | None, preload: Callable[[], Any] | None) -> None:
         super().__init__()
         self.service = service
         self.preference = device
+        self.preload = preload
 
     def loop(self) -> None:
         self._start()
@@ -128,6 +129,11 @@ class _Worker(QObject):
             log.warning("%s; using the CPU", error)
             self.service.device = pick_device("cpu")
         _install_pause_hook()
+        if self.preload is not None:  # e.g. the panes' modules, imported while the window shows
+            try:
+                self.preload()
+            except Exception:  # the GUI thread imports them again and reports what fails
+                log.exception("preloading failed")
         self.service._ready.set()
         self.sigReady.emit(str(self.service.device))
 
@@ -172,7 +178,9 @@ class InferenceService(QObject):
     sigReady = Signal(str)  # the device name, once the worker has imported torch
     sigSubmitted = Signal(object)  # Job, for the status bar
 
-    def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, device: str | None = None, parent: QObject | None = None,
+                 preload: Callable[[], Any] | None = None) -> None:
+        """``preload``: called on the worker after it imports torch, before ``sigReady``."""
         super().__init__(parent)
         self.device: torch.device | None = None  # set by the worker before its first job
         self.model: LoadedModel | None = None
@@ -185,7 +193,7 @@ class InferenceService(QObject):
         self._order = itertools.count()
         self._thread = QThread()
         self._thread.setObjectName("inference")
-        self._worker = _Worker(self, device)
+        self._worker = _Worker(self, device, preload)
         self._worker.moveToThread(self._thread)
         self._worker.sigBusy.connect(self.sigBusy)
         self._worker.sigReady.connect(self.sigReady)

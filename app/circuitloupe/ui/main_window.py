@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import weakref
 from pathlib import Path
+from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
@@ -14,8 +15,6 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from circuitloupe.core import project as projects
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.images import IMAGE_SUFFIXES
-from circuitloupe.core.models import zoo
 from circuitloupe.core.paths import data_dir
 from circuitloupe.core.project import Project, ProjectError
 from circuitloupe.core.resources import resource_path
@@ -26,8 +25,6 @@ from circuitloupe.ui.missing_weights import is_download_failure, show_missing_we
 from circuitloupe.ui.panes import pane_classes
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.theme import MODES, ThemeManager
-from circuitloupe.ui.welcome import WelcomeScreen
-from circuitloupe.ui.widgets.export import export_with_dialog
 from circuitloupe.ui.widgets.pane import Pane
 
 log = logging.getLogger(__name__)
@@ -81,7 +78,13 @@ def _unb64(text: str | None) -> QByteArray | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, service: InferenceService, state: AppState | None = None, theme: str | None = None) -> None:
+    """``deferred``: show at once with the toolbar and status bar only, and build the panes,
+    menus and welcome screen when the service's worker has imported torch (``sigReady``), so
+    the window appears before torch is imported. Otherwise (tests, scripts) build everything
+    now, waiting for the worker if need be."""
+
+    def __init__(self, service: InferenceService, state: AppState | None = None, theme: str | None = None,
+                 deferred: bool = False) -> None:
         super().__init__()
         self.service = service
         self.state = state or AppState()
@@ -108,16 +111,39 @@ class MainWindow(QMainWindow):
         self._clean_when_restored = False
         self._requested_weights: dict[str, str | None] = {}  # spec -> weights asked for
         self._loading_spec: str | None = None
+        self._ready = False  # panes, menus and welcome screen built
+        self._when_ready: list[Callable[[], Any]] = []
+        self._first_start = False
+        self.welcome = None
 
         self._build_toolbar()
+        self._build_status_bar()
+        service.sigModelChanged.connect(self._on_model_loaded)
+        service.sigSubmitted.connect(self._follow_job)
+        if deferred:
+            self.model_label.setText("starting…")
+            service.sigReady.connect(self._build_rest)
+            if service.wait_ready(0):
+                QTimer.singleShot(0, self._build_rest)
+        else:
+            service.wait_ready()
+            self._build_rest()
+
+    def _build_rest(self, *_args) -> None:
+        """Everything that needs torch (panes, the zoo's model list, the welcome screen)."""
+        if self._ready:
+            return
+        self._fill_model_combo()
+        self.device_label.setText(f"device: {self.service.device}")
+        self.model_label.setText("no model")
+        import pyqtgraph  # noqa: F401 (the panes' plots): the theme sets its colours now
+
+        self.theme.set_mode(self.theme.mode)
         self._build_panes()
         self._build_welcome()
         self._build_menus()
         from circuitloupe.ui.widgets.samples_menu import install_samples_menu  # File > Sample images
         install_samples_menu(self.file_menu, self.state, self.open_image)
-        self._build_status_bar()
-        service.sigModelChanged.connect(self._on_model_loaded)
-        service.sigSubmitted.connect(self._follow_job)
         self.state.sigUnitChanged.connect(lambda unit: self.unit_edit.setText(str(unit)))
         self.state.sigMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for signal in (self.state.sigModelChanged, self.state.sigUnitChanged, self.state.sigImageChanged):
@@ -126,12 +152,26 @@ class MainWindow(QMainWindow):
             self.panes["notes"].sigEdited.connect(self._update_title)
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
         self._restore_layout()
+        self._ready = True
         self._saved_snapshot = self._snapshot()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
         self._update_title()
+        if self._first_start and self.isVisible():
+            self._first_start = False
+            self._default_dock_sizes()
+        pending, self._when_ready = self._when_ready, []
+        for fn in pending:
+            fn()
+
+    def when_ready(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn`` once the panes are built (now, if they are)."""
+        if self._ready:
+            fn()
+        else:
+            self._when_ready.append(fn)
 
     # ----------------------------------------------------------------- construction
     def _build_toolbar(self) -> None:
@@ -144,13 +184,6 @@ class MainWindow(QMainWindow):
         self.model_combo.setMinimumWidth(220)
         self.model_combo.setToolTip("Pick a zoo model, type any torchvision classifier name, or open a "
                                     "model file (path/to/file.py:factory)")
-        for entry in zoo.entries():
-            self.model_combo.addItem(entry.name)
-            self.model_combo.setItemData(self.model_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
-        self.model_combo.insertSeparator(self.model_combo.count())
-        for name in ("googlenet", "alexnet", "vgg16", "resnet50"):
-            self.model_combo.addItem(name)
-        self.model_combo.addItem(OPEN_MODEL_FILE)
         # Enter on a listed name also emits ``activated``: typed names not in the list go through
         # returnPressed, listed ones through activated, so one choice loads once.
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -169,6 +202,19 @@ class MainWindow(QMainWindow):
         self.unit_edit.setToolTip("Type a unit (layer:channel, e.g. mixed3b:379 or 3b:379) and press Enter")
         self.unit_edit.returnPressed.connect(self._on_unit_typed)
         bar.addWidget(self.unit_edit)
+
+    def _fill_model_combo(self) -> None:
+        from circuitloupe.core.models import zoo
+
+        text = self.model_combo.currentText()
+        for entry in zoo.entries():
+            self.model_combo.addItem(entry.name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.insertSeparator(self.model_combo.count())
+        for name in ("googlenet", "alexnet", "vgg16", "resnet50"):
+            self.model_combo.addItem(name)
+        self.model_combo.addItem(OPEN_MODEL_FILE)
+        self.model_combo.setCurrentText(text)
 
     def _build_panes(self) -> None:
         for cls in pane_classes():
@@ -189,6 +235,8 @@ class MainWindow(QMainWindow):
             docks[0].raise_()
 
     def _build_welcome(self) -> None:
+        from circuitloupe.ui.welcome import WelcomeScreen
+
         self.welcome = WelcomeScreen()
         self.welcome.show_at_start.setChecked(self.welcome_at_start())
         self.welcome.sigOpenModel.connect(self._start_with_model)
@@ -276,7 +324,7 @@ class MainWindow(QMainWindow):
         self.job_bar.setVisible(False)
         self.job_bar.setToolTip("Progress of the running job")
         self.model_label = QLabel("no model")
-        self.device_label = QLabel(f"device: {self.service.device}")
+        self.device_label = QLabel("device: …")
         for widget in (self.job_label, self.job_bar, self.model_label, self.device_label):
             bar.addPermanentWidget(widget)
 
@@ -286,6 +334,9 @@ class MainWindow(QMainWindow):
 
     def show_welcome(self) -> None:
         """Show the start page in place of the panes."""
+        if not self._ready:
+            self.when_ready(self.show_welcome)
+            return
         if self._docks_before_welcome is not None:
             return
         self.welcome.refresh()
@@ -437,6 +488,8 @@ class MainWindow(QMainWindow):
             self.state.message(str(error))
 
     def open_image_dialog(self) -> None:
+        from circuitloupe.core.images import IMAGE_SUFFIXES
+
         patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
         path, _ = QFileDialog.getOpenFileName(self, "Open image", str(Path.home()), f"Images ({patterns})")
         if path:
@@ -444,6 +497,9 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         """Open an image file or ``sample:NAME`` as the current image; False (and a message) if unreadable."""
+        if not self._ready:
+            self.when_ready(lambda: self.open_image(path))
+            return True
         name = str(path)
         try:
             if name.startswith("sample:"):
@@ -516,6 +572,9 @@ class MainWindow(QMainWindow):
         return self._snapshot() != self._saved_snapshot
 
     def _update_title(self) -> None:
+        if not self._ready:
+            self.setWindowTitle("Circuit Loupe")
+            return
         name = self.project_path.stem if self.project_path is not None else "Untitled"
         self.setWindowTitle(f"{name}{' *' if self.is_dirty() else ''} — Circuit Loupe")
 
@@ -538,6 +597,9 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: str | Path) -> bool:
         """Open a project file. A corrupt or newer file gives a message and changes nothing."""
+        if not self._ready:
+            self.when_ready(lambda: self.open_project(path))
+            return True
         path = Path(path)
         untitled = path == projects.autosave_path(None)
         try:
@@ -727,6 +789,8 @@ class MainWindow(QMainWindow):
     def export_pane(self, pane: Pane) -> None:
         """Export ``pane``'s figure (rendered by core at a chosen scale, not a screen grab)."""
         self._active_pane = pane
+        from circuitloupe.ui.widgets.export import export_with_dialog
+
         export_with_dialog(pane)
 
     def copy_cli_command(self) -> None:
@@ -795,7 +859,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._first_start:
+        if self._first_start and self._ready:
             self._first_start = False
             self._default_dock_sizes()
 
@@ -816,6 +880,11 @@ class MainWindow(QMainWindow):
             self.resizeDocks([left, right], [width * 2 // 5, width * 3 // 5], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event) -> None:
+        if not self._ready:  # closed while starting: nothing of the user's to keep yet
+            self.errors.uninstall()
+            self.service.shutdown()
+            super().closeEvent(event)
+            return
         self.autosave()
         self.hide_welcome()
         stored = settings()

@@ -13,8 +13,6 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from circuitloupe.core.models import zoo
-
 _URL = re.compile(r"https?://[^\s()]+[^\s().,;]")
 
 
@@ -24,6 +22,8 @@ def is_download_failure(message: str) -> bool:
 
 def offline_alternative(failed: str) -> str | None:
     """The first zoo model whose weights came with the app (EfficientNet-Lite0), other than ``failed``."""
+    from circuitloupe.core.models import zoo
+
     return next((e.name for e in zoo.entries()
                  if e.offline and e.name != failed and e.default_weights_available()), None)
 
@@ -51,7 +51,7 @@ def show_missing_weights(parent: QWidget, spec: str, message: str, open_weights:
     if alternative is not None:
         other = box.addButton(f"Open {alternative} instead", QMessageBox.ButtonRole.AcceptRole)
         other.setObjectName("open_alternative")
-        other.setToolTip(f"{zoo.find_entry(alternative).description}; works offline")
+        other.setToolTip(f"{alternative}: its weights came with the app, so it works offline")
         other.clicked.connect(lambda: open_model(alternative))
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setModal(False)
