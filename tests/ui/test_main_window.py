@@ -226,3 +226,31 @@ def test_offline_inception_shows_a_dialog_and_the_model_box_names_only_a_loaded_
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
         qtbot.mouseClick(box.findChild(QPushButton, "open_alternative"), Qt.MouseButton.LeftButton)
     assert window.state.model.spec == window.model_combo.currentText() == "efficientnet_lite0"
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_default_layout_gives_every_pane_room_and_whole_tab_titles(qtbot, size):
+    """At 1600x1000 the right dock's tabs read "W…", "At…" and the Dataset pane opened ~60 px tall."""
+    from PySide6.QtWidgets import QTabBar
+
+    from circuitloupe.ui.layout import arrange
+
+    win = MainWindow(InferenceService("cpu"))
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    arrange(win, win.docks)  # what a first start does
+    qtbot.wait(100)
+    for name, dock in win.docks.items():
+        win.show_pane(name)
+        qtbot.wait(10)
+        assert dock.height() >= 120 and dock.width() >= 400, f"{name} opens {dock.width()}x{dock.height()}"
+    bars = [bar for bar in win.findChildren(QTabBar) if bar.parentWidget() is win and bar.isVisible()]
+    assert bars
+    for bar in bars:
+        for i in range(bar.count()):
+            needed = bar.fontMetrics().horizontalAdvance(bar.tabText(i))
+            assert bar.tabRect(i).width() >= needed, f"tab '{bar.tabText(i)}' is cut"
+        assert bar.count() <= 7
+    win.close()

@@ -21,6 +21,7 @@ from circuitloupe.core.resources import resource_path
 from circuitloupe.service import InferenceService, Job
 from circuitloupe.ui.dock_title import PaneTitleBar
 from circuitloupe.ui.error_report import ErrorReporter
+from circuitloupe.ui.layout import arrange, fit_to_screen, unelide_tabs
 from circuitloupe.ui.missing_weights import is_download_failure, show_missing_weights
 from circuitloupe.ui.panes import pane_classes
 from circuitloupe.ui.state import AppState, OpenImage
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self.errors = ErrorReporter(self)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        fit_to_screen(self)
         self.setDockNestingEnabled(True)
         self.panes: dict[str, Pane] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -161,7 +162,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         if self._first_start and self.isVisible():
             self._first_start = False
-            self._default_dock_sizes()
+            arrange(self, self.docks)
         pending, self._when_ready = self._when_ready, []
         for fn in pending:
             fn()
@@ -861,23 +862,9 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._first_start and self._ready:
             self._first_start = False
-            self._default_dock_sizes()
-
-    def _default_dock_sizes(self) -> None:
-        """First start: the analysis panes get most of the window, the bottom strip (dataset, log,
-        notes) about a quarter, the left column about 40 % of the width."""
-        first = {}
-        for name, dock in self.docks.items():
-            first.setdefault(self.panes[name].area, dock)
-        area = Qt.DockWidgetArea
-        bottom, left, right = (first.get(a) for a in (area.BottomDockWidgetArea, area.LeftDockWidgetArea,
-                                                      area.RightDockWidgetArea))
-        height, width = self.height(), self.width()
-        if bottom is not None and (left or right) is not None:
-            tops = [d for d in (left, right) if d is not None]
-            self.resizeDocks([bottom, *tops], [height // 4, *[height * 3 // 4] * len(tops)], Qt.Orientation.Vertical)
-        if left is not None and right is not None:
-            self.resizeDocks([left, right], [width * 2 // 5, width * 3 // 5], Qt.Orientation.Horizontal)
+            arrange(self, self.docks)
+        elif self._ready:
+            unelide_tabs(self)
 
     def closeEvent(self, event) -> None:
         if not self._ready:  # closed while starting: nothing of the user's to keep yet
