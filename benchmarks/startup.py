@@ -1,6 +1,10 @@
 """Start-up time of the app: process start to a shown window, and to an interactive window with a
 model loaded (the panes filled), for the installed console script or a PyInstaller bundle.
 
+The window shows before torch is imported (the inference worker imports it, the panes' modules and
+the model while the window is on screen), so "window shown" measures Qt alone and "interactive"
+the whole start.
+
 Each run launches ``circuitloupe --model MODEL --screenshot ...`` (under Xvfb when available,
 else Qt's offscreen platform), reads the app's own log lines ("window shown X s after start",
 "ready: ... interactive Y s after start", measured from the process's start time) and the wall

@@ -10,7 +10,7 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import Cancelled, check_stop
-from circuitloupe.service import InferenceService
+from circuitloupe.service import InferenceService, Priority
 
 
 @pytest.fixture
@@ -82,15 +82,16 @@ def test_queued_job_that_is_cancelled_never_runs(qtbot, service):
     assert not ran
 
 
-def test_interactive_jobs_jump_ahead_of_queued_long_ones(qtbot, service):
+def test_user_jobs_jump_ahead_of_queued_background_ones(qtbot, service):
     order = []
     running = service.submit(_steps, 30, 0.01)
-    long_job = service.submit(_echo, "long")
-    quick = service.submit(_echo, "quick", interactive=True)
-    long_job.sigFinished.connect(lambda r: order.append(r[0]))
-    quick.sigFinished.connect(lambda r: order.append(r[0]))
-    qtbot.waitUntil(lambda: len(order) == 2, timeout=5000)
-    assert order == ["quick", "long"]
+    background = service.submit(_echo, "background", priority="background")
+    first = service.submit(_echo, "first")
+    second = service.submit(_echo, "second", priority=Priority.USER)
+    for job in (background, first, second):
+        job.sigFinished.connect(lambda r: order.append(r[0]))
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=5000)
+    assert order == ["first", "second", "background"]
     assert running.done
 
 
@@ -141,21 +142,68 @@ def test_check_stop_raises_cancelled():
     check_stop(None)
 
 
-def test_interactive_jobs_preempt_running_background_jobs_only(qtbot, service):
-    steps = []
-    background = service.submit(_steps, 10_000, 0.01, yields=True)
-    background.sigProgress.connect(lambda step, total, preview: steps.append(step))
-    qtbot.waitUntil(lambda: len(steps) >= 2, timeout=5000)
-    quick = service.submit(_echo, "click", interactive=True)
-    with qtbot.waitSignals([background.sigCancelled, quick.sigFinished], timeout=5000):
-        pass
-    assert background.preempted
+def _resumable(ctx, done: list, total: int):
+    """Background work that keeps what it did (like thumbnails in their cache) and continues."""
+    while len(done) < total:
+        check_stop(ctx.should_stop)
+        time.sleep(0.01)
+        done.append(len(done))
+        ctx.progress(len(done), total)
+    return list(done)
 
-    steps.clear()
+
+def test_a_user_job_pauses_running_background_work_which_resumes_where_it_stopped(qtbot, service):
+    done: list[int] = []
+    background = service.submit(_resumable, done, 60, priority="background")
+    starts = []
+    background.sigStarted.connect(lambda: starts.append(len(done)))
+    qtbot.waitUntil(lambda: len(done) >= 5, timeout=5000)
+    clicked = time.perf_counter()
+    click = service.submit(_echo, "click")
+    started = []
+    click.sigStarted.connect(lambda: started.append((time.perf_counter() - clicked, len(done))))
+    with qtbot.waitSignals([click.sigFinished, background.sigFinished], timeout=10_000) as blocker:
+        pass
+    delay, done_when_clicked = started[0]
+    assert delay < 0.5, f"the click waited {delay:.2f} s for background work"
+    assert done_when_clicked < 60  # it ran before the background work was through
+    assert background.paused == 1 and not background.cancel_requested
+    assert len(starts) == 2 and starts[1] >= done_when_clicked  # resumed, not restarted
+    assert done == list(range(60))  # every step ran exactly once
+
+
+def test_a_user_job_never_pauses_another_user_job(qtbot, service):
+    steps = []
     long_job = service.submit(_steps, 30, 0.01)
     long_job.sigProgress.connect(lambda step, total, preview: steps.append(step))
     qtbot.waitUntil(lambda: len(steps) >= 2, timeout=5000)
-    quick = service.submit(_echo, "click", interactive=True)
+    quick = service.submit(_echo, "click")
     with qtbot.waitSignals([long_job.sigFinished, quick.sigFinished], timeout=5000):
         pass
-    assert not long_job.preempted and not long_job.cancel_requested
+    assert long_job.paused == 0 and not long_job.cancel_requested
+
+
+def test_cancelling_a_paused_background_job_ends_it(qtbot, service):
+    background = service.submit(_steps, 10_000, 0.01, priority="background")
+    qtbot.waitUntil(lambda: service._running is background, timeout=5000)
+    blocker_job = service.submit(_steps, 20, 0.01)
+    qtbot.waitUntil(lambda: service._running is blocker_job, timeout=5000)
+    background.cancel()
+    with qtbot.waitSignal(background.sigCancelled, timeout=5000):
+        pass
+    assert background.done
+
+
+@pytest.mark.parametrize("error", [SystemExit(2), KeyboardInterrupt()])
+def test_a_job_raising_systemexit_or_keyboardinterrupt_fails_and_the_service_keeps_serving(qtbot, service, error):
+    def exits(ctx):  # e.g. a model file that calls argparse at import
+        raise error
+
+    job = service.submit(exits, name="custom model")
+    with qtbot.waitSignal(job.sigFailed, timeout=5000) as blocker:
+        pass
+    assert type(error).__name__ in blocker.args[0] and job.details
+    after = service.submit(_echo, "still serving")
+    with qtbot.waitSignal(after.sigFinished, timeout=5000) as blocker:
+        pass
+    assert blocker.args[0][0] == "still serving"

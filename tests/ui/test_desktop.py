@@ -436,3 +436,44 @@ def test_every_control_of_the_window_and_its_panes_has_a_tooltip(qtbot, window):
     window.hide_welcome()
     missing = controls_without_tooltip(window) + missing_welcome
     assert not missing, "controls without a tooltip:\n" + "\n".join(sorted(set(missing)))
+
+
+STARTUP_PROBE = '''
+import importlib.abc, os, sys, threading
+importers = []
+
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            importers.append(threading.current_thread() is threading.main_thread())
+        return None
+
+sys.meta_path.insert(0, Probe())
+import builtins
+builtins.loupe_torch_importers = importers
+from circuitloupe.cli import main
+sys.exit(main(["--model", "bundled", "--theme", "light", "--script", os.environ["LOUPE_SCRIPT"]]))
+'''
+
+
+def test_the_window_shows_before_torch_is_imported_and_torch_loads_off_the_gui_thread(tmp_path):
+    """Start-up: only Qt on the GUI thread until the window is up; torch, the panes' modules and
+    the model load on the inference worker."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "check.py"
+    script.write_text("import builtins\n"
+                      "loupe.wait_idle(timeout=120)\n"
+                      "assert state.model is not None and state.model.spec == 'bundled'\n"
+                      "print('TORCH IMPORTED ON GUI THREAD:', any(builtins.loupe_torch_importers))\n"
+                      "loupe.quit(0)\n")
+    env = dict(os.environ, LOUPE_SCRIPT=str(script), QT_QPA_PLATFORM="offscreen",
+               CIRCUITLOUPE_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run([sys.executable, "-c", STARTUP_PROBE], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "TORCH IMPORTED ON GUI THREAD: False" in result.stdout, result.stdout + result.stderr[-2000:]
+    shown = result.stderr.index("window shown")
+    assert shown < result.stderr.index("loaded bundled")  # the window came first

@@ -42,7 +42,7 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
     parser = Parser(
         prog="circuitloupe",
         description="Take a trained vision network apart. With no command, open the app.",
@@ -63,17 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds to wait after the app becomes idle before --screenshot (default 1)")
     parser.add_argument("--script", type=types.input_file, metavar="FILE.py",
                         help="run a Python file inside the app once the window is up (see README, desktop)")
+    if not with_commands:  # the app alone: its window shows before the sub-commands import torch
+        parser.set_defaults(command=None)
+        return parser
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(f"circuitloupe.cli.{module_name}").register(commands)
     return parser
 
 
+def _opens_the_app(argv: list[str]) -> bool:
+    """No sub-command named and no help asked for."""
+    names = {module[:-len("_cmd")].replace("_", "-") for module in COMMAND_MODULES}
+    return not any(arg in names or arg in ("-h", "--help") for arg in argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command: a user's mistake is one line on standard error and exit code 2."""
+    argv = sys.argv[1:] if argv is None else argv
     with quiet_broken_pipe():
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(with_commands=not _opens_the_app(argv)).parse_args(argv)
         except SystemExit as done:  # a mistake in the arguments (one line printed), --help or --version
             return done.code if isinstance(done.code, int) else 2
         try:

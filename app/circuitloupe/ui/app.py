@@ -32,11 +32,13 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
     Start-up: ``project`` if given, else ``model``, else the welcome screen (or the last model,
     when the user switched the welcome screen off). ``screenshot`` and ``script`` drive the
     window afterwards (see :mod:`circuitloupe.ui.automation`).
+
+    The window shows before torch is imported: only Qt loads here; the inference worker imports
+    torch (and loads the model) while the window is on screen, and the panes follow.
     """
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from circuitloupe.core.models import zoo
     from circuitloupe.service import InferenceService
     from circuitloupe.ui.error_report import setup_file_logging
     from circuitloupe.ui.main_window import MainWindow, last_model_spec
@@ -49,8 +51,10 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
     app.setApplicationName("Circuit Loupe")
     app.setOrganizationName("circuitloupe")
     app.setDesktopFileName("circuitloupe")
-    service = InferenceService(device)
-    window = MainWindow(service, theme=theme)
+    from circuitloupe.ui.panes import pane_classes
+
+    service = InferenceService(device, preload=pane_classes)  # the panes' modules import torch
+    window = MainWindow(service, theme=theme, deferred=True)
     window.errors.install()
     window.show()
     log.info("window shown %.2f s after start", process_age())
@@ -61,19 +65,28 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
         window.load_model(model, weights)
     elif window.welcome_at_start() and not images and not screenshot:
         window.show_welcome()
+    elif last_model_spec():
+        window.load_model(last_model_spec(), weights)
     else:
-        window.load_model(last_model_spec() or zoo.default_model_spec(), weights)
+        window.when_ready(lambda: window.load_model(_default_model_spec(), weights))
     for path in images or []:
         window.open_image(path)
     if screenshot:
         from circuitloupe.ui.automation import take_screenshot_when_idle
 
-        QTimer.singleShot(0, lambda: take_screenshot_when_idle(window, screenshot, screenshot_delay))
+        window.when_ready(lambda: QTimer.singleShot(0, lambda: take_screenshot_when_idle(window, screenshot,
+                                                                                          screenshot_delay)))
     if script:
         from circuitloupe.ui.automation import run_script
 
-        QTimer.singleShot(0, lambda: run_script(window, script))
+        window.when_ready(lambda: QTimer.singleShot(0, lambda: run_script(window, script)))
     return app.exec()
+
+
+def _default_model_spec() -> str:
+    from circuitloupe.core.models import zoo  # imports torch: only once the worker has
+
+    return zoo.default_model_spec()
 
 
 def _report_ready_once(window) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from pathlib import Path
+from typing import Any, Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
@@ -13,20 +15,18 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from circuitloupe.core import project as projects
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.images import IMAGE_SUFFIXES
-from circuitloupe.core.models import zoo
 from circuitloupe.core.paths import data_dir
 from circuitloupe.core.project import Project, ProjectError
 from circuitloupe.core.resources import resource_path
 from circuitloupe.service import InferenceService, Job
 from circuitloupe.ui.dock_title import PaneTitleBar
 from circuitloupe.ui.error_report import ErrorReporter
+from circuitloupe.ui.layout import arrange, fit_to_screen, unelide_tabs
+from circuitloupe.ui.missing_weights import is_download_failure, show_missing_weights
 from circuitloupe.ui.panes import pane_classes
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.theme import MODES, ThemeManager
 from circuitloupe.ui.trust_dialog import confirm_project_model
-from circuitloupe.ui.welcome import WelcomeScreen
-from circuitloupe.ui.widgets.export import export_with_dialog
 from circuitloupe.ui.widgets.pane import Pane
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,14 @@ def _scrolling(pane: Pane) -> QScrollArea:
     return area
 
 
+def _shortcut_order(shortcut: str | None) -> tuple[int, str]:
+    """Ctrl+1 … Ctrl+9, then Ctrl+0 (the keyboard's order), then other shortcuts, then none."""
+    digit = shortcut[-1] if shortcut and shortcut.startswith("Ctrl+") and len(shortcut) == 6 else ""
+    if digit.isdigit():
+        return (int(digit) or 10, "")
+    return (11 if shortcut else 12, shortcut or "")
+
+
 def _b64(data: QByteArray) -> str:
     return bytes(data.toBase64()).decode("ascii")
 
@@ -72,7 +80,13 @@ def _unb64(text: str | None) -> QByteArray | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, service: InferenceService, state: AppState | None = None, theme: str | None = None) -> None:
+    """``deferred``: show at once with the toolbar and status bar only, and build the panes,
+    menus and welcome screen when the service's worker has imported torch (``sigReady``), so
+    the window appears before torch is imported. Otherwise (tests, scripts) build everything
+    now, waiting for the worker if need be."""
+
+    def __init__(self, service: InferenceService, state: AppState | None = None, theme: str | None = None,
+                 deferred: bool = False) -> None:
         super().__init__()
         self.service = service
         self.state = state or AppState()
@@ -83,7 +97,7 @@ class MainWindow(QMainWindow):
         self.errors = ErrorReporter(self)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
+        fit_to_screen(self)
         self.setDockNestingEnabled(True)
         self.panes: dict[str, Pane] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -94,20 +108,44 @@ class MainWindow(QMainWindow):
         self._pending_project: Project | None = None
         self._active_pane: Pane | None = None
         self._weights: str | None = None
-        self._jobs: list[Job] = []
+        self._jobs: weakref.WeakSet[Job] = weakref.WeakSet()  # queued or running (the service holds them)
         self._docks_before_welcome: list[str] | None = None
         self._clean_when_restored = False
         self._requested_weights: dict[str, str | None] = {}  # spec -> weights asked for
+        self._loading_spec: str | None = None
+        self._ready = False  # panes, menus and welcome screen built
+        self._when_ready: list[Callable[[], Any]] = []
+        self._first_start = False
+        self.welcome = None
 
         self._build_toolbar()
+        self._build_status_bar()
+        service.sigModelChanged.connect(self._on_model_loaded)
+        service.sigSubmitted.connect(self._follow_job)
+        if deferred:
+            self.model_label.setText("starting…")
+            service.sigReady.connect(self._build_rest)
+            if service.wait_ready(0):
+                QTimer.singleShot(0, self._build_rest)
+        else:
+            service.wait_ready()
+            self._build_rest()
+
+    def _build_rest(self, *_args) -> None:
+        """Everything that needs torch (panes, the zoo's model list, the welcome screen)."""
+        if self._ready:
+            return
+        self._fill_model_combo()
+        self.device_label.setText(f"device: {self.service.device}")
+        self.model_label.setText("no model")
+        import pyqtgraph  # noqa: F401 (the panes' plots): the theme sets its colours now
+
+        self.theme.set_mode(self.theme.mode)
         self._build_panes()
         self._build_welcome()
         self._build_menus()
         from circuitloupe.ui.widgets.samples_menu import install_samples_menu  # File > Sample images
         install_samples_menu(self.file_menu, self.state, self.open_image)
-        self._build_status_bar()
-        service.sigModelChanged.connect(self._on_model_loaded)
-        service.sigSubmitted.connect(self._follow_job)
         self.state.sigUnitChanged.connect(lambda unit: self.unit_edit.setText(str(unit)))
         self.state.sigMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for signal in (self.state.sigModelChanged, self.state.sigUnitChanged, self.state.sigImageChanged):
@@ -116,12 +154,26 @@ class MainWindow(QMainWindow):
             self.panes["notes"].sigEdited.connect(self._update_title)
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
         self._restore_layout()
+        self._ready = True
         self._saved_snapshot = self._snapshot()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
         self._autosave_timer.start()
         self._update_title()
+        if self._first_start and self.isVisible():
+            self._first_start = False
+            arrange(self, self.docks)
+        pending, self._when_ready = self._when_ready, []
+        for fn in pending:
+            fn()
+
+    def when_ready(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn`` once the panes are built (now, if they are)."""
+        if self._ready:
+            fn()
+        else:
+            self._when_ready.append(fn)
 
     # ----------------------------------------------------------------- construction
     def _build_toolbar(self) -> None:
@@ -134,14 +186,10 @@ class MainWindow(QMainWindow):
         self.model_combo.setMinimumWidth(220)
         self.model_combo.setToolTip("Pick a zoo model, type any torchvision classifier name, or open a "
                                     "model file (path/to/file.py:factory)")
-        for entry in zoo.entries():
-            self.model_combo.addItem(entry.name)
-            self.model_combo.setItemData(self.model_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
-        self.model_combo.insertSeparator(self.model_combo.count())
-        for name in ("googlenet", "alexnet", "vgg16", "resnet50"):
-            self.model_combo.addItem(name)
-        self.model_combo.addItem(OPEN_MODEL_FILE)
-        self.model_combo.lineEdit().returnPressed.connect(lambda: self._on_model_picked(self.model_combo.currentText()))
+        # Enter on a listed name also emits ``activated``: typed names not in the list go through
+        # returnPressed, listed ones through activated, so one choice loads once.
+        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_combo.lineEdit().returnPressed.connect(self._on_model_typed)
         self.model_combo.activated.connect(lambda i: self._on_model_picked(self.model_combo.itemText(i)))
         bar.addWidget(self.model_combo)
         self.random_weights = QAction("Random weights", self)
@@ -156,6 +204,19 @@ class MainWindow(QMainWindow):
         self.unit_edit.setToolTip("Type a unit (layer:channel, e.g. mixed3b:379 or 3b:379) and press Enter")
         self.unit_edit.returnPressed.connect(self._on_unit_typed)
         bar.addWidget(self.unit_edit)
+
+    def _fill_model_combo(self) -> None:
+        from circuitloupe.core.models import zoo
+
+        text = self.model_combo.currentText()
+        for entry in zoo.entries():
+            self.model_combo.addItem(entry.name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.insertSeparator(self.model_combo.count())
+        for name in ("googlenet", "alexnet", "vgg16", "resnet50"):
+            self.model_combo.addItem(name)
+        self.model_combo.addItem(OPEN_MODEL_FILE)
+        self.model_combo.setCurrentText(text)
 
     def _build_panes(self) -> None:
         for cls in pane_classes():
@@ -176,6 +237,8 @@ class MainWindow(QMainWindow):
             docks[0].raise_()
 
     def _build_welcome(self) -> None:
+        from circuitloupe.ui.welcome import WelcomeScreen
+
         self.welcome = WelcomeScreen()
         self.welcome.show_at_start.setChecked(self.welcome_at_start())
         self.welcome.sigOpenModel.connect(self._start_with_model)
@@ -205,7 +268,7 @@ class MainWindow(QMainWindow):
                      "Open a Python file with a model factory (file.py:factory)")
         self._action(file_menu, "Open atlas…", None, self.open_atlas_dialog,
                      "Open an atlas folder (circuitloupe atlas build): unit cards show its statistics and examples")
-        self._action(file_menu, "Open weights…", None, self.open_weights_dialog,
+        self._action(file_menu, "Open weights…", None, lambda: self.open_weights_dialog(),
                      "Load the current model's weights from a local .pth or .safetensors file")
         file_menu.addSeparator()
         self._action(file_menu, "Export PNG…", "Ctrl+E", self.export_active,
@@ -216,13 +279,14 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", "Ctrl+Q", self.close, "Quit Circuit Loupe")
 
         self.view_menu = self.menuBar().addMenu("&View")
-        for name, dock in self.docks.items():
-            action = dock.toggleViewAction()
-            shortcut = self.panes[name].shortcut
-            if shortcut:
-                action.setShortcut(shortcut)
-            action.setToolTip(f"Show or hide the {self.panes[name].title} pane")
-            self.view_menu.addAction(action)
+        # Ctrl+1 … Ctrl+0 show, raise and focus a pane; they never hide one (a dock's own close
+        # button does), so pressing one twice, or on a pane tabbed behind another, brings it up.
+        self.pane_actions: dict[str, QAction] = {}
+        for name in sorted(self.panes, key=lambda n: _shortcut_order(self.panes[n].shortcut)):
+            title = self.panes[name].title
+            self.pane_actions[name] = self._action(self.view_menu, title, self.panes[name].shortcut,
+                                                   lambda _=False, n=name: self.show_pane(n),
+                                                   f"Show, raise and focus the {title} pane")
         self.view_menu.addSeparator()
         self._action(self.view_menu, "Welcome screen", None, self.show_welcome,
                      "Show the start page: open InceptionV1, the bundled model or a project")
@@ -264,7 +328,7 @@ class MainWindow(QMainWindow):
         self.job_bar.setVisible(False)
         self.job_bar.setToolTip("Progress of the running job")
         self.model_label = QLabel("no model")
-        self.device_label = QLabel(f"device: {self.service.device}")
+        self.device_label = QLabel("device: …")
         for widget in (self.job_label, self.job_bar, self.model_label, self.device_label):
             bar.addPermanentWidget(widget)
 
@@ -274,6 +338,9 @@ class MainWindow(QMainWindow):
 
     def show_welcome(self) -> None:
         """Show the start page in place of the panes."""
+        if not self._ready:
+            self.when_ready(self.show_welcome)
+            return
         if self._docks_before_welcome is not None:
             return
         self.welcome.refresh()
@@ -310,10 +377,13 @@ class MainWindow(QMainWindow):
     def show_pane(self, name: str) -> None:
         """Show, raise and focus the pane ``name`` (its ``object_name``)."""
         self.hide_welcome()
-        dock = self.docks[name]
+        dock, pane = self.docks[name], self.panes[name]
         dock.show()
         dock.raise_()
-        self._active_pane = self.panes[name]
+        if pane.focusPolicy() == Qt.FocusPolicy.NoFocus:
+            pane.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # keys reach panes that handle their own
+        (pane.focusWidget() or pane).setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self._active_pane = pane
 
     def show_shortcuts(self) -> None:
         from circuitloupe.ui.shortcuts import ShortcutSheet
@@ -342,17 +412,30 @@ class MainWindow(QMainWindow):
         self.hide_welcome()
         self.model_label.setText(f"loading {spec}…")
         self._requested_weights[spec] = weights
+        self._loading_spec = spec
         job = self.service.load(spec, weights)
-        job.sigFailed.connect(self._on_model_failed)
+        job.sigFailed.connect(lambda message: self._on_model_failed(spec, weights, message))
         return job
 
+    def _show_loaded_model_name(self) -> None:
+        """The Model box names the loaded model (never one that failed or was only asked for)."""
+        self.model_combo.setCurrentText(self.state.model.spec if self.state.model is not None else "")
+
+    def _on_model_typed(self) -> None:
+        text = self.model_combo.currentText().strip()
+        if self.model_combo.findText(text) < 0:
+            self._on_model_picked(text)
+
     def _on_model_picked(self, text: str) -> None:
+        text = text.strip()
         if text == OPEN_MODEL_FILE:
+            self._show_loaded_model_name()
             self.open_model_file_dialog()
-        elif text and (self.state.model is None or text != self.state.model.spec):
-            self.load_model(text.strip())
+        elif text and text != self._loading_spec and (self.state.model is None or text != self.state.model.spec):
+            self.load_model(text)
 
     def _on_model_loaded(self, model) -> None:
+        self._loading_spec = None
         self.model_label.setText(f"{model.name} · {model.weights_description}")
         self.model_combo.setCurrentText(model.spec)
         default = model.weights_spec if model.is_random else None
@@ -368,10 +451,16 @@ class MainWindow(QMainWindow):
             self._pending_project = None
             self._restore_after_model(pending)
 
-    def _on_model_failed(self, message: str) -> None:
+    def _on_model_failed(self, spec: str, weights: str | None, message: str) -> None:
+        self._loading_spec = None
         current = self.state.model
         self.model_label.setText(f"{current.name} · {current.weights_description}" if current else "no model")
+        self._show_loaded_model_name()
         self.state.message(message)
+        if weights is None and is_download_failure(message):
+            if current is None:
+                self.show_welcome()  # nothing to show behind the dialog but the start page
+            show_missing_weights(self, spec, message, lambda: self.open_weights_dialog(spec), self.load_model)
         if self._pending_project is not None:
             self._restore_after_model(self._pending_project)
             self._pending_project = None
@@ -395,13 +484,15 @@ class MainWindow(QMainWindow):
                 return
             self.state.message(f"Atlas {folder}: {atlas.images} images, {', '.join(atlas.layers)}")
 
-    def open_weights_dialog(self) -> None:
-        if self.state.model is None:
+    def open_weights_dialog(self, spec: str | None = None) -> None:
+        """Load ``spec`` (default: the current model) with weights from a local file."""
+        spec = spec or (self.state.model.spec if self.state.model is not None else None)
+        if spec is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open weights", str(Path.home()),
+        path, _ = QFileDialog.getOpenFileName(self, f"Open weights for {spec}", str(Path.home()),
                                               "Weights (*.pth *.pt *.safetensors);;All files (*)")
         if path:
-            self.load_model(self.state.model.spec, path)
+            self.load_model(spec, path)
 
     # ----------------------------------------------------------------- units, images
     def _on_unit_typed(self) -> None:
@@ -411,6 +502,8 @@ class MainWindow(QMainWindow):
             self.state.message(str(error))
 
     def open_image_dialog(self) -> None:
+        from circuitloupe.core.images import IMAGE_SUFFIXES
+
         patterns = " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES))
         path, _ = QFileDialog.getOpenFileName(self, "Open image", str(Path.home()), f"Images ({patterns})")
         if path:
@@ -418,6 +511,9 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         """Open an image file or ``sample:NAME`` as the current image; False (and a message) if unreadable."""
+        if not self._ready:
+            self.when_ready(lambda: self.open_image(path))
+            return True
         name = str(path)
         try:
             if name.startswith("sample:"):
@@ -490,6 +586,9 @@ class MainWindow(QMainWindow):
         return self._snapshot() != self._saved_snapshot
 
     def _update_title(self) -> None:
+        if not self._ready:
+            self.setWindowTitle("Circuit Loupe")
+            return
         name = self.project_path.stem if self.project_path is not None else "Untitled"
         self.setWindowTitle(f"{name}{' *' if self.is_dirty() else ''} — Circuit Loupe")
 
@@ -512,6 +611,9 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: str | Path) -> bool:
         """Open a project file. A corrupt or newer file gives a message and changes nothing."""
+        if not self._ready:
+            self.when_ready(lambda: self.open_project(path))
+            return True
         path = Path(path)
         untitled = path == projects.autosave_path(None)
         try:
@@ -704,6 +806,8 @@ class MainWindow(QMainWindow):
     def export_pane(self, pane: Pane) -> None:
         """Export ``pane``'s figure (rendered by core at a chosen scale, not a screen grab)."""
         self._active_pane = pane
+        from circuitloupe.ui.widgets.export import export_with_dialog
+
         export_with_dialog(pane)
 
     def copy_cli_command(self) -> None:
@@ -726,14 +830,16 @@ class MainWindow(QMainWindow):
 
     def busy(self) -> bool:
         """True while any submitted job is queued or running."""
-        self._jobs = [job for job in self._jobs if not job.done]
         return bool(self._jobs)
 
     def _follow_job(self, job: Job) -> None:
-        self._jobs.append(job)
+        """Show ``job`` in the status bar while it runs. The window never keeps it alive: its
+        handlers reach it through a weak reference (a job holds its arguments, e.g. an image)."""
+        self._jobs.add(job)
+        ref = weakref.ref(job)
 
         def started() -> None:
-            self.job_label.setText(job.name)
+            self.job_label.setText(ref().name if ref() is not None else "")
             self.job_bar.setVisible(True)
             self.job_bar.setRange(0, 0)
 
@@ -742,13 +848,15 @@ class MainWindow(QMainWindow):
             self.job_bar.setValue(step)
 
         def done(*_args) -> None:
+            self._jobs.discard(ref())
             self.job_bar.setVisible(False)
             self.job_label.setText("")
             self._update_title()
 
         def failed(message: str) -> None:
-            if job.details:  # a bug, not a user's mistake: show it with its traceback
-                self.errors.sigError.emit(message, job.details)
+            details = ref().details if ref() is not None else ""
+            if details:  # a bug, not a user's mistake: show it with its traceback
+                self.errors.sigError.emit(message, details)
 
         job.sigStarted.connect(started)
         job.sigProgress.connect(progress)
@@ -768,27 +876,18 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._first_start:
+        if self._first_start and self._ready:
             self._first_start = False
-            self._default_dock_sizes()
-
-    def _default_dock_sizes(self) -> None:
-        """First start: the analysis panes get most of the window, the bottom strip (dataset, log,
-        notes) about a quarter, the left column about 40 % of the width."""
-        first = {}
-        for name, dock in self.docks.items():
-            first.setdefault(self.panes[name].area, dock)
-        area = Qt.DockWidgetArea
-        bottom, left, right = (first.get(a) for a in (area.BottomDockWidgetArea, area.LeftDockWidgetArea,
-                                                      area.RightDockWidgetArea))
-        height, width = self.height(), self.width()
-        if bottom is not None and (left or right) is not None:
-            tops = [d for d in (left, right) if d is not None]
-            self.resizeDocks([bottom, *tops], [height // 4, *[height * 3 // 4] * len(tops)], Qt.Orientation.Vertical)
-        if left is not None and right is not None:
-            self.resizeDocks([left, right], [width * 2 // 5, width * 3 // 5], Qt.Orientation.Horizontal)
+            arrange(self, self.docks)
+        elif self._ready:
+            unelide_tabs(self)
 
     def closeEvent(self, event) -> None:
+        if not self._ready:  # closed while starting: nothing of the user's to keep yet
+            self.errors.uninstall()
+            self.service.shutdown()
+            super().closeEvent(event)
+            return
         self.autosave()
         self.hide_welcome()
         stored = settings()

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.images import load_image
-from circuitloupe.core.models import LoadedModel
 from circuitloupe.core.units import UnitRef
+
+if TYPE_CHECKING:  # numpy and torch load after the window shows (see MainWindow)
+    import numpy as np
+
+    from circuitloupe.core.models import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class AppState(QObject):
 
     def open_image_file(self, path: str | Path) -> OpenImage:
         """Read an image file (raises ImageError) and make it the current image."""
+        from circuitloupe.core.images import load_image
+
         image = OpenImage(str(path), load_image(path))
         self.set_image(image)
         return image

@@ -9,10 +9,15 @@ do not depend on the theme.
 
 from __future__ import annotations
 
-import pyqtgraph as pg
+import sys
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 MODES = ("system", "light", "dark")
 
@@ -81,6 +86,10 @@ class ThemeManager(QObject):
         self.dark = dark
         self.app.setPalette(dark_palette() if dark else self._light_palette)
         background, foreground = PLOT_COLOURS[dark]
+        pg = sys.modules.get("pyqtgraph")  # not imported yet: no plots yet (apply again after import)
+        if pg is None:
+            self.sigChanged.emit(dark)
+            return
         pg.setConfigOptions(background=background, foreground=foreground)
         for widget in self.app.allWidgets():
             if isinstance(widget, pg.GraphicsView):
@@ -100,6 +109,8 @@ def recolour_plot(view: pg.GraphicsView, old_background: str, background: str, f
     scene = view.scene()
     if scene is None:
         return
+    import pyqtgraph as pg
+
     pen = pg.mkPen(foreground)
     for item in scene.items():
         if isinstance(item, pg.AxisItem):

@@ -141,7 +141,7 @@ class ActivationsPane(Pane):
         if self._maps is not None and self._maps[:2] == (image.name, layer):
             self._show()
             return
-        self.run_job(activation_map_job, image.pixels, layer, name=f"activations {layer}", interactive=True,
+        self.run_job(activation_map_job, image.pixels, layer, name=f"activations {layer}",
                      on_done=lambda maps, key=(image.name, layer): self._on_maps(key, maps))
 
     def _on_maps(self, key: tuple[str, str], maps: np.ndarray) -> None:

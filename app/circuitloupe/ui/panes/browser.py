@@ -113,7 +113,6 @@ class BrowserPane(Pane):
         self.card: dict[str, Any] | None = None
         self._pending: list[UnitRef] = []
         self._thumb_job: Job | None = None
-        self._thumb_batch = THUMB_BATCH  # units rendered together; halved when a click stops a batch
         self._card_job: Job | None = None
         self._render_job: Job | None = None  # the card's Render button
         self._render_failed = False
@@ -552,9 +551,9 @@ class BrowserPane(Pane):
             if render:  # the bar counts the listing's thumbnails: a new job continues, not from 0 %
                 self.progress.follow(job, part=part)
 
-        # yields: an interactive job from any pane stops the batch, which is queued again
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, self._thumb_batch, connect=connect,
-                                       yields=True, name=f"thumbnails ({len(batch)})")
+        # background: a user job from any pane pauses the batch, which resumes after it
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect,
+                                       priority="background", name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:
         if isinstance(preview, dict) and preview.get("thumbnails"):
@@ -562,7 +561,6 @@ class BrowserPane(Pane):
             self._update_card_image()
 
     def _thumbnails_done(self, found: dict[UnitRef, np.ndarray]) -> None:
-        self._thumb_batch = min(THUMB_BATCH, self._thumb_batch * 2)
         self.grid.units.set_thumbnails(found)
         self._update_card_image()
         self._thumb_job = None
@@ -575,11 +573,8 @@ class BrowserPane(Pane):
         self._next_thumbnails()
 
     def _thumbnails_cancelled(self, batch: list[UnitRef]) -> None:
-        """A batch stopped (to let an interactive job run, or the listing changed): queue its
-        units again; those no longer listed are dropped by :meth:`_next_thumbnails`. Rendering
-        batches get smaller while the user keeps clicking, so that each one lands between clicks
-        instead of restarting every time."""
-        self._thumb_batch = max(1, self._thumb_batch // 2)
+        """A batch was cancelled (the listing changed, or rendering was switched off): queue its
+        units again; those no longer listed are dropped by :meth:`_next_thumbnails`."""
         self._pending = [u for u in batch if u not in self.grid.units.thumbnails] + self._pending
         self._thumb_job = None
         self._next_thumbnails()
@@ -655,7 +650,7 @@ class BrowserPane(Pane):
             self.grid.units.set_thumbnails(found)
             self._update_card_image()
 
-        self._render_job = self.run_job(thumbnail_job, [unit], True, name=f"feature vis {unit}", interactive=True,
+        self._render_job = self.run_job(thumbnail_job, [unit], True, name=f"feature vis {unit}",
                                         on_done=on_done)
         self._render_job.sigFailed.connect(lambda _message: self._update_card_image())
         self._render_job.sigCancelled.connect(self._update_card_image)
@@ -672,7 +667,7 @@ class BrowserPane(Pane):
         src = self.inputs_layer.currentText() or None
         dst = self.outputs_layer.currentText() or None
         self._card_job = self.run_job(unit_card_job, unit, src, dst, CARD_K, self.state.atlas,
-                                      name=f"unit card {unit}", interactive=True, on_done=self._on_card)
+                                      name=f"unit card {unit}", on_done=self._on_card)
 
     def _on_card(self, card: dict[str, Any]) -> None:
         if card["unit"] != self.state.unit:

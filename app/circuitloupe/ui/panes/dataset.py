@@ -187,7 +187,7 @@ class DatasetPane(Pane):
         if self.state.model is None or unit is None or not folder or not Path(folder).is_dir():
             return
         self.run_job(open_job, str(unit), folder, self.settings(), self.k.value(), name=f"open dataset {unit}",
-                     interactive=True, on_done=self._on_opened)
+                     on_done=self._on_opened)
 
     def _scan_ended(self) -> None:
         self.scan_button.setEnabled(True)

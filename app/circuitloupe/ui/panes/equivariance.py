@@ -303,7 +303,7 @@ class EquivariancePane(Pane):
             from circuitloupe.core.stimuli import curve
 
             pixels = curve(30.0, 7.0, 28, width=2.5)
-        job = self.run_job(attention_job, pixels, name="attention maps", interactive=True,
+        job = self.run_job(attention_job, pixels, name="attention maps",
                            on_done=self._on_attention)
         self.progress.follow(job)
         return job

@@ -261,7 +261,7 @@ class FeatureVisPane(Pane):
             settings = self.settings()
         except UserError:
             return
-        self.run_job(lookup_job, units, settings, unit, name=f"featvis cache {unit}", interactive=True,
+        self.run_job(lookup_job, units, settings, unit, name=f"featvis cache {unit}",
                      on_done=lambda found, u=unit: self._on_lookup(u, found))
 
     def _on_lookup(self, unit: UnitRef, found) -> None:
@@ -356,7 +356,7 @@ class FeatureVisPane(Pane):
         unit = self.state.unit
         if unit is None:
             return
-        self.run_job(lookup_job, [], self.settings(), unit, name=f"featvis gallery {unit}", interactive=True,
+        self.run_job(lookup_job, [], self.settings(), unit, name=f"featvis gallery {unit}",
                      on_done=lambda found, u=unit: self._fill_gallery(u, found[1]))
 
     # ----- display -------------------------------------------------------------------------

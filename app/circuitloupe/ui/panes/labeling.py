@@ -479,7 +479,7 @@ class LabelingPane(Pane):
         if not is_session_model(model, info):
             self.reveal_image.setText(f"Load {info.model} ({info.weights_id}) to see the attribution.")
             return
-        self.run_job(attribution_job, str(self.session.path), item.relpath, item.y, item.x, interactive=True,
+        self.run_job(attribution_job, str(self.session.path), item.relpath, item.y, item.x,
                      name="labeling attribution", on_done=self._show_attribution)
 
     def _show_attribution(self, result: tuple[np.ndarray | None, np.ndarray]) -> None:

@@ -321,8 +321,8 @@ class WeightsPane(Pane):
         self._dirty[tab] = False
         getattr(self, f"_compute_{tab}")()
 
-    def _submit(self, key: str, fn, *args, on_done, on_failed=None, interactive: bool = True,
-                yields: bool = False, name: str = "") -> Job:
+    def _submit(self, key: str, fn, *args, on_done, on_failed=None, priority: str = "user",
+                name: str = "") -> Job:
         """Run ``fn`` as the pane's ``key`` job, cancelling the previous one of that key."""
         old = self._jobs.get(key)
         if old is not None and not old.done:
@@ -334,7 +334,7 @@ class WeightsPane(Pane):
                 job.sigFailed.connect(on_failed)
             self.progress.follow(job)
 
-        job = self.run_job(fn, *args, connect=connect, name=name or key, interactive=interactive, yields=yields)
+        job = self.run_job(fn, *args, connect=connect, name=name or key, priority=priority)
         self._jobs[key] = job
         return job
 
@@ -570,14 +570,8 @@ class WeightsPane(Pane):
     def _render_thumbnails(self, units: list[UnitRef]) -> None:
         missing = [u for u in dict.fromkeys(units) if u not in self._thumbs]
         if missing and self.render_thumbs.isChecked() and W.featurevis_available():
-            job = self._submit("thumbnails", thumbnails_job, missing, on_done=self._on_thumbnails, interactive=False,
-                               yields=True, name=f"feature vis thumbnails ({len(missing)})")
-            job.sigCancelled.connect(lambda: self._resume_thumbnails(job))
-
-    def _resume_thumbnails(self, job: Job) -> None:
-        """A render an interactive job pre-empted starts again once that job is through."""
-        if job.preempted:
-            QTimer.singleShot(0, self._render_shown)
+            self._submit("thumbnails", thumbnails_job, missing, on_done=self._on_thumbnails,
+                         priority="background", name=f"feature vis thumbnails ({len(missing)})")
 
     def _on_render_toggled(self, on: bool) -> None:
         if on:

@@ -65,16 +65,16 @@ class Pane(QWidget):
     def restore_project_state(self, data: dict[str, Any]) -> None:
         """Apply settings saved by :meth:`project_state` (unknown keys must be ignored)."""
 
-    def run_job(self, fn: Callable, *args: Any, name: str | None = None, interactive: bool = False,
+    def run_job(self, fn: Callable, *args: Any, name: str | None = None, priority: str = "user",
                 on_done: Callable[[Any], None] | None = None, connect: Callable[[Job], None] | None = None,
-                yields: bool = False, **kwargs: Any) -> Job:
+                **kwargs: Any) -> Job:
         """Submit ``fn(ctx, *args, **kwargs)``; failures go to the status bar and log.
 
         ``on_done(result)`` follows success; ``connect(job)`` may hook up any other signals (the
-        service starts a job only on the next event-loop turn, so nothing is missed). ``yields``
-        marks background work that interactive jobs pre-empt (see ``InferenceService.submit``).
+        service starts a job only on the next event-loop turn, so nothing is missed). ``priority`` is
+        "user" (someone waits for it) or "background" (paused for user jobs; see InferenceService).
         """
-        job = self.service.submit(fn, *args, name=name, interactive=interactive, yields=yields, **kwargs)
+        job = self.service.submit(fn, *args, name=name, priority=priority, **kwargs)
         if on_done is not None:
             job.sigFinished.connect(on_done)
         if connect is not None:

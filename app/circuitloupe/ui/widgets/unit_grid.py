@@ -74,10 +74,13 @@ class UnitGridModel(QAbstractListModel):
             self._changed(unit)
 
     def clear_thumbnails(self) -> None:
+        """Forget every thumbnail. Only the tiles' images change, never the rows: a bare
+        ``layoutChanged`` would leave the view's current index dangling (SIGSEGV on the next
+        ``setCurrentIndex``)."""
         self.thumbnails.clear()
         self.arrays.clear()
         self._requested.clear()
-        self.layoutChanged.emit()
+        self._changed_all(Qt.ItemDataRole.DecorationRole)
 
     def forget_requests(self, units: Iterable[UnitRef] | None = None) -> None:
         """Let units without thumbnails be asked for again (after a cancelled or failed render)."""
@@ -88,8 +91,11 @@ class UnitGridModel(QAbstractListModel):
 
     def set_marks(self, favourites: Iterable[UnitRef], annotated: Iterable[UnitRef]) -> None:
         self.favourites, self.annotated = set(favourites), set(annotated)
+        self._changed_all()  # every role: the filter may depend on the favourite mark
+
+    def _changed_all(self, *roles: int) -> None:
         if self.units:
-            self.dataChanged.emit(self.index(0), self.index(len(self.units) - 1))
+            self.dataChanged.emit(self.index(0), self.index(len(self.units) - 1), list(roles))
 
     def unit_at(self, row: int) -> UnitRef:
         return self.units[row]
