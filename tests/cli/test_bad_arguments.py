@@ -170,7 +170,7 @@ def test_every_value_is_validated():
 def test_hostile_values_are_one_line_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     parser = build_parser()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)  # main parses with the same parser, built once
+    monkeypatch.setattr(cli, "build_parser", lambda **_: parser)  # main parses with the same parser, built once
     files = Files(tmp_path)
     failures, refused, accepted = [], 0, 0
     for case in cases(files):
