@@ -64,11 +64,13 @@ def _spelling(f: dataclasses.Field) -> str:
 
 
 class RequestForm(QWidget):
-    """Controls for every command-line field of ``request_type``; positional fields first."""
+    """Controls for every command-line field of ``request_type``; positional fields first. Fields
+    named in ``hidden`` keep a control (set by the pane) but no visible row."""
 
     sigChanged = Signal()
 
-    def __init__(self, request_type: type[Request], parent: QWidget | None = None) -> None:
+    def __init__(self, request_type: type[Request], hidden: tuple[str, ...] = (),
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.request_type = request_type
         self.fields = [f for f in dataclasses.fields(request_type) if _ARG in f.metadata]
@@ -90,6 +92,7 @@ class RequestForm(QWidget):
             label = QLabel(f.name.replace("_", " "))
             label.setToolTip(tip)
             layout.addRow(label, row)
+            layout.setRowVisible(row, f.name not in hidden)
         self.error = QLabel("")
         self.error.setObjectName("form_error")
         self.error.setStyleSheet("color: #c0392b")
