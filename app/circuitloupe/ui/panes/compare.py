@@ -39,7 +39,7 @@ class ComparePane(TaskPane):
             self.other.addItem(entry.name)
             self.other.setItemData(self.other.count() - 1, entry.description, Qt.ItemDataRole.ToolTipRole)
         self.other.setToolTip("The model compared with the current one (loaded for the comparison only)")
-        self.form = RequestForm(CompareModelsRequest, hidden=HIDDEN)
+        self.form = RequestForm(CompareModelsRequest, hidden=HIDDEN, columns=3)
         self.other.currentTextChanged.connect(self._set_models)
         self.run_button.setText("Compare")
         self.run_button.setToolTip("Find the curve family of both models and match them")
@@ -57,6 +57,7 @@ class ComparePane(TaskPane):
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 110])  # the table is a few lines: most of the height for the figure
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)

@@ -87,7 +87,7 @@ class EditsPane(Pane):
         grid.addWidget(self.scale, 0, 3)
         grid.addWidget(self.add_button, 0, 4)
         grid.addWidget(self.list, 1, 0, 1, 5)
-        grid.addWidget(self.remove_button, 2, 0, 1, 2)
+        grid.addWidget(self.remove_button, 2, 0)
         grid.addWidget(self.apply_button, 2, 3)
         grid.addWidget(self.revert_button, 2, 4)
         grid.setColumnStretch(1, 1)

@@ -128,7 +128,7 @@ class ExperimentsPane(TaskPane):
         for name, (request_type, tip) in EXPERIMENTS.items():
             self.chooser.addItem(name)
             self.chooser.setItemData(self.chooser.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-            self.forms[name] = RequestForm(request_type)
+            self.forms[name] = RequestForm(request_type, columns=2)
             self.stack.addWidget(self.forms[name])
         self.chooser.setToolTip("The experiment to run (each is also a circuitloupe sub-command)")
         self.chooser.currentIndexChanged.connect(self.stack.setCurrentIndex)

@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from circuitloupe.core.errors import UserError
@@ -65,11 +65,12 @@ def _spelling(f: dataclasses.Field) -> str:
 
 class RequestForm(QWidget):
     """Controls for every command-line field of ``request_type``; positional fields first. Fields
-    named in ``hidden`` keep a control (set by the pane) but no visible row."""
+    named in ``hidden`` keep a control (set by the pane) but are not shown; ``columns`` pairs of
+    label and control share a row, to keep the form short."""
 
     sigChanged = Signal()
 
-    def __init__(self, request_type: type[Request], hidden: tuple[str, ...] = (),
+    def __init__(self, request_type: type[Request], hidden: tuple[str, ...] = (), columns: int = 1,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.request_type = request_type
@@ -78,8 +79,11 @@ class RequestForm(QWidget):
         self.types = typing.get_type_hints(request_type)
         arguments = cli_arguments(request_type.command)
         self.controls: dict[str, QWidget] = {}
-        layout = QFormLayout()
+        layout = QGridLayout()
         layout.setContentsMargins(0, 0, 0, 0)
+        for column in range(columns):
+            layout.setColumnStretch(2 * column + 1, 1)
+        shown = 0
         for f in self.fields:
             control = self._control(f, arguments.get(f.name))
             tip = _spelling(f) + (f": {arguments[f.name].help}" if f.name in arguments and arguments[f.name].help
@@ -89,10 +93,16 @@ class RequestForm(QWidget):
             row: QWidget = control
             if f.name in FOLDER_FIELDS and isinstance(control, QLineEdit):
                 row = self._with_browse(control)
+            if f.name in hidden:
+                row.setParent(self)
+                row.hide()
+                continue
             label = QLabel(f.name.replace("_", " "))
             label.setToolTip(tip)
-            layout.addRow(label, row)
-            layout.setRowVisible(row, f.name not in hidden)
+            position, column = divmod(shown, columns)
+            layout.addWidget(label, position, 2 * column)
+            layout.addWidget(row, position, 2 * column + 1)
+            shown += 1
         self.error = QLabel("")
         self.error.setObjectName("form_error")
         self.error.setStyleSheet("color: #c0392b")
