@@ -95,3 +95,21 @@ def test_edits_round_trip_through_the_project(qtbot, pane):
         other.restore_project_state(saved)
     assert other.rows() == pane.rows() and other.applied == pane.rows()
     assert pane.service.model is not original and "edited: conv4:2" in pane.service.model.weights_description
+
+
+def test_results_of_the_edited_model_offer_no_cli_command(qtbot, pane):
+    from circuitloupe.ui.panes.experiments import ExperimentsPane
+    from test_experiments_pane import run_pane
+
+    experiments = ExperimentsPane(pane.service, pane.state)
+    qtbot.addWidget(experiments)
+    experiments.set_task("outputs")
+    experiments.form.set_values({"unit": "conv3:5", "top": 3})
+    run_pane(qtbot, experiments)
+    assert experiments.cli_command().startswith("circuitloupe outputs conv3:5 --top 3 --model bundled")
+    pane.set_rows([EditRow("conv4:2", 0.0)])
+    swap(qtbot, pane, pane.apply_button)
+    assert experiments.form.values()["unit"] == "conv3:5"  # the same network: the options stay
+    experiments.result = None
+    run_pane(qtbot, experiments)
+    assert experiments.cli_command() is None and "edited model" in experiments.info.text()

@@ -33,6 +33,7 @@ class ComparePane(TaskPane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
+        self._spec: str | None = None
         self.other = QComboBox()
         self.other.setEditable(True)  # a custom model (file.py:factory) may be typed in
         for entry in zoo.entries():
@@ -70,7 +71,9 @@ class ComparePane(TaskPane):
             self._on_model(state.model)
 
     def _on_model(self, model) -> None:
-        self.other.setCurrentText(default_other(model.spec))
+        if model.spec != self._spec:  # keep the user's choice while the same network is open
+            self._spec = model.spec
+            self.other.setCurrentText(default_other(model.spec))
         self._set_models()
 
     def _set_models(self) -> None:

@@ -31,16 +31,26 @@ class EditRow:
         return f"{self.edit} × {self.scale:g}"
 
 
+#: In the weights id of an edited copy, before the edits.
+EDITED_MARK = ";edited:"
+
+
+def is_edited(weights_id: str) -> bool:
+    """Whether a model (or a result, by its ``weights_id``) has edits in force: no command line
+    reproduces it."""
+    return EDITED_MARK in weights_id
+
+
 def edit_model(original: LoadedModel, rows: list[EditRow]) -> LoadedModel:
     """A copy of ``original`` with ``rows`` in force. Its weights id names the edits, so caches
     (feature visualisations) never mix the edited network's pictures with the original's."""
     edits = [parse_edits(original, [row.edit], row.scale)[0] for row in rows]
     edited = edited_copy(original, edits)
-    edited.weights_id = f"{original.weights_id};edited:" + ",".join(f"{e}x{e.scale:g}" for e in edits)
+    edited.weights_id = original.weights_id + EDITED_MARK + ",".join(f"{e}x{e.scale:g}" for e in edits)
     return edited
 
 
-def _swap_model_job(ctx: JobContext, original: LoadedModel, rows: list[EditRow]) -> LoadedModel:
+def _make_current(ctx: JobContext, original: LoadedModel, rows: list[EditRow]) -> LoadedModel:
     """On the inference thread: make ``original`` with ``rows`` applied (or ``original`` itself
     when there are none) the service's model."""
     model = edit_model(original, rows) if rows else original
@@ -157,7 +167,7 @@ class EditsPane(Pane):
         if self._job is not None:
             self._job.cancel()
         self.status.setText("applying edits…" if rows else "reverting to the original model…")
-        self._job = self.run_job(_swap_model_job, self.original, rows, name="apply edits" if rows else "revert edits",
+        self._job = self.run_job(_make_current, self.original, rows, name="apply edits" if rows else "revert edits",
                                  interactive=True, on_done=lambda model: self._on_swapped(model, rows))
         for signal in (self._job.sigFailed, self._job.sigCancelled):
             signal.connect(self._on_failed)

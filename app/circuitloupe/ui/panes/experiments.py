@@ -14,6 +14,7 @@ from circuitloupe import tasks
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.tasks import AblateRequest, FactorsRequest, HandwrittenRequest, OutputsRequest, Request, Result
+from circuitloupe.ui.panes.edits import is_edited
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -99,6 +100,8 @@ class TaskPane(Pane):
         self._image = result.figure(1.0)
         self.view.set_image(self._image)
         self.info.setText(self.describe(result))
+        if is_edited(result.weights_id):
+            self.info.setText(f"{self.info.text()} (on the edited model: no CLI command reproduces it)")
 
     def describe(self, result: Result) -> str:
         return f"{result.request.command} on {result.model_spec}: done"
@@ -109,7 +112,8 @@ class TaskPane(Pane):
         return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
 
     def cli_command(self) -> str | None:
-        if self.result is None:
+        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
+        if self.result is None or is_edited(self.result.weights_id):
             return None
         return tasks.command_line(self.result.request, self.model_args(), {"out": "FIG.png"})
 
@@ -122,6 +126,7 @@ class ExperimentsPane(TaskPane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
+        self._spec: str | None = None
         self.chooser = QComboBox()
         self.forms: dict[str, RequestForm] = {}
         self.stack = QStackedWidget()
@@ -171,6 +176,9 @@ class ExperimentsPane(TaskPane):
         return self.form.request()
 
     def _on_model(self, model: LoadedModel) -> None:
+        if model.spec == self._spec:  # the same network (e.g. with edits): keep the user's options
+            return
+        self._spec = model.spec
         layer, earlier = curve_layers(model)
         folder = self.state.folder or ""
         self.forms["handwritten"].set_values({"layer": layer, "earlier": earlier, "images": folder})
