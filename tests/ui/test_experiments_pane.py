@@ -98,3 +98,15 @@ def test_task_and_options_round_trip_through_the_project(qtbot, pane, tmp_path):
     other.restore_project_state(saved)
     assert other.task == "factors" and other.form.request() == pane.form.request()
     assert other.form.values()["to"] == "conv3"
+
+
+def test_cancel_keeps_the_pane_usable(qtbot, pane, tmp_path):
+    folder = str(make_plain_folder(tmp_path / "images", 2))
+    pane.set_task("factors")
+    pane.form.set_values({"layer": "conv3", "folder": folder, "k": 2, "steps": 10_000, "size": 64})
+    pane.run_button.click()
+    job = pane._job
+    with qtbot.waitSignal(job.sigCancelled, timeout=60_000):
+        qtbot.waitUntil(lambda: pane.progress.rate.text() == "running", timeout=30_000)
+        pane.progress.cancel_button.click()
+    assert pane.result is None and pane.run_button.isEnabled() and "stopped" in pane.info.text()
