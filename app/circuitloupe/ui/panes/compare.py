@@ -49,6 +49,8 @@ class ComparePane(TaskPane):
         self.table.setFont(QFont("monospace", 8))
         self.table.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.table.setPlaceholderText("families, coverage and matches")
+        self.table.setToolTip("Each model's curve family and the 45° sectors it covers (#), and how many of its "
+                              "units match a unit of the other model (as compare-models prints)")
         top = QHBoxLayout()
         top.addWidget(QLabel("Compare with"))
         top.addWidget(self.other, 1)

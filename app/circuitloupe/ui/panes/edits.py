@@ -77,10 +77,12 @@ class EditsPane(Pane):
         self.scale = spin_box(-1000.0, 1000.0, 0.0, "Factor for the edit: 0 ablates, 0.5 halves, -1 flips the sign",
                               step=0.1)
         self.add_button = QPushButton("Add")
+        self.add_button.setToolTip("Add the edit(s) in the field to the list with this factor (Enter)")
         self.add_button.clicked.connect(self.add)
         self.list = QListWidget()
         self.list.setToolTip("Edits to apply; select one and press Remove (or Delete)")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected edits from the list (press Apply to use the new list)")
         self.remove_button.clicked.connect(self.remove)
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Make a copy of the original model with these edits the model of every pane")
