@@ -56,3 +56,14 @@ def test_options_round_trip_through_the_project(qtbot, pane):
     assert other.other.currentText() == "efficientnet_lite2"
     assert other.form.request() == pane.form.request()
     assert other.form.request().orientations == 24
+
+
+def test_no_cli_command_when_the_current_model_has_other_weights(qtbot, pane):
+    random = load_model("bundled", "random:3")
+    pane.service.model = random
+    pane.state.set_model(random)
+    pane.other.setCurrentText("bundled")
+    pane.form.set_values({"layers": ("conv4", "conv4"), "orientations": 12, "radii": 1, "top": 2})
+    result = run_pane(qtbot, pane)
+    assert result.request.models == ("bundled", "bundled")
+    assert pane.cli_command() is None  # compare-models would load the default weights

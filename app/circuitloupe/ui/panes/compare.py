@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QS
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import zoo
 from circuitloupe.tasks import CompareModelsRequest, Request, Result
+from circuitloupe.ui.panes.edits import is_edited
 from circuitloupe.ui.panes.experiments import TaskPane
 from circuitloupe.ui.widgets.request_form import RequestForm, request_from_argv
 
@@ -87,6 +88,14 @@ class ComparePane(TaskPane):
             self.info.setText("open a model first")
             return None
         return self.form.request()
+
+    def cli_command(self) -> str | None:
+        # compare-models loads each model with its default weights, as the current one was only
+        # when it has no --weights of its own.
+        model = self.state.model
+        if model is None or model.weights_spec is not None or is_edited(model.weights_id):
+            return None
+        return super().cli_command()
 
     def model_args(self) -> list[str]:
         return []  # the request names its models
