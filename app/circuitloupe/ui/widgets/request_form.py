@@ -15,14 +15,12 @@ import functools
 import typing
 from typing import Any
 
-from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks.base import Request, is_many
+from circuitloupe.tasks.base import _ARG, Request, is_many  # _ARG: the metadata key of a field's CLI spelling
 
-_ARG = "circuitloupe.arg"
 INT_RANGE, FLOAT_RANGE = (0, 100_000), (-1000.0, 1000.0)  # when the CLI gives no bounds
 #: Field names whose value is a folder to read: they get a Browse… button.
 FOLDER_FIELDS = ("images", "folder")
@@ -67,8 +65,6 @@ class RequestForm(QWidget):
     """Controls for every command-line field of ``request_type``; positional fields first. Fields
     named in ``hidden`` keep a control (set by the pane) but are not shown; ``columns`` pairs of
     label and control share a row, to keep the form short."""
-
-    sigChanged = Signal()
 
     def __init__(self, request_type: type[Request], hidden: tuple[str, ...] = (), columns: int = 1,
                  parent: QWidget | None = None) -> None:
@@ -123,11 +119,9 @@ class RequestForm(QWidget):
             if is_many(f):
                 control.setPlaceholderText("space-separated, as on the command line" if _positional(f)
                                            else "comma-separated")
-            control.textChanged.connect(self.sigChanged)
             return control
         if kind is bool:
             control = QCheckBox()
-            control.toggled.connect(self.sigChanged)
             return control
         if kind is int:
             control = QSpinBox()
@@ -139,7 +133,6 @@ class RequestForm(QWidget):
             control.setDecimals(3)
             control.setRange(float(low), float(high))
             control.setSingleStep(0.05 if high - low <= 2 else 1.0)
-        control.valueChanged.connect(self.sigChanged)
         return control
 
     def _with_browse(self, edit: QLineEdit) -> QWidget:
