@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import typing
 from typing import Any
 
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayo
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from circuitloupe.core.errors import UserError
-from circuitloupe.tasks.base import _ARG, Request, is_many  # _ARG: the metadata key of a field's CLI spelling
+from circuitloupe.tasks.base import _ARG, Request  # _ARG: the metadata key of a field's CLI spelling
 
 INT_RANGE, FLOAT_RANGE = (0, 100_000), (-1000.0, 1000.0)  # when the CLI gives no bounds
 #: Field names whose value is a folder to read: they get a Browse… button.
@@ -45,6 +46,19 @@ def cli_arguments(command: str) -> dict[str, Any]:
 
 def _positional(f: dataclasses.Field) -> bool:
     return f.metadata[_ARG].flag is None
+
+
+def _many(f: dataclasses.Field) -> bool:
+    """Whether the field holds several values (a tuple)."""
+    return f.metadata[_ARG].many
+
+
+def _value_type(hint: Any) -> Any:
+    """``int`` for ``int`` and ``int | None``; None for anything that is not one plain type."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        kinds = [a for a in typing.get_args(hint) if a is not type(None)]
+        return kinds[0] if len(kinds) == 1 else None
+    return hint
 
 
 def _split(f: dataclasses.Field, text: str) -> tuple[str, ...]:
@@ -112,17 +126,16 @@ class RequestForm(QWidget):
 
     # ------------------------------------------------------------------ controls
     def _control(self, f: dataclasses.Field, action: Any) -> QWidget:
-        kind = self.types.get(f.name)
+        kind = _value_type(self.types.get(f.name))
         bounds = (getattr(action, "type", None) and getattr(action.type, "lo", None) is not None)
-        if is_many(f) or kind is str or kind is None:
+        if _many(f) or kind not in (bool, int, float):
             control = QLineEdit()
-            if is_many(f):
+            if _many(f):
                 control.setPlaceholderText("space-separated, as on the command line" if _positional(f)
                                            else "comma-separated")
             return control
         if kind is bool:
-            control = QCheckBox()
-            return control
+            return QCheckBox()
         if kind is int:
             control = QSpinBox()
             low, high = (action.type.lo, action.type.hi) if bounds else INT_RANGE
@@ -169,7 +182,10 @@ class RequestForm(QWidget):
             control = self.controls[f.name]
             if isinstance(control, QLineEdit):
                 text = control.text().strip()
-                values[f.name] = _split(f, text) if is_many(f) else text
+                if not text and f.default is None:  # an optional value left out
+                    values[f.name] = None
+                else:
+                    values[f.name] = _split(f, text) if _many(f) else text
             elif isinstance(control, QCheckBox):
                 values[f.name] = control.isChecked()
             else:
