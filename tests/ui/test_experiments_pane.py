@@ -106,7 +106,8 @@ def test_cancel_keeps_the_pane_usable(qtbot, pane, tmp_path):
     pane.form.set_values({"layer": "conv3", "folder": folder, "k": 2, "steps": 10_000, "size": 64})
     pane.run_button.click()
     job = pane._job
+    with qtbot.waitSignal(job.sigStarted, timeout=30_000):
+        pass
     with qtbot.waitSignal(job.sigCancelled, timeout=60_000):
-        qtbot.waitUntil(lambda: pane.progress.rate.text() == "running", timeout=30_000)
         pane.progress.cancel_button.click()
     assert pane.result is None and pane.run_button.isEnabled() and "stopped" in pane.info.text()
