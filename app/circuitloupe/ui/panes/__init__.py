@@ -16,6 +16,9 @@ PANE_CLASSES = (
     "tuning:TuningPane",
     "curve_finder:CurveFinderPane",
     "labeling:LabelingPane",
+    "experiments:ExperimentsPane",
+    "compare:ComparePane",
+    "edits:EditsPane",
     "log:LogPane",
     "notes:NotesPane",
 )
