@@ -22,6 +22,8 @@ from circuitloupe.core import weights as W
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
+from circuitloupe.tasks.circuit import compact_units
+from circuitloupe.tasks.expanded import resolve_method
 from circuitloupe.service import Job, JobContext
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
@@ -47,8 +49,7 @@ def rotated_job(ctx: JobContext, layer: str) -> dict[str, Any]:
 def expanded_job(ctx: JobContext, unit: UnitRef, src: str, k: int, method: str) -> dict[str, Any]:
     """Top-``k`` input units of ``unit`` from ``src`` with kernels, and cached thumbnails."""
     model = ctx.model
-    if method == "auto":
-        method = "product" if W.bottleneck_applies(model, unit, src) else "gradient"
+    method = resolve_method(model, unit, src, method)
     weights = W.expanded_weights(model, unit, src, method=method)
     ranked = W.ranked_kernels(weights, model.catalogue.layer(src).name, k)
     units = [u for u, _, _ in ranked]
@@ -270,7 +271,7 @@ class WeightsPane(Pane):
             combo.blockSignals(True)
             combo.clear()
             for name, units in presets.items():
-                combo.addItem(f"{name}: {_compact(units)}", _compact(units))
+                combo.addItem(f"{name}: {compact_units(' '.join(units))}", compact_units(" ".join(units)))
             combo.blockSignals(False)
         from circuitloupe.core.models import inceptionv1 as iv1
 
@@ -619,8 +620,8 @@ class WeightsPane(Pane):
                     f"--top {len(self.expanded['ranked'])} --method {self.expanded['method']} --out expanded.png")
         if tab == 2 and self.circuit is not None:
             magnitude = " --magnitude" if self.magnitude.isChecked() else ""
-            return (f"circuitloupe circuit {_compact([str(u) for u in self.circuit['src']])} "
-                    f"{_compact([str(u) for u in self.circuit['dst']])} {spec}{magnitude} --out circuit.png")
+            return (f"circuitloupe circuit {compact_units(' '.join(map(str, self.circuit['src'])))} "
+                    f"{compact_units(' '.join(map(str, self.circuit['dst'])))} {spec}{magnitude} --out circuit.png")
         if tab == 3 and self.rotated is not None:
             channel = self.rotated_input.currentData()
             inputs = "" if channel is None else f" --input-channel {channel}"
@@ -651,17 +652,3 @@ class WeightsPane(Pane):
             if isinstance(data.get(key), str) and data[key]:
                 combo.setEditText(data[key])
         self._mark_all()
-
-
-def _compact(units: list[str]) -> str:
-    """``['mixed3a:81', 'mixed3a:147', 'mixed3b:1']`` -> ``'mixed3a:81,147 mixed3b:1'``."""
-    parts: list[str] = []
-    layer = None
-    for text in units:
-        ref = UnitRef.parse(text)
-        if ref.layer == layer:
-            parts[-1] += f",{ref.channel}"
-        else:
-            parts.append(str(ref))
-            layer = ref.layer
-    return " ".join(parts)
