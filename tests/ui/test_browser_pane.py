@@ -175,7 +175,9 @@ def test_a_click_stops_a_running_thumbnail_render(qtbot, service, inception, mon
     pane.state.set_unit("mixed3b:379")  # the unit card's job must not wait for the render
     qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379), timeout=30_000)
     qtbot.waitUntil(lambda: len(renders) > first, timeout=30_000)  # and the render resumed afterwards
-    assert renders[-1] == renders[first - 1] and pane._thumb_job.paused >= 1  # the same batch, resumed
+    resumed, paused = renders[-1], renders[first - 1]
+    assert resumed == paused[:len(resumed)] and len(resumed) == len(paused) // 2  # the same units, half a batch
+    assert pane._thumb_job.paused >= 1
     pane.auto_render.setChecked(False)
     qtbot.waitUntil(lambda: pane._thumb_job is None or pane._thumb_job.done, timeout=30_000)
 

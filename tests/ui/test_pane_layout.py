@@ -10,8 +10,7 @@ from PySide6.QtWidgets import QAbstractButton, QWidget
 from circuitloupe.ui.main_window import MainWindow
 from circuitloupe.ui.panes import pane_classes
 
-PANES = [pytest.param(cls.object_name, marks=pytest.mark.xfail(reason="labeling pane: fixed on the labeling branch"))
-         if cls.object_name == "labeling" else cls.object_name for cls in pane_classes()]
+PANES = [cls.object_name for cls in pane_classes()]
 
 
 def clipped_buttons(pane: QWidget) -> list[str]:

@@ -121,7 +121,7 @@ SESSION_SCRIPT = textwrap.dedent('''
     labeling = loupe.pane("labeling")
     labeling.open_session(os.environ["LOUPE_SESSION"])
     for n in range(5):
-        loupe.wait_until(lambda: labeling._current_item() is not None, timeout=30, what="an item to label")
+        loupe.wait_until(lambda: labeling.controller.current is not None, timeout=30, what="an item to label")
         QTest.keyClick(labeling, Qt.Key.Key_1)
         loupe.process(0.1)
     print("LABELLED FIVE", flush=True)

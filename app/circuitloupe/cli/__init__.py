@@ -13,7 +13,7 @@ import sys
 
 from circuitloupe import __version__
 from circuitloupe.cli import types
-from circuitloupe.cli.common import Parser, add_device_argument, data_on_stdout, one_line, quiet_broken_pipe
+from circuitloupe.cli.console import Parser, add_device_argument, data_on_stdout, one_line, quiet_broken_pipe
 from circuitloupe.core.errors import UserError
 
 COMMAND_MODULES = (

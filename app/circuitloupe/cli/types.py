@@ -87,11 +87,13 @@ _DEVICE = re.compile(r"(auto|cpu|mps|cuda(:\d{1,2})?)")
 
 def device(value: str) -> str:
     """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, and present on this machine."""
-    import torch
-
     name = value.strip().lower()
     if not _DEVICE.fullmatch(name):
         raise ArgumentTypeError(f"'{value}' is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if name in ("auto", "cpu"):  # nothing to check, and no torch to import (the app starts without it)
+        return name
+    import torch
+
     if name.startswith("cuda"):
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:

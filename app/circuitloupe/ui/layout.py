@@ -2,8 +2,9 @@
 
 Columns of tabbed docks, each pane tall enough to use (no pane opens as a 60 px strip):
 
-* 1366x768 and smaller: a left column (Browser, Activations, Dataset) and a right column with the
-  analysis panes; Log and Notes in a short strip under the left column.
+* 1366x768 and smaller: a left column (Browser, Activations, Dataset, and the Experiments, Compare
+  and Edits panes) and a right column with the analysis panes; Log and Notes in a short strip
+  under the left column.
 * The same at 1920x1080, with more room in each column (the Feature visualisation and Labeling
   panes need about 930 and 600 px, so three columns only from 2300 px: a middle column with
   Feature visualisation, Weights, Attribution, Tuning and a right one with Labeling, Equivariance,
@@ -24,12 +25,12 @@ WIDE = 2300  # window widths from here get three columns
 
 # (area, panes tabbed together, share of the window width); the first pane of a group is raised
 NARROW_GROUPS = (
-    (LEFT, ("browser", "activations", "dataset"), 0.40),
+    (LEFT, ("browser", "activations", "dataset", "experiments", "compare", "edits"), 0.40),
     (RIGHT, ("featurevis", "weights", "attribution", "tuning", "labeling", "equivariance", "curve_finder"), 0.60),
     (LEFT, ("log", "notes"), 0.40),
 )
 WIDE_GROUPS = (
-    (LEFT, ("browser", "activations", "dataset"), 0.30),
+    (LEFT, ("browser", "activations", "dataset", "experiments", "compare", "edits"), 0.30),
     (RIGHT, ("featurevis", "weights", "attribution", "tuning"), 0.40),
     (RIGHT, ("labeling", "equivariance", "curve_finder"), 0.30),
     (LEFT, ("log", "notes"), 0.30),

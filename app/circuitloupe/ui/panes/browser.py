@@ -40,16 +40,26 @@ CARD_K = 6
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
-def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool,
-                  batch_size: int = THUMB_BATCH) -> dict[UnitRef, np.ndarray]:
+def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool, memo: dict | None = None,
+                  size: list[int] | None = None) -> dict[UnitRef, np.ndarray]:
     """Cached thumbnails of ``units`` at once (as a progress preview), then, when ``render``,
-    the missing ones rendered in batches of ``batch_size``, each batch previewed as it lands."""
-    found = W.cached_thumbnails(ctx.model, units)
+    the missing ones rendered in batches, each batch previewed as it lands.
+
+    A paused background job starts again after the user's job. ``memo`` (one per job) keeps the
+    thumbnails it rendered and how often it started; ``size`` holds the batch size the pane shares
+    between its jobs, halved at each restart (down to one unit) and doubled after each batch that
+    lands, so renders still land between clicks that come faster than a whole batch."""
+    memo = memo if memo is not None else {}
+    size = size if size is not None else [THUMB_BATCH]
+    found = {**W.cached_thumbnails(ctx.model, units), **memo.setdefault("rendered", {})}
     ctx.progress(0, 1, {"thumbnails": dict(found)})
     missing = [u for u in units if u not in found]
     if not render or not missing or not W.featurevis_available():
         return found
-    batches = [missing[i:i + batch_size] for i in range(0, len(missing), batch_size)]
+    if memo.get("starts"):
+        size[0] = max(1, size[0] // 2)
+    memo["starts"] = memo.get("starts", 0) + 1
+    batches = [missing[i:i + size[0]] for i in range(0, len(missing), size[0])]
     total = len(batches) * THUMB_STEPS
     for b, batch in enumerate(batches):
         check_stop(ctx.should_stop)
@@ -58,6 +68,8 @@ def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool,
             ctx.model, batch, size=THUMB_SIZE, steps=THUMB_STEPS, should_stop=ctx.should_stop,
             progress=lambda step, _total, _preview=None, done=done: ctx.progress(done + step, total, None))
         found.update(new)
+        memo["rendered"].update(new)
+        size[0] = min(THUMB_BATCH, size[0] * 2)
         ctx.progress(done + THUMB_STEPS, total, {"thumbnails": new})
     return found
 
@@ -112,6 +124,7 @@ class BrowserPane(Pane):
         self.listing: tuple[str, Any] | None = None  # ("layer", name) | ("units", (title, [UnitRef]))
         self.card: dict[str, Any] | None = None
         self._pending: list[UnitRef] = []
+        self._thumb_batch = [THUMB_BATCH]  # render batch size, shared by the thumbnail jobs (see thumbnail_job)
         self._thumb_job: Job | None = None
         self._card_job: Job | None = None
         self._render_job: Job | None = None  # the card's Render button
@@ -552,7 +565,7 @@ class BrowserPane(Pane):
                 self.progress.follow(job, part=part)
 
         # background: a user job from any pane pauses the batch, which resumes after it
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, connect=connect,
+        self._thumb_job = self.run_job(thumbnail_job, batch, render, {}, self._thumb_batch, connect=connect,
                                        priority="background", name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:

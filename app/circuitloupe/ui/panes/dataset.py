@@ -23,6 +23,7 @@ from circuitloupe.core.dataset import (ScanSettings, UnitReport, expected_value_
 from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR, report_figure
 from circuitloupe.service import JobContext
 from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
@@ -118,19 +119,18 @@ class DatasetPane(Pane):
             self.tabs.addTab(widget, name)
         self.tabs.currentChanged.connect(lambda index: self.log_y.setVisible(index == 0))
 
-        controls = QHBoxLayout()
+        controls = QHBoxLayout()  # the folder and Scan on one line, the options wrap below
         controls.addWidget(QLabel("Folder"))
         controls.addWidget(self.folder, 1)
         controls.addWidget(browse)
-        controls.addWidget(self.size)
-        controls.addWidget(QLabel("workers"))
-        controls.addWidget(self.workers)
-        controls.addWidget(self.whole_layer)
-        controls.addWidget(self.k)
         controls.addWidget(self.scan_button)
+        options = FlowLayout()
+        for label, widget in (("", self.size), ("workers", self.workers), ("", self.whole_layer), ("", self.k)):
+            options.addWidget(labelled(label, widget) if label else widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
+        layout.addLayout(options)
         layout.addWidget(self.progress)
         status_row = QHBoxLayout()  # log y above the tabs: a short dock keeps it in sight
         status_row.addWidget(self.status, 1)
