@@ -141,11 +141,15 @@ def handwritten(model: LoadedModel, layer: str, earlier: str, units: int = 8, mi
     spliced = model_copy(model, f"{units} hand-written curve units in {layer}")
     for unit, theta in zip(replaced, designed):
         check_stop(should_stop)
-        edge = find_edge(spliced, EdgeEdit(UnitRef(earlier, source), unit))
+        try:
+            edge = find_edge(spliced, EdgeEdit(UnitRef(earlier, source), unit))
+        except UserError:
+            edge = None
+        if edge is None or not 0 <= edge.in_index - source <= edge.module.weight.shape[1] - len(phis):
+            raise UserError(f"{layer}'s units do not read every unit of {earlier} through one convolution (a "
+                            "depthwise layer reads one channel per unit); pick a layer that combines them")
         offset = edge.in_index - source
         weight = edge.module.weight
-        if offset < 0 or offset + len(phis) > weight.shape[1]:
-            raise UserError(f"{layer} does not read all of {earlier} in one convolution")
         kernel = np.zeros(tuple(weight.shape[1:]), dtype=np.float32)
         kernel[offset:offset + len(phis)] = arc_template(theta, phis, weights, tuple(weight.shape[2:]))
         with torch.no_grad():
