@@ -7,9 +7,8 @@ import os
 
 from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (ProgressBar, add_device_argument, add_model_arguments, add_scale_argument, open_model,
-                                     write_json)
-from circuitloupe.core.errors import UserError
+from circuitloupe.cli.common import (add_device_argument, add_model_arguments, add_scale_argument, open_model,
+                                     require_output, run_task, write_json, write_outputs)
 from circuitloupe.tasks import AtlasBuildRequest, AtlasExportRequest, AtlasQueryRequest, TaskContext
 
 
@@ -92,12 +91,7 @@ def run_build(args: argparse.Namespace) -> int:
 
         if torch.cuda.is_available():  # one GPU per process: "cuda" then means this rank's
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    model = open_model(args)
-    bar = ProgressBar("atlas", unit="img")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
+    result = run_task(open_model(args), request, "atlas", unit="img")
     if result.rank == 0:
         report = result.report
         rate = f" ({report.images_per_second:.1f} images/s)" if report.processed else ""
@@ -111,25 +105,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_query(args: argparse.Namespace) -> int:
-    if not args.json and not args.out:
-        raise UserError("give --json J, --out PNG or both")
+    require_output(args)
     request = AtlasQueryRequest.from_args(args)
-    model = _atlas_model(args) if args.out else None
-    result = tasks.run(TaskContext(model), request)
-    if args.out:
-        result.save(args.out, args.scale)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, tasks.run(TaskContext(_atlas_model(args) if args.out else None), request))
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     request = AtlasExportRequest.from_args(args)
-    model = _atlas_model(args)
-    bar = ProgressBar("export", unit="unit")
-    try:
-        result = tasks.run(TaskContext(model, bar), request)
-    finally:
-        bar.close()
-    print(result.index)
+    print(run_task(_atlas_model(args), request, "export", unit="unit").index)
     return 0

@@ -76,13 +76,25 @@ class EdgeWeights:
     out_index: int
 
 
-def model_copy(model: LoadedModel, description: str) -> LoadedModel:
+#: In the weights id of an edited copy, before what was edited.
+EDITED_MARK = ";edited:"
+
+
+def is_edited(weights_id: str) -> bool:
+    """Whether a model (or a result, by its ``weights_id``) is an edited copy: no command line
+    reproduces it."""
+    return EDITED_MARK in weights_id
+
+
+def model_copy(model: LoadedModel, description: str, edits: str) -> LoadedModel:
     """A deep copy of ``model`` (its own network and hook points) to edit; ``description`` is
-    added to its weights description."""
+    added to its weights description and ``edits`` to its weights id, so caches (feature
+    visualisations, thumbnails) never mix the copy's pictures with the original's."""
     net = copy.deepcopy(model.net)
     names = {module: name for name, module in model.net.named_modules()}
     points = {layer: net.get_submodule(names[module]) for layer, module in model.hook_points.items()}
     edited = replace(model, net=net, hook_points=points, extras={**model.extras},
+                     weights_id=model.weights_id + EDITED_MARK + edits,
                      weights_description=f"{model.weights_description}, {description}")
     edited.__dict__["catalogue"] = model.catalogue  # same layers and shapes; no new probe pass
     return edited
@@ -90,7 +102,7 @@ def model_copy(model: LoadedModel, description: str) -> LoadedModel:
 
 def edited_copy(model: LoadedModel, edits: Sequence[Edit]) -> LoadedModel:
     """A copy of ``model`` with ``edits`` in force (hooks for units, weight changes for edges)."""
-    edited = model_copy(model, f"edited: {', '.join(map(str, edits))}")
+    edited = model_copy(model, f"edited: {', '.join(map(str, edits))}", ",".join(f"{e}x{e.scale:g}" for e in edits))
     for edit in edits:
         if isinstance(edit, UnitEdit):
             _scale_channel(edited.hook_points[edit.unit.layer], edit.unit.channel, edit.scale)

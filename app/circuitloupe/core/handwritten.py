@@ -138,7 +138,7 @@ def handwritten(model: LoadedModel, layer: str, earlier: str, units: int = 8, mi
     designed = [k * 360.0 / units for k in range(units)]
     replaced, original_tunings = _replaced_units(model, layer, designed, should_stop)
     source = int(np.argmax(weights))
-    spliced = model_copy(model, f"{units} hand-written curve units in {layer}")
+    spliced = model_copy(model, f"{units} hand-written curve units in {layer}", f"handwritten:{layer}x{units}")
     for unit, theta in zip(replaced, designed):
         check_stop(should_stop)
         try:

@@ -4,6 +4,7 @@ curves (``curves``) drive a unit on an image."""
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,12 @@ class AttributeRequest(Request):
 
 
 @dataclass
-class _AttributeResult(Result):
+class _AttributeResult(Result, ABC):
     """Shared by the three kinds: ``array()`` is what ``save("x.npy")`` writes."""
 
+    @abstractmethod
     def array(self) -> np.ndarray:
-        raise NotImplementedError
+        """The attribution as one array."""
 
 
     def save(self, path: str | Path, scale: float = 1.0) -> Path:

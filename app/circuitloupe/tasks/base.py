@@ -171,7 +171,8 @@ class Result:
     weights_id: str
 
     def figure(self, scale: float = 1.0) -> Image.Image:
-        raise NotImplementedError(f"{type(self).__name__} has no figure")
+        """The Result's figure; Results that are only numbers (a whole-layer scan) have none."""
+        raise UserError(f"this {self.request.command} result has no figure; save its numbers as .json")
 
     def data(self) -> dict[str, Any]:
         """The analysis's own JSON fields (without model and request)."""

@@ -1,4 +1,8 @@
-"""The main window: model picker, unit picker, dock panes, projects, themes, menus, status bar."""
+"""The main window: model picker, unit picker, dock panes, projects, themes, menus, status bar.
+
+Over 600 lines: the window still holds project/autosave and model loading beside the
+layout; splitting them into controllers is the part of issue 15 left to do.
+"""
 
 from __future__ import annotations
 

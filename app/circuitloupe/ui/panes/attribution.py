@@ -3,6 +3,9 @@ overlay), which earlier units do (w * x, ranked), and a curve family's curve map
 
 All work runs on the inference service with progress and Cancel; the figures exported are the
 ones ``circuitloupe attribute`` writes.
+
+Over 600 lines: three tabs (pixels, earlier units, curve extraction) share the pane's target
+and image handling; a split per tab waits for the panes' move onto the tasks layer (issue 15).
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ on screen, in the background, at low resolution. Notes, tags, favourites and fam
 per model in the user's data folder (:mod:`circuitloupe.core.annotations`); the pane watches that
 folder and redraws when another writer (the curve finder or equivariance pane, ``circuitloupe
 find-curves --save-family``, another window) changes the model's file.
+
+Over 600 lines: the layer tree, unit grid, thumbnail scheduling and unit card live together;
+the card is the piece to split out next (issue 15).
 """
 
 from __future__ import annotations

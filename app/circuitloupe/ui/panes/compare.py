@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QS
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import zoo
 from circuitloupe.tasks import CompareModelsRequest, Request, Result
-from circuitloupe.ui.panes.edits import is_edited
+from circuitloupe.core.ablation import is_edited
 from circuitloupe.ui.panes.experiments import TaskPane
 from circuitloupe.ui.widgets.request_form import RequestForm, request_from_argv
 

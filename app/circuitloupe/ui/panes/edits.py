@@ -31,23 +31,9 @@ class EditRow:
         return f"{self.edit} × {self.scale:g}"
 
 
-#: In the weights id of an edited copy, before the edits.
-EDITED_MARK = ";edited:"
-
-
-def is_edited(weights_id: str) -> bool:
-    """Whether a model (or a result, by its ``weights_id``) has edits in force: no command line
-    reproduces it."""
-    return EDITED_MARK in weights_id
-
-
 def edit_model(original: LoadedModel, rows: list[EditRow]) -> LoadedModel:
-    """A copy of ``original`` with ``rows`` in force. Its weights id names the edits, so caches
-    (feature visualisations) never mix the edited network's pictures with the original's."""
-    edits = [parse_edits(original, [row.edit], row.scale)[0] for row in rows]
-    edited = edited_copy(original, edits)
-    edited.weights_id = original.weights_id + EDITED_MARK + ",".join(f"{e}x{e.scale:g}" for e in edits)
-    return edited
+    """A copy of ``original`` with ``rows`` in force (its weights id names the edits)."""
+    return edited_copy(original, [parse_edits(original, [row.edit], row.scale)[0] for row in rows])
 
 
 def _make_current(ctx: JobContext, original: LoadedModel, rows: list[EditRow]) -> LoadedModel:

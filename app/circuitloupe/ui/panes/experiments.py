@@ -4,7 +4,7 @@ CLI writes, and "Copy as CLI command" is the Request's own command line."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PIL import Image
 from PySide6.QtCore import Qt
@@ -14,7 +14,7 @@ from circuitloupe import tasks
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.tasks import AblateRequest, FactorsRequest, HandwrittenRequest, OutputsRequest, Request, Result
-from circuitloupe.ui.panes.edits import is_edited
+from circuitloupe.core.ablation import is_edited
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -41,9 +41,11 @@ def curve_layers(model: LoadedModel) -> tuple[str, str]:
 
 class TaskPane(Pane):
     """A pane that runs one Request at a time and shows its Result's figure (shared by the
-    Experiments and Compare panes)."""
+    Experiments and Compare panes). Subclasses define ``build_request()``: the Request their
+    controls describe, or None (the reason shown) when they describe none."""
 
     empty_text = ""
+    build_request: Callable[[], Request | None]
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
@@ -57,9 +59,6 @@ class TaskPane(Pane):
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def build_request(self) -> Request | None:
-        raise NotImplementedError
 
     def model_args(self) -> list[str]:
         return tasks.model_arguments(self.state.model) if self.state.model is not None else []

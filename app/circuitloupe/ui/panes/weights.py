@@ -5,6 +5,9 @@ Each tab shows the very figure ``circuitloupe weights / expanded / circuit`` wri
 heatmap cell shows its number, clicking a unit's thumbnail makes it the current unit. Work runs
 on the inference service; feature-visualisation thumbnails are rendered afterwards, in the
 background, and fill in the stand-ins.
+
+Over 600 lines: four tabs (first layer, expanded, circuit, rotated) in one pane; a split per
+tab waits for the panes' move onto the tasks layer (issue 15).
 """
 
 from __future__ import annotations
