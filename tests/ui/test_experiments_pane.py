@@ -4,17 +4,14 @@ figure that its "Copy as CLI command" writes; the chosen task and options live i
 from __future__ import annotations
 
 import json
-import shlex
 
 import pytest
 
-from circuitloupe.cli import main
-from circuitloupe.core.figures import save_png
 from circuitloupe.core.models import load_model
 from circuitloupe.service import InferenceService
-from circuitloupe.tasks.base import jsonable
 from circuitloupe.ui.panes.experiments import ExperimentsPane
 from circuitloupe.ui.state import AppState
+from cli_reproduces import assert_cli_reproduces
 from image_folders import make_plain_folder
 
 
@@ -43,18 +40,6 @@ def run_pane(qtbot, pane):
     qtbot.waitUntil(pane.run_button.isEnabled, timeout=120_000)
     assert pane.result is not None, pane.info.text()
     return pane.result
-
-
-def assert_cli_reproduces(pane, tmp_path):
-    """The pane's command, run with --out and --json, writes the pane's figure and numbers."""
-    argv = shlex.split(pane.cli_command())
-    assert argv[0] == "circuitloupe" and argv[-2:] == ["--out", "FIG.png"]
-    cli_png, cli_json, pane_png = tmp_path / "cli.png", tmp_path / "cli.json", tmp_path / "pane.png"
-    assert main([*argv[1:-1], str(cli_png), "--json", str(cli_json)]) == 0
-    save_png(pane.figure(1.0), pane_png)
-    assert cli_png.read_bytes() == pane_png.read_bytes()
-    pane_numbers = json.loads(json.dumps(pane.result.to_json(), default=jsonable))
-    assert json.loads(cli_json.read_text()) == pane_numbers
 
 
 def test_defaults_come_from_the_model_and_the_current_unit(pane):
