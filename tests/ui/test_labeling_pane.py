@@ -11,6 +11,7 @@ from circuitloupe.core import dataset as ds
 from circuitloupe.core import labeling as lb
 from circuitloupe.ui.panes.labeling import LabelingPane
 from circuitloupe.ui.state import AppState
+from cli_reproduces import assert_cli_reproduces
 from image_folders import make_plain_folder
 
 UNIT = "mixed3a:81"
@@ -78,7 +79,7 @@ def test_keyboard_labelling_writes_every_answer(qtbot, pane, session_file):
     assert pane.progress_bar.value() == 3
 
 
-def test_reveal_break_reminder_and_results(qtbot, pane):
+def test_reveal_break_reminder_and_results(qtbot, pane, tmp_path):
     pane.break_every.setValue(2)
     pane.reveal_after.setChecked(True)
     key(qtbot, pane, "1")
@@ -102,10 +103,11 @@ def test_reveal_break_reminder_and_results(qtbot, pane):
     fills = [i for i in pane.results_view.proportion_plot.getPlotItem().items if type(i).__name__ == "FillBetweenItem"]
     assert len(fills) == 4  # one band per label
     assert pane.figure(0.5).height > 300
-    assert pane.cli_command().startswith("circuitloupe label stats ") and "--labeller me" in pane.cli_command()
+    assert pane.cli_command().startswith("circuitloupe label stats ")  # labeller "me" is the default
+    assert_cli_reproduces(pane, tmp_path)  # the exported figure and numbers are label stats' own
 
 
-def test_resume_second_labeller_agreement_and_label_edits(qtbot, pane, session_file):
+def test_resume_second_labeller_agreement_and_label_edits(qtbot, pane, session_file, tmp_path):
     with lb.LabelSession(session_file) as other:
         for n, item in enumerate(other.items[:5]):
             other.answer(item.id, other.label_set.names[n % 2], labeller="bob")
@@ -118,6 +120,7 @@ def test_resume_second_labeller_agreement_and_label_edits(qtbot, pane, session_f
     pane.tabs.setCurrentIndex(1)
     assert pane.results_view.agreement.rowCount() == 5 and pane.results_view.agreement.item(0, 0).text() == "80.0"
     assert pane.results_view.agreement.horizontalHeaderItem(0).text() == "bob / me %"
+    assert "--labeller bob" in " ".join(assert_cli_reproduces(pane, tmp_path))
     pane.apply_label_text("*curve: c\n*imperfect curve: i\nno curve: none\nopposing curve: o")
     assert pane.session.answers("me")[pane.session.items[0].id].label == "no curve"
     assert pane.label_buttons[2].text() == "3  no curve"

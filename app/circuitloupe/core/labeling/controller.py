@@ -7,7 +7,6 @@ drive it directly. Answers go to the session file at once (see :mod:`.session`).
 
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 from typing import Callable
@@ -174,8 +173,3 @@ class LabelingController:
         renames = {a: b for a, b in zip(old.names, names) if a != b and a not in names}
         colours = {renames.get(label.name, label.name): label.colour for label in old.labels}
         self.session.set_label_set(LabelSet.from_text(text, old.name, colours), renames)
-
-    def stats_command(self) -> str:
-        """The ``circuitloupe label stats`` command that writes this labeller's results."""
-        return (f"circuitloupe label stats {shlex.quote(str(self.session.path))} --labeller "
-                f"{shlex.quote(self.labeller)} --out label-results.png --json label-results.json")

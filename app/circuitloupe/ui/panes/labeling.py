@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QScrollArea, QSizePolicy, QTabWidget, QVBoxLayout, QWidget)
 
+from circuitloupe import tasks
 from circuitloupe.core import figures
 from circuitloupe.core.dataset import ScanSettings
 from circuitloupe.core.errors import ImageError, UserError
@@ -27,9 +28,9 @@ from circuitloupe.core.images import load_image
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelResults, LabelSession, LabelSet, SamplingPlan,
                                         session_path)
 from circuitloupe.core.labeling.controller import LabelingController
-from circuitloupe.core.labeling.figures import view_figure
 from circuitloupe.core.labeling.jobs import attribution_job, new_session_job, reference_job
 from circuitloupe.core.labeling.reference import cached_reference, is_session_model
+from circuitloupe.tasks import LabelStatsRequest, LabelStatsResult
 from circuitloupe.ui.panes.labeling_widgets import LabelingOptions, NewSessionDialog, edit_label_text, wrapped_label
 from circuitloupe.ui.panes.labeling_results import LabelResultsView
 from circuitloupe.ui.widgets.pane import Pane
@@ -572,16 +573,25 @@ class LabelingPane(Pane):
             self.results_view.show_results(self.controller, self.results)
 
     # ------------------------------------------------------------------ export
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
+    @property
+    def result(self) -> LabelStatsResult | None:
+        """The labeller's results as ``circuitloupe label stats`` computes them (None before any answer)."""
         if self.controller is None:
             return None
-        results = self.controller.results()
-        if not results.counts.sum():
-            return None
-        return view_figure(results, self.session.label_set, "results", scale)
+        result = tasks.run(tasks.TaskContext(None), self._stats_request())
+        return result if result.results.counts.sum() else None
+
+    def _stats_request(self) -> LabelStatsRequest:
+        return LabelStatsRequest(str(self.session.path), labeller=self.controller.labeller)
+
+    def figure(self, scale: float = 1.0) -> Image.Image | None:
+        result = self.result
+        return None if result is None else result.figure(scale)
 
     def cli_command(self) -> str | None:
-        return None if self.controller is None else self.controller.stats_command()
+        if self.controller is None:
+            return None
+        return tasks.command_line(self._stats_request(), [], {"out": "FIG.png"})
 
 
 class _FillLayout(QVBoxLayout):
