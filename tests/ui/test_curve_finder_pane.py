@@ -3,34 +3,24 @@ Copy as CLI command."""
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.models import load_model
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.curve_finder import CurveFinderPane
-from circuitloupe.ui.state import AppState
 from cli_reproduces import assert_cli_reproduces
+from open_pane import open_pane
 
 SPEC = f"{Path(__file__).resolve().parents[1] / 'curve_templates.py'}:build"  # loads on the command line too
 
 
 @pytest.fixture
 def pane(qtbot):
-    model = load_model(SPEC)
-    service = InferenceService("cpu")
-    service.model = model
-    state = AppState()
-    pane = CurveFinderPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 600)
-    pane.show()
-    state.set_model(model)
-    yield pane
-    service.shutdown()
+    with open_pane(qtbot, CurveFinderPane, load_model(SPEC), (900, 600)) as pane:
+        yield pane
 
 
 def test_find_show_select_save_and_export(qtbot, pane):

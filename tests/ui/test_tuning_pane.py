@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from circuitloupe.core.models import load_model
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.tuning import CURVES_TAB, JOINT_TAB, MAP_TAB, RADIAL_TAB, TuningPane
-from circuitloupe.ui.state import AppState
 from cli_reproduces import assert_cli_reproduces
+from open_pane import open_pane
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +19,9 @@ def bundled():
 
 @pytest.fixture
 def pane(qtbot, bundled):
-    service = InferenceService("cpu")
-    service.model = bundled
-    state = AppState()
-    pane = TuningPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 650)
-    pane.show()
-    state.set_model(bundled)
-    yield pane
-    pane.cancel_jobs()
-    service.shutdown()
+    with open_pane(qtbot, TuningPane, bundled) as pane:
+        yield pane
+        pane.cancel_jobs()
 
 
 def test_response_map_follows_the_unit_and_exports(qtbot, pane):

@@ -6,14 +6,12 @@ scores, and save the family for the browser. The figure it exports is the Result
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem)
 
 from circuitloupe import tasks
 from circuitloupe.core import curve_finder
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
 from circuitloupe.tasks import FindCurvesRequest, FindCurvesResult
@@ -22,11 +20,12 @@ from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
+from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 
 COLUMNS = ("unit", "family", "preferred °", "selectivity", "peak/mean", "peak σ", "curve−line σ", "FWHM °")
 
 
-class CurveFinderPane(Pane):
+class CurveFinderPane(ResultExport, Pane):
     title = "Curve finder"
     object_name = "curve_finder"
     shortcut = "Ctrl+0"
@@ -193,9 +192,7 @@ class CurveFinderPane(Pane):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
         self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # by preferred orientation
-        self.info.setText(search.summary())
-        if is_edited(self.result.weights_id):
-            self.info.setText(f"{self.info.text()} (on the edited model: no CLI command reproduces it)")
+        self.info.setText(search.summary() + edited_note(self.result))
 
     def _unit_at(self, row: int) -> UnitRef | None:
         item = self.table.item(row, 0)
@@ -223,13 +220,3 @@ class CurveFinderPane(Pane):
             return None
         self.state.message(f"saved family '{name}': {', '.join(str(u) for u in self.search.family_units())}")
         return name
-
-    # ------------------------------------------------------------------ export
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        return self.result.figure(scale) if self.result is not None else None
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        if self.result is None or self.state.model is None or is_edited(self.result.weights_id):
-            return None
-        return tasks.command_line(self.result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})

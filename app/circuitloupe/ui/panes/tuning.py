@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PIL import Image
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTabWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core import tuning
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.tasks import Result, TuningRequest
@@ -26,6 +24,7 @@ from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
+from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 
 MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 
@@ -33,7 +32,7 @@ MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
 
 
-class TuningPane(Pane):
+class TuningPane(ResultExport, Pane):
     title = "Tuning"
     object_name = "tuning"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -264,8 +263,7 @@ class TuningPane(Pane):
         else:
             self.curves_view.set_image(result.figure(1.0))
             self.info.setText("; ".join(result.lines()[:3]))
-        if is_edited(result.weights_id):
-            self.info.setText(f"{self.info.text()} (on the edited model: no CLI command reproduces it)")
+        self.info.setText(self.info.text() + edited_note(result))
 
     def _show_map(self, rmap: tuning.ResponseMap) -> None:
         grid = rmap.sigma if rmap.sigma is not None else rmap.values
@@ -311,14 +309,3 @@ class TuningPane(Pane):
             where = float(joint.angles[int(np.argmax(curve))]) if peak > 0 else float("nan")
             self.joint_plot.plot(joint.angles, values, pen=pg.mkPen(*hue_rgb(where), width=2), name=unit)
         self.info.setText(f"joint tuning of {len(joint.units)} units over {len(joint.angles)} rotations")
-
-    # ------------------------------------------------------------------ export
-
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        return self.result.figure(scale) if self.result is not None else None
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        if self.result is None or self.state.model is None or is_edited(self.result.weights_id):
-            return None
-        return tasks.command_line(self.result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})
