@@ -49,6 +49,7 @@ def test_mistakes_are_one_line_errors(capsys):
     assert main(["tuning", "--model", "bundled"]) == 2
     assert main(["tuning", "--family", "nope", "--model", "bundled"]) == 2
     assert main(["tuning", "conv4:1", "--model", "bundled", "--orientations", "0"]) == 2
+    assert main(["tuning", "conv4:1", "--model", "bundled", "--fg", "reddish"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 4 and all(line.startswith(("circuitloupe: error:", "circuitloupe tuning: error:"))
+    assert len(lines) == 5 and "unknown colour 'reddish'" in lines[-1] and all(line.startswith(("circuitloupe: error:", "circuitloupe tuning: error:"))
                                    for line in lines)

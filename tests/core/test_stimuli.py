@@ -116,3 +116,12 @@ def test_edge_and_grating_conventions():
 def test_bad_colour_is_a_readable_error():
     with pytest.raises(ValueError, match="grey level or an RGB triple"):
         stimuli.curve(0, 10, SIZE, fg=(1, 0))
+
+
+def test_filled_angle_paints_its_triangle_and_the_filled_morph_ends_at_the_filled_arc():
+    # a right angle with 20 px strokes and no stroke width: the triangle (200 px^2) is all that is drawn
+    image = stimuli.angles(0, 90, 64, arc_length=40, width=0, filled=True)[0]
+    assert (1.0 - image[..., 0]).sum() == pytest.approx(200.0, rel=0.01)
+    series = stimuli.angle_to_curve_series(0, 20, steps=3, size=64, arc_length=30, filled=True)
+    arc = stimuli.curve(0, 20, 64, arc_length=30, filled=True)
+    assert np.abs(series[-1] - arc).mean() < 0.01 and series[-1].mean() < series[0].mean()

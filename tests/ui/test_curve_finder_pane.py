@@ -1,30 +1,26 @@
-"""Curve finder pane on the handmade curve-template model: run, table, save, export, cancel."""
+"""Curve finder pane on the handmade curve-template model: run, table, save, export, cancel, and
+Copy as CLI command."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from circuitloupe.core.annotations import AnnotationStore
+from circuitloupe.core.models import load_model
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.curve_finder import CurveFinderPane
-from circuitloupe.ui.state import AppState
-from curve_templates import template_model
+from cli_reproduces import assert_cli_reproduces
+from open_pane import open_pane
+
+SPEC = f"{Path(__file__).resolve().parents[1] / 'curve_templates.py'}:build"  # loads on the command line too
 
 
 @pytest.fixture
 def pane(qtbot):
-    model = template_model()
-    service = InferenceService("cpu")
-    service.model = model
-    state = AppState()
-    pane = CurveFinderPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 600)
-    pane.show()
-    state.set_model(model)
-    yield pane
-    service.shutdown()
+    with open_pane(qtbot, CurveFinderPane, load_model(SPEC), (900, 600)) as pane:
+        yield pane
 
 
 def test_find_show_select_save_and_export(qtbot, pane):
@@ -48,9 +44,22 @@ def test_find_show_select_save_and_export(qtbot, pane):
 
     small, large = pane.figure(0.5), pane.figure(1.0)
     assert large.width > 1.5 * small.width
-    command = pane.cli_command()
-    assert command.startswith("circuitloupe find-curves curves --model templates --top 10 --orientations 36 "
-                              "--radii 2")
+    assert pane.cli_command() == f"circuitloupe find-curves curves --radii 2 --model {SPEC} --out FIG.png"
+
+
+def test_non_default_options_reproduce_from_the_command_line(qtbot, pane, tmp_path):
+    pane.top.setValue(3)
+    pane.orientations.setValue(48)
+    pane.radii.setValue(2)
+    pane.min_selectivity.setValue(0.25)
+    pane.min_sigma.setValue(1.5)
+    pane.min_curve_vs_line.setValue(0.5)
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: pane.result is not None, timeout=60_000)
+    assert len(pane.search.family) == 3
+    argv = assert_cli_reproduces(pane, tmp_path)
+    assert argv[1:11] == ["find-curves", "curves", "--top", "3", "--orientations", "48", "--radii", "2",
+                          "--min-selectivity", "0.25"]
 
 
 def test_cancel_keeps_the_pane_usable(qtbot, pane):

@@ -1,4 +1,5 @@
-"""Tuning pane on the bundled model: response map, radial and joint tuning, cancel, export."""
+"""Tuning pane on the bundled model: response map, radial and joint tuning, morph and generality,
+stimulus style, cancel, export and Copy as CLI command."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 
 from circuitloupe.core.models import load_model
-from circuitloupe.service import InferenceService
-from circuitloupe.ui.panes.tuning import CURVES_TAB, JOINT_TAB, RADIAL_TAB, TuningPane
-from circuitloupe.ui.state import AppState
+from circuitloupe.ui.panes.tuning import CURVES_TAB, JOINT_TAB, MAP_TAB, RADIAL_TAB, TuningPane
+from cli_reproduces import assert_cli_reproduces
+from open_pane import open_pane
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +19,9 @@ def bundled():
 
 @pytest.fixture
 def pane(qtbot, bundled):
-    service = InferenceService("cpu")
-    service.model = bundled
-    state = AppState()
-    pane = TuningPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 650)
-    pane.show()
-    state.set_model(bundled)
-    yield pane
-    pane.cancel_jobs()
-    service.shutdown()
+    with open_pane(qtbot, TuningPane, bundled) as pane:
+        yield pane
+        pane.cancel_jobs()
 
 
 def test_response_map_follows_the_unit_and_exports(qtbot, pane):
@@ -42,9 +35,8 @@ def test_response_map_follows_the_unit_and_exports(qtbot, pane):
     assert pane.rmap.values.shape == (4, 24) and pane.rmap.pre_relu
     assert "preferred" in pane.info.text()
     assert pane.figure(1.0).width > 1.5 * pane.figure(0.5).width
-    command = pane.cli_command()
-    assert command.startswith(f"circuitloupe tuning {family[0]} --model bundled --stimulus curve")
-    assert "--orientations 24 --curvatures 4" in command and "--figure maps" in command
+    assert pane.cli_command() == (f"circuitloupe tuning {family[0]} --orientations 24 --curvatures 4 --figure maps "
+                                  "--model bundled --out FIG.png")
     assert not pane.grab().isNull()
     pane.state.set_unit(family[1])  # another unit: the first one's map does not stay on screen
     assert pane.rmap is None and pane.map_image.image is None and "preferred" not in pane.info.text()
@@ -58,20 +50,21 @@ def test_family_radial_and_joint_tuning(qtbot, pane):
     pane.orientations.setValue(36)
     pane.curvatures.setValue(4)
     pane.radial_button.click()
-    qtbot.waitUntil(lambda: pane.radial is not None, timeout=60_000)
-    assert pane.tabs.currentIndex() == RADIAL_TAB and len(pane.radial) == len(family)
-    preferred = np.array([r.preferred for r in pane.radial])
+    qtbot.waitUntil(lambda: RADIAL_TAB in pane.results, timeout=60_000)
+    radial = pane.result.radial()
+    assert pane.tabs.currentIndex() == RADIAL_TAB and len(radial) == len(family)
+    preferred = np.array([r.preferred for r in radial])
     assert np.ptp(preferred) > 180  # the family covers the circle
     assert pane.figure(0.5) is not None and "--figure radial" in pane.cli_command()
     assert not pane.grab().isNull()
     pane.family_edit.setText(" ".join(family[:3]))
     pane.step.setValue(30)
     pane.joint_button.click()
-    qtbot.waitUntil(lambda: pane.joint is not None, timeout=60_000)
-    assert pane.tabs.currentIndex() == JOINT_TAB and pane.joint.curves.shape == (3, 12)
-    assert pane.figure(0.5) is not None
+    qtbot.waitUntil(lambda: JOINT_TAB in pane.results, timeout=60_000)
+    assert pane.tabs.currentIndex() == JOINT_TAB and pane.result.joint.curves.shape == (3, 12)
+    assert pane.figure(0.5) is not None and "--step 30.0" in pane.cli_command()
     pane.state.set_model(pane.state.model)  # a model (re)load clears every view
-    assert pane.joint is None and pane.radial is None and pane.joint_plot.getPlotItem().listDataItems() == []
+    assert pane.results == {} and pane.joint_plot.getPlotItem().listDataItems() == []
 
 
 def test_legend_is_readable_in_the_dark_theme(qtbot, pane):
@@ -87,7 +80,7 @@ def test_legend_is_readable_in_the_dark_theme(qtbot, pane):
         pane.family_edit.setText(" ".join(family[:3]))
         pane.step.setValue(30)
         pane.joint_button.click()
-        qtbot.waitUntil(lambda: pane.joint is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: JOINT_TAB in pane.results, timeout=60_000)
         legend = pane.joint_plot.getPlotItem().legend
         rect = legend.boundingRect()
         image = QImage(int(rect.width()), int(rect.height()), QImage.Format.Format_RGB32)
@@ -118,22 +111,45 @@ def test_cancel_and_bad_unit(qtbot, pane):
 
 
 def test_morph_and_generality_of_the_family_reproduce_from_the_command_line(qtbot, pane, tmp_path):
-    import shlex
-
-    from PIL import Image
-
-    from circuitloupe.cli import main
-
     family = pane.state.model.families["curve detectors"]
     pane.family_edit.setText(" ".join(family[:2]))
+    pane.style_box.width.setValue(2.5)  # the morph is drawn in the pane's stimulus style
     for button, kind in ((pane.morph_button, "morph"), (pane.generality_button, "generality")):
-        pane.curve_result = None
+        pane.results.pop(CURVES_TAB, None)
         button.click()
-        qtbot.waitUntil(lambda: pane.curve_result is not None, timeout=120_000)
+        qtbot.waitUntil(lambda: CURVES_TAB in pane.results, timeout=120_000)
         assert pane.tabs.currentIndex() == CURVES_TAB and pane.curves_view.image is not None
-        assert pane.curve_result.to_json()["experiment"] == kind
-        argv = shlex.split(pane.cli_command())[1:]
-        argv[argv.index("--out") + 1] = str(tmp_path / f"{kind}.png")
-        argv[argv.index("--json") + 1] = str(tmp_path / f"{kind}.json")
-        assert main(argv) == 0
-        assert Image.open(tmp_path / f"{kind}.png").size == pane.figure(1.0).size
+        assert pane.result.to_json()["experiment"] == kind
+        argv = assert_cli_reproduces(pane, tmp_path)
+        assert ("--stroke-width" in argv) == (kind == "morph")  # generality varies the style itself
+
+
+def test_non_default_sweep_and_style_reproduce_from_the_command_line(qtbot, pane, tmp_path):
+    pane.unit_edit.setText("conv4:3")
+    pane.stimulus.setCurrentText("angle")
+    pane.orientations.setValue(12)
+    pane.curvatures.setValue(3)
+    pane.pre_relu.setChecked(False)
+    style = pane.style_box
+    style.fg.setCurrentText("red")
+    style.bg.setCurrentText("#204060")
+    style.invert.setChecked(True)
+    style.width.setValue(3.0)
+    style.filled.setChecked(True)
+    style.texture.setChecked(True)
+    pane.map_button.click()
+    qtbot.waitUntil(lambda: MAP_TAB in pane.results, timeout=60_000)
+    assert not pane.rmap.pre_relu and pane.rmap.values.shape == (3, 12)
+    argv = assert_cli_reproduces(pane, tmp_path)
+    for option in ("--stimulus", "--post-relu", "--fg", "--bg", "--invert", "--stroke-width", "--filled",
+                   "--texture"):
+        assert option in argv
+
+
+def test_a_bad_colour_is_a_message(qtbot, pane):
+    messages = []
+    pane.state.sigMessage.connect(messages.append)
+    pane.unit_edit.setText("conv4:3")
+    pane.style_box.fg.setCurrentText("reddish")
+    pane.compute_map()
+    assert pane._job is None and messages and "colour 'reddish'" in messages[-1]

@@ -31,6 +31,20 @@ def register(commands) -> None:
                         help="summary = response maps + radial tuning (default); joint rotates best stimuli; "
                              "generality = the preferred curve in other colours, contrasts, strokes and textures")
     parser.add_argument("--steps", type=types.integer(2, 64), default=7, help="steps of the morph (default 7)")
+    parser.add_argument("--step", type=types.number(0.1, 90.0), default=1.0,
+                        help="rotation step of --figure joint in degrees (default 1, as in the article)")
+    style = parser.add_argument_group("stimulus style (every sweep: maps, radial, joint, morph)")
+    style.add_argument("--fg", type=types.text, default="black",
+                       help="stroke colour: a grey level 0-1, a name or #rrggbb (default black)")
+    style.add_argument("--bg", type=types.text, default="white", help="background colour (default white)")
+    style.add_argument("--invert", action="store_true",
+                       help="contrast polarity: the negative image (light on dark instead of dark on light)")
+    style.add_argument("--stroke-width", type=types.number(0.0, 64.0, open_low=True),
+                       help="stroke width in pixels at the model's input size (default 1.5%% of it, at least 1.5)")
+    style.add_argument("--filled", action="store_true",
+                       help="fill the region between each stroke and the chord joining its ends")
+    style.add_argument("--texture", action="store_true",
+                       help="a textured background: the background colour times grey low-pass noise")
     add_scale_argument(parser)
     parser.add_argument("--out", type=types.output_file, help="PNG figure to write")
     parser.add_argument("--json", type=types.output_or_stdout,

@@ -38,10 +38,11 @@ class PreferredCurve:
 
 def preferred_curves(model: LoadedModel, units: Sequence[UnitRef | str], orientations: int = 36,
                      radii: int = 6, progress: ProgressFn = no_progress,
-                     should_stop: StopFn | None = None) -> list[PreferredCurve]:
-    """Each unit's strongest curve over an orientation x radius sweep."""
+                     should_stop: StopFn | None = None, **style) -> list[PreferredCurve]:
+    """Each unit's strongest curve over an orientation x radius sweep (``style``: renderer
+    arguments, :meth:`stimuli.StimulusStyle.arguments`)."""
     maps = tuning.response_maps(model, units, "curve", orientations, radii, pre_relu=True,
-                                progress=progress, should_stop=should_stop)
+                                progress=progress, should_stop=should_stop, **style)
     found = []
     for rmap in maps:
         row, column = np.unravel_index(int(np.argmax(rmap.values)), rmap.values.shape)
@@ -73,27 +74,20 @@ class Morph:
 
 
 def morph(model: LoadedModel, units: Sequence[UnitRef | str], steps: int = 7, progress: ProgressFn = no_progress,
-          should_stop: StopFn | None = None) -> Morph:
-    """Responses along the angle-to-curve morph, each unit at its own preferred curve."""
+          should_stop: StopFn | None = None, **style) -> Morph:
+    """Responses along the angle-to-curve morph, each unit at its own preferred curve, every
+    stimulus drawn in ``style`` (renderer arguments, :meth:`stimuli.StimulusStyle.arguments`)."""
     size = max(model.input_size)
-    preferred = preferred_curves(model, units, progress=progress, should_stop=should_stop)
+    preferred = preferred_curves(model, units, progress=progress, should_stop=should_stop, **style)
     series, values, plain = [], [], []
     for p in preferred:
-        images = stimuli.angle_to_curve_series(p.orientation, p.radius, steps, size, center=p.centre)
-        curve = stimuli.curve(p.orientation, p.radius, size, center=p.centre)[None]
+        images = stimuli.angle_to_curve_series(p.orientation, p.radius, steps, size, center=p.centre, **style)
+        curve = stimuli.curve(p.orientation, p.radius, size, center=p.centre, **style)[None]
         responses = _responses(model, p.unit, np.concatenate([images, curve]), should_stop)
         series.append(images)
         values.append(responses[:-1])
         plain.append(responses[-1])
     return Morph(preferred, np.array(values), np.array(series), np.array(plain))
-
-
-def _texture(size: int, seed: int = 0) -> np.ndarray:
-    """A mid-grey, low-pass noise texture [size, size, 3] (what 'textured background' draws on)."""
-    rng = np.random.default_rng(seed)
-    noise = rng.normal(size=(size // 4 + 1, size // 4 + 1, 3))
-    coarse = np.kron(noise, np.ones((4, 4, 1)))[:size, :size]
-    return np.clip(0.75 + 0.12 * coarse, 0.0, 1.0).astype(np.float32)
 
 
 def generality_styles(size: int) -> list[tuple[str, dict[str, Any]]]:
@@ -108,7 +102,7 @@ def generality_styles(size: int) -> list[tuple[str, dict[str, Any]]]:
         ("thin stroke", {"width": 0.5 * width}),
         ("thick stroke", {"width": 2.5 * width}),
         ("filled", {"filled": True, "fill": 0.0}),
-        ("on texture", {"bg": _texture(size)}),
+        ("on texture", {"bg": stimuli.texture(size)}),
     ]
 
 

@@ -31,9 +31,12 @@ in pixels too. Colours are a grey level, an RGB triple in [0, 1], or (for ``bg``
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
 
 import numpy as np
+
+from circuitloupe.core.errors import UserError
 
 Colour = Union[float, Sequence[float], np.ndarray]
 
@@ -234,34 +237,52 @@ def arc_points(orientation: float, radius: float, arc_length: float, center: tup
 
 
 def polylines(paths: Sequence[np.ndarray], size: int = 224, *, width: float | None = None,
-              fg: Colour = 0.0, bg: Colour = 1.0) -> np.ndarray:
-    """Anti-aliased strokes along point lists ([K, 2] x, y each) -> [N, size, size, 3]."""
+              fg: Colour = 0.0, bg: Colour = 1.0, filled: bool = False) -> np.ndarray:
+    """Anti-aliased strokes along point lists ([K, 2] x, y each) -> [N, size, size, 3]; ``filled``
+    also paints the region the path encloses with the straight line joining its two ends."""
     width = default_width(size) if width is None else width
     n = len(paths)
     alpha = np.empty((n, size, size), np.float32)
+    fill_alpha = np.empty((n, size, size), np.float32) if filled else None
     x, y = _grid(size)
     for i, points in enumerate(paths):
         p = np.asarray(points, dtype=np.float64)
         a, b = p[:-1, :, None, None], p[1:, :, None, None]
         d = _segment_distance(x[0], y[0], a[:, 0], a[:, 1], b[:, 0], b[:, 1]).min(axis=0)
-        alpha[i] = _coverage(d, width / 2)
-    return _compose(bg, [(alpha, fg)], n, size)
+        alpha[i] = _coverage(d, width / 2) * (width > 0)
+        if filled:
+            fill_alpha[i] = _polygon_coverage(x[0], y[0], p)
+    layers = [(fill_alpha, fg)] if filled else []
+    return _compose(bg, [*layers, (alpha, fg)], n, size)
+
+
+def _polygon_coverage(x: np.ndarray, y: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Anti-aliased coverage [H, W] of the polygon through ``points`` [K, 2] (closed end to start)."""
+    a = points[:, :, None, None]
+    b = np.roll(points, -1, axis=0)[:, :, None, None]
+    distance = _segment_distance(x, y, a[:, 0], a[:, 1], b[:, 0], b[:, 1]).min(axis=0)
+    straddles = (a[:, 1] > y) != (b[:, 1] > y)  # even-odd rule along a ray to the right
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = a[:, 0] + (b[:, 0] - a[:, 0]) * (y - a[:, 1]) / (b[:, 1] - a[:, 1])
+    inside = (straddles & (x < crossing)).sum(axis=0) % 2 == 1
+    return _fill_coverage(np.where(inside, -distance, distance))
 
 
 def angles(orientations: Sequence[float] | float, openings: Sequence[float] | float, size: int = 224, *,
            arc_length: float | None = None, width: float | None = None, fg: Colour = 0.0,
-           bg: Colour = 1.0, center: tuple[float, float] | None = None,
+           bg: Colour = 1.0, filled: bool = False, center: tuple[float, float] | None = None,
            offsets: np.ndarray | None = None) -> np.ndarray:
     """A batch of angles -> [N, size, size, 3]: two straight strokes of ``arc_length / 2`` each
     meeting at a vertex at ``center``; orientation (degrees) is where the vertex points,
-    ``openings`` the angle between the strokes in degrees (180 = straight)."""
+    ``openings`` the angle between the strokes in degrees (180 = straight). ``filled`` paints the
+    triangle the strokes make with the line joining their ends."""
     arc_length = default_arc_length(size) if arc_length is None else arc_length
     theta, opening = _batch(orientations, openings)
     n = theta.shape[0]
     cx, cy = _centres(size, center, offsets, n)
     paths = [angle_points(theta[i], opening[i], arc_length, (cx[i, 0, 0], cy[i, 0, 0]), samples=3)
              for i in range(n)]
-    return polylines(paths, size, width=width, fg=fg, bg=bg)
+    return polylines(paths, size, width=width, fg=fg, bg=bg, filled=filled)
 
 
 def angle(orientation: float, opening: float, size: int = 224, *, arc_length: float | None = None,
@@ -274,11 +295,13 @@ def angle(orientation: float, opening: float, size: int = 224, *, arc_length: fl
 
 def angle_to_curve_series(orientation: float, radius: float, steps: int = 7, size: int = 224, *,
                           arc_length: float | None = None, width: float | None = None, fg: Colour = 0.0,
-                          bg: Colour = 1.0, center: tuple[float, float] | None = None) -> np.ndarray:
+                          bg: Colour = 1.0, filled: bool = False,
+                          center: tuple[float, float] | None = None) -> np.ndarray:
     """Morph an angle into a curve -> [steps, size, size, 3]; image 0 is the angle, the last the arc.
 
     The arc (``radius`` px, ``arc_length`` px) and the angle share the apex and both end points;
     each intermediate shape interpolates corresponding points at equal arc-length parameter.
+    ``filled`` paints each shape's region up to the chord between its ends.
     """
     arc_length = default_arc_length(size) if arc_length is None else arc_length
     center = (size / 2.0, size / 2.0) if center is None else center
@@ -293,7 +316,7 @@ def angle_to_curve_series(orientation: float, radius: float, steps: int = 7, siz
     corner = angle_points(orientation, opening, 2 * stroke, center, samples=arc.shape[0])
     weights = np.linspace(0.0, 1.0, steps)
     paths = [(1 - t) * corner + t * arc for t in weights]
-    return polylines(paths, size, width=width, fg=fg, bg=bg)
+    return polylines(paths, size, width=width, fg=fg, bg=bg, filled=filled)
 
 
 # --------------------------------------------------------------------------- lines, edges, gratings
@@ -337,3 +360,71 @@ def grating(orientation: float, frequency: float, size: int = 224, *, phase: flo
         wave = np.clip(wave * size / (np.pi * max(frequency, 1e-9)), -1.0, 1.0)  # one-pixel ramp
     alpha = (0.5 + 0.5 * contrast * wave)[None].astype(np.float32)
     return _compose(bg, [(alpha, fg)], 1, size)[0]
+
+
+# --------------------------------------------------------------------------- style
+
+def parse_colour(text: str) -> tuple[float, float, float]:
+    """A colour as written by a user: a grey level in [0, 1] (``0.5``), a name (``red``) or
+    ``#rrggbb`` -> RGB in [0, 1]."""
+    from PIL import ImageColor
+
+    try:
+        grey = float(text)
+    except ValueError:
+        try:
+            rgb = ImageColor.getrgb(text.strip())
+        except ValueError:
+            raise UserError(f"unknown colour '{text}'; use a grey level 0-1, a name or #rrggbb") from None
+        return tuple(round(v / 255.0, 6) for v in rgb[:3])  # type: ignore[return-value]
+    if not 0.0 <= grey <= 1.0:
+        raise UserError(f"a grey level is 0 (black) to 1 (white), not {text}")
+    return (grey, grey, grey)
+
+
+def texture(size: int, seed: int = 0) -> np.ndarray:
+    """A grey low-pass noise texture [size, size, 3], mean about 0.75 (a textured background)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=(size // 4 + 1, size // 4 + 1, 3))
+    coarse = np.kron(noise, np.ones((4, 4, 1)))[:size, :size]
+    return np.clip(0.75 + 0.12 * coarse, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class StimulusStyle:
+    """How every stimulus of a sweep is drawn. ``fg`` / ``bg``: colours as :func:`parse_colour`
+    reads them; ``invert``: the photographic negative (1 - each pixel), so dark on light becomes
+    light on dark; ``width``: stroke width in pixels at the rendered size (None: :func:`default_width`);
+    ``filled``: the region between the stroke and the chord joining its ends is painted too;
+    ``texture``: the background colour multiplied by :func:`texture` (white becomes the texture)."""
+
+    fg: str = "black"
+    bg: str = "white"
+    invert: bool = False
+    width: float | None = None
+    filled: bool = False
+    texture: bool = False
+
+    def __post_init__(self) -> None:
+        for colour in (self.fg, self.bg):
+            parse_colour(colour)  # a readable error now rather than in the middle of a sweep
+        if self.width is not None and not 0.0 < self.width <= 64.0:
+            raise UserError(f"the stroke width is more than 0 and at most 64 px, not {self.width:g}")
+
+    @property
+    def is_default(self) -> bool:
+        return self == StimulusStyle()
+
+    def arguments(self, size: int) -> dict[str, Any]:
+        """Keyword arguments for the renderers (:func:`curves`, :func:`angles`,
+        :func:`angle_to_curve_series`) at image side ``size``."""
+        fg = np.array(parse_colour(self.fg), np.float32)
+        bg = np.array(parse_colour(self.bg), np.float32)
+        if self.texture:
+            bg = bg * texture(size)
+        if self.invert:
+            fg, bg = 1.0 - fg, 1.0 - bg
+        found: dict[str, Any] = {"fg": fg, "bg": bg, "filled": self.filled}
+        if self.width is not None:
+            found["width"] = self.width
+        return found

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.stimuli import StimulusStyle
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.tasks.base import Context, Request, Result, flag, option, positional, task
 
@@ -22,7 +23,9 @@ class TuningRequest(Request):
     model's preset ``family``; ``figure`` picks what the Result draws (``joint`` also rotates the
     units' best stimuli). ``stimulus="morph"`` instead morphs each unit's preferred curve from a
     sharp angle in ``steps`` steps, and ``figure="generality"`` draws each unit's preferred curve in
-    other colours, contrasts, strokes and textures (:mod:`circuitloupe.core.curve_experiments`)."""
+    other colours, contrasts, strokes and textures (:mod:`circuitloupe.core.curve_experiments`).
+    ``step``: the joint tuning's rotation step in degrees. ``fg`` ... ``texture``: the stimulus style
+    of every sweep (:class:`~circuitloupe.core.stimuli.StimulusStyle`; generality varies it itself)."""
 
     command = "tuning"
 
@@ -34,6 +37,18 @@ class TuningRequest(Request):
     post_relu: bool = flag("--post-relu")
     figure: str = option("--figure", default="summary")
     steps: int = option("--steps", default=7)
+    step: float = option("--step", default=1.0)
+    fg: str = option("--fg", default="black")
+    bg: str = option("--bg", default="white")
+    invert: bool = flag("--invert")
+    stroke_width: float | None = option("--stroke-width", default=None)
+    filled: bool = flag("--filled")
+    texture: bool = flag("--texture")
+
+    @property
+    def style(self) -> StimulusStyle:
+        """How every stimulus of every sweep is drawn (response maps, radial, joint, morph)."""
+        return StimulusStyle(self.fg, self.bg, self.invert, self.stroke_width, self.filled, self.texture)
 
     def validate(self) -> None:
         if self.units:
@@ -52,6 +67,12 @@ class TuningRequest(Request):
             raise UserError("--steps (of the morph) must be 2 to 64")
         if self.figure == "generality" and self.stimulus != "curve":
             raise UserError("--figure generality shows curves; leave --stimulus at curve")
+        if not 0.1 <= self.step <= 90:
+            raise UserError("--step (of the joint tuning's rotations) must be 0.1 to 90 degrees")
+        style = self.style  # checks the colours and the stroke width
+        if self.figure == "generality" and not style.is_default:
+            raise UserError("--figure generality varies the stimulus style itself; leave --fg, --bg, --invert, "
+                            "--stroke-width, --filled and --texture out")
 
 
 @dataclass
@@ -150,14 +171,17 @@ def tuning(ctx: Context, request: TuningRequest) -> TuningResult | CurveExperime
 
     model = ctx.model
     units = family_units(model, request.units, request.family)
+    style = request.style.arguments(max(model.input_size))
     if request.stimulus == "morph" or request.figure == "generality":
-        experiment = (curve_experiments.morph(model, units, request.steps, ctx.progress, ctx.should_stop)
+        experiment = (curve_experiments.morph(model, units, request.steps, ctx.progress, ctx.should_stop, **style)
                       if request.stimulus == "morph"
                       else curve_experiments.generality(model, units, ctx.progress, ctx.should_stop))
         return CurveExperimentResult(request, model.spec, model.weights_id, experiment)
     maps = core.response_maps(model, units, request.stimulus, request.orientations, request.curvatures,
-                              pre_relu=not request.post_relu, progress=ctx.progress, should_stop=ctx.should_stop)
+                              pre_relu=not request.post_relu, progress=ctx.progress, should_stop=ctx.should_stop,
+                              **style)
     joint = None
     if request.figure == "joint":
-        joint = core.joint_tuning(model, units, progress=ctx.progress, should_stop=ctx.should_stop)
+        joint = core.joint_tuning(model, units, step=request.step, progress=ctx.progress,
+                                  should_stop=ctx.should_stop, **style)
     return TuningResult(request, model.spec, model.weights_id, maps, joint)

@@ -43,14 +43,16 @@ def rotate_images(images: torch.Tensor, angles_deg: np.ndarray,
 
 
 def best_stimuli(model: LoadedModel, units: Sequence[UnitRef | str], count: int = 3, orientations: int = 36,
-                 curvatures: int = 6, should_stop: StopFn | None = None) -> list[np.ndarray]:
-    """Each unit's ``count`` strongest synthetic curves -> list of [count, S, S, 3]."""
+                 curvatures: int = 6, should_stop: StopFn | None = None, **style) -> list[np.ndarray]:
+    """Each unit's ``count`` strongest synthetic curves -> list of [count, S, S, 3], drawn in
+    ``style`` (renderer arguments)."""
     maps = response_maps(model, units, "curve", orientations, curvatures, pre_relu=False,
-                         should_stop=should_stop)
+                         should_stop=should_stop, **style)
     rendered = []
     for rmap in maps:
         picks = rmap.best_stimuli(count)
-        rendered.append(stimuli.curves([p[0] for p in picks], [p[1] for p in picks], rmap.size, center=rmap.center))
+        rendered.append(stimuli.curves([p[0] for p in picks], [p[1] for p in picks], rmap.size, center=rmap.center,
+                                       **style))
     return rendered
 
 
@@ -89,14 +91,15 @@ def _centred(crop: np.ndarray, h: int, w: int, center: tuple[float, float]) -> n
 def joint_tuning(model: LoadedModel, units: Sequence[UnitRef | str],
                  images: Sequence[np.ndarray] | None = None, step: float = 1.0,
                  preferred: Sequence[float] | None = None, pre_relu: bool = False,
-                 progress: ProgressFn = no_progress, should_stop: StopFn | None = None) -> JointTuning:
+                 progress: ProgressFn = no_progress, should_stop: StopFn | None = None, **style) -> JointTuning:
     """Joint tuning curves of a family.
 
     ``images[i]`` ([K, H, W, 3] in [0, 1]) are the examples that drive ``units[i]``; by default
     its top dataset examples when a dataset cache exists, else its best synthetic curves, both
     centred on unit i's receptive-field centre (:func:`stimulus_centre`). Each set is rotated
     0-360 degrees in ``step``-degree steps (counter-clockwise) about that centre and every
-    member's centre value recorded. Set ``i`` is anchored at
+    member's centre value recorded. ``style`` (renderer arguments) draws the synthetic curves,
+    the ones that find the preferred orientations too. Set ``i`` is anchored at
     ``preferred[i]`` (default: unit i's radial-tuning preferred orientation) at the rotation
     where unit i itself peaks; member curves are averaged over the aligned sets.
     """
@@ -105,12 +108,12 @@ def joint_tuning(model: LoadedModel, units: Sequence[UnitRef | str],
     if images is None:
         images, source = dataset_examples(model, refs), "top dataset examples"
     if images is None:
-        images, source = best_stimuli(model, refs, should_stop=should_stop), "best synthetic curves"
+        images, source = best_stimuli(model, refs, should_stop=should_stop, **style), "best synthetic curves"
     if len(images) != len(refs):
         raise UserError(f"joint tuning needs one image set per unit ({len(refs)}), got {len(images)}")
     if preferred is None:
         tunings = family_radial_tuning(model, refs, orientations=72, curvatures=6, pre_relu=pre_relu,
-                                       should_stop=should_stop)
+                                       should_stop=should_stop, **style)
         preferred = [0.0 if np.isnan(t.preferred) else t.preferred for t in tunings]
     rotations = np.arange(0.0, 360.0, step)
     per_source = np.zeros((len(refs), len(rotations), len(refs)), np.float32)

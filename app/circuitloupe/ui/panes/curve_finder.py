@@ -1,41 +1,31 @@
-"""Curve finder pane: sweep a layer with synthetic curves, propose its curve-detector family,
-show the family's radial tuning and every candidate's scores, and save the family for the
-browser. The figure it exports is the one ``circuitloupe find-curves --out`` writes."""
+"""Curve finder pane: sweep a layer with synthetic curves (a FindCurvesRequest run on the inference
+service), propose its curve-detector family, show the family's radial tuning and every candidate's
+scores, and save the family for the browser. The figure it exports is the Result's, the one
+``circuitloupe find-curves --out`` writes."""
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem)
 
-from circuitloupe.core import curve_finder, tuning
+from circuitloupe import tasks
+from circuitloupe.core import curve_finder
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import JobContext
+from circuitloupe.tasks import FindCurvesRequest, FindCurvesResult
+from circuitloupe.ui.widgets.column import column_layout
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
+from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 
 COLUMNS = ("unit", "family", "preferred °", "selectivity", "peak/mean", "peak σ", "curve−line σ", "FWHM °")
 
 
-def find_curves_job(ctx: JobContext, layer: str, top: int, orientations: int, radii: int,
-                    min_selectivity: float, min_sigma: float) -> curve_finder.CurveSearch:
-    return curve_finder.find_curves(ctx.model, layer, top=top, orientations=orientations, curvatures=radii,
-                                    min_selectivity=min_selectivity, min_sigma=min_sigma,
-                                    progress=ctx.progress, should_stop=ctx.should_stop)
-
-
-def polar_xy(angles_deg: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plot coordinates (y up) for orientations in degrees: 0 up, counter-clockwise."""
-    theta = np.deg2rad(angles_deg)
-    return -radius * np.sin(theta), radius * np.cos(theta)
-
-
-class CurveFinderPane(Pane):
+class CurveFinderPane(ResultExport, Pane):
     title = "Curve finder"
     object_name = "curve_finder"
     shortcut = "Ctrl+0"
@@ -43,20 +33,18 @@ class CurveFinderPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
-        self.search: curve_finder.CurveSearch | None = None
+        self.result: FindCurvesResult | None = None
         self._job = None
         self._build_controls()
         self._build_views()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(self.controls)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.splitter, 1)
-        layout.addLayout(self.save_row)
-        layout.addWidget(self.info)
+        column_layout(self, self.controls, self.progress, self.splitter, self.save_row, self.info, stretch=self.splitter)
         state.sigModelChanged.connect(self._on_model)
         if state.model is not None:
             self._on_model(state.model)
+
+    @property
+    def search(self) -> curve_finder.CurveSearch | None:
+        return self.result.search if self.result is not None else None
 
     # ------------------------------------------------------------------ layout
     def _build_controls(self) -> None:
@@ -74,6 +62,9 @@ class CurveFinderPane(Pane):
         self.min_sigma = spin_box(
             0.0, 20.0, 2.0, "Least best-curve response, in standard deviations above the unit's mean over the sample "
                             "photos", step=0.5)
+        self.min_curve_vs_line = spin_box(
+            -20.0, 20.0, 1.0, "Least margin of the best curve over the best straight stroke, in those standard "
+                              "deviations", step=0.5)
         self.run_button = QPushButton("Find curves")
         self.run_button.setToolTip("Sweep every unit of the layer with synthetic curves and propose a family")
         self.run_button.clicked.connect(self.find)
@@ -84,7 +75,8 @@ class CurveFinderPane(Pane):
         grid.addWidget(self.top, 0, 7)
         grid.addWidget(self.run_button, 0, 8)
         for column, (label, widget) in enumerate((("orient.", self.orientations), ("radii", self.radii),
-                                                  ("min sel.", self.min_selectivity), ("min σ", self.min_sigma))):
+                                                  ("min sel.", self.min_selectivity), ("min σ", self.min_sigma),
+                                                  ("min c−l σ", self.min_curve_vs_line))):
             grid.addWidget(QLabel(label), 1, 2 * column)
             grid.addWidget(widget, 1, 2 * column + 1)
         grid.setColumnStretch(1, 1)
@@ -92,12 +84,9 @@ class CurveFinderPane(Pane):
         self.progress = JobProgress("batches")
 
     def _build_views(self) -> None:
-        self.plot = pg.PlotWidget()
-        self.plot.setAspectLocked(True)
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.plot.setToolTip("Radial tuning of the family: each curve scaled to its peak, drawn in the direction "
-                             "its preferred curve bulges (0° up, counter-clockwise), coloured by that angle")
+        self.plot = new_radial_plot("Radial tuning of the family: each curve scaled to its peak, drawn in the "
+                                    "direction its preferred curve bulges (0° up, counter-clockwise), coloured by "
+                                    "that angle")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -131,7 +120,7 @@ class CurveFinderPane(Pane):
 
     # ------------------------------------------------------------------ state
     def _on_model(self, model) -> None:
-        self.search = None
+        self.result = None
         self.layer.clear()
         for info in model.catalogue:
             if info.shape[1] > 1 and not info.is_pre_relu:
@@ -147,14 +136,19 @@ class CurveFinderPane(Pane):
         """Start the sweep of the chosen layer on the inference service."""
         if self.state.model is None or not self.layer.currentText():
             return
+        try:
+            request = FindCurvesRequest(
+                self.layer.currentText(), top=self.top.value(), orientations=self.orientations.value(),
+                radii=self.radii.value(), min_selectivity=self.min_selectivity.value(),
+                min_sigma=self.min_sigma.value(), min_curve_vs_line=self.min_curve_vs_line.value())
+        except UserError as error:
+            self.state.message(str(error))
+            return
         if self._job is not None:
             self._job.cancel()
-        layer = self.layer.currentText()
         self.run_button.setEnabled(False)
-        self.info.setText(f"sweeping every unit of {layer} with curves…")
-        self._job = self.run_job(find_curves_job, layer, self.top.value(), self.orientations.value(),
-                                 self.radii.value(), self.min_selectivity.value(), self.min_sigma.value(),
-                                 name=f"find curves {layer}", on_done=self._on_search)
+        self.info.setText(f"sweeping every unit of {request.layer} with curves…")
+        self._job = self.run_job(tasks.run, request, name=f"find curves {request.layer}", on_done=self._on_result)
         for signal in (self._job.sigFailed, self._job.sigCancelled):
             signal.connect(self._on_stopped)
         self.progress.follow(self._job)
@@ -164,11 +158,11 @@ class CurveFinderPane(Pane):
         self.run_button.setEnabled(True)
         self.info.setText("stopped; the previous result (if any) is kept")
 
-    def _on_search(self, search: curve_finder.CurveSearch) -> None:
+    def _on_result(self, result: FindCurvesResult) -> None:
         self._job = None
         self.run_button.setEnabled(True)
-        self.search = search
-        self.family_name.setText(f"curves {search.layer}")
+        self.result = result
+        self.family_name.setText(f"curves {result.search.layer}")
         self._show()
 
     def _show(self) -> None:
@@ -179,7 +173,7 @@ class CurveFinderPane(Pane):
         self.save_button.setEnabled(bool(search and search.family))
         if search is None:
             return
-        self._draw_polar(search.tunings)
+        draw_radial(self.plot, search.tunings)
         family = {s.channel for s in search.family}
         rows = search.candidates
         self.table.setRowCount(len(rows))
@@ -194,31 +188,11 @@ class CurveFinderPane(Pane):
                     item.setText(value)
                 item.setData(Qt.ItemDataRole.UserRole, score.unit)
                 if score.channel in family:
-                    r, g, b = tuning.hue_colour(score.preferred)
-                    item.setForeground(pg.mkColor(int(r * 255), int(g * 255), int(b * 255)))
+                    item.setForeground(pg.mkColor(*hue_rgb(score.preferred)))
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)
         self.table.sortItems(2, Qt.SortOrder.AscendingOrder)  # by preferred orientation
-        self.info.setText(search.summary())
-
-    def _draw_polar(self, tunings: list[tuning.RadialTuning]) -> None:
-        for radius in (0.5, 1.0):
-            x, y = polar_xy(np.linspace(0, 360, 181), np.full(181, radius))
-            self.plot.plot(x, y, pen=pg.mkPen(150, 150, 150, 90))
-        for angle in range(0, 360, 45):
-            x, y = polar_xy(np.array([angle, angle]), np.array([0.0, 1.1]))
-            self.plot.plot(x, y, pen=pg.mkPen(150, 150, 150, 60))
-        for radial in tunings:
-            peak = radial.peak if radial.peak > 0 else 1.0
-            angles = np.append(radial.angles, radial.angles[0])
-            x, y = polar_xy(angles, np.append(radial.profile, radial.profile[0]) / peak)
-            r, g, b = tuning.hue_colour(radial.preferred)
-            colour = (int(r * 255), int(g * 255), int(b * 255))
-            self.plot.plot(x, y, pen=pg.mkPen(*colour, width=2), name=radial.unit)
-            lx, ly = polar_xy(np.array([radial.preferred]), np.array([1.12]))
-            label = pg.TextItem(radial.unit.rsplit(":", 1)[1], color=colour, anchor=(0.5, 0.5))
-            label.setPos(float(lx[0]), float(ly[0]))
-            self.plot.addItem(label)
+        self.info.setText(search.summary() + edited_note(self.result))
 
     def _unit_at(self, row: int) -> UnitRef | None:
         item = self.table.item(row, 0)
@@ -246,20 +220,3 @@ class CurveFinderPane(Pane):
             return None
         self.state.message(f"saved family '{name}': {', '.join(str(u) for u in self.search.family_units())}")
         return name
-
-    # ------------------------------------------------------------------ export
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        if self.search is None:
-            return None
-        return curve_finder.curve_family_figure(self.search, scale)
-
-    def cli_command(self) -> str | None:
-        if self.state.model is None or not self.layer.currentText():
-            return None
-        model = self.state.model
-        layer = self.search.layer if self.search is not None else self.layer.currentText()
-        weights = f" --weights {model.weights_spec}" if model.is_random else ""
-        return (f"circuitloupe find-curves {layer} --model {model.spec}{weights} --top {self.top.value()} "
-                f"--orientations {self.orientations.value()} --radii {self.radii.value()} "
-                f"--min-selectivity {self.min_selectivity.value():g} --min-sigma {self.min_sigma.value():g} "
-                f"--json curves.json --out curves.png")

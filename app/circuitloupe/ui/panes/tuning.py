@@ -1,27 +1,30 @@
 """Tuning pane: a unit's response map to synthetic curves / angles, and a family's radial and
-joint tuning curves, all computed on the inference service with progress and cancel."""
+joint tuning curves, morph and generality: each a TuningRequest run on the inference service
+(progress and cancel), its Result shown in its own tab and reproduced by "Copy as CLI command"."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PIL import Image
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout)
+                               QPushButton, QSpinBox, QTabWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core import tuning
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
-from circuitloupe.service import JobContext
-from circuitloupe.tasks import TuningRequest
+from circuitloupe.tasks import Result, TuningRequest
+from circuitloupe.ui.panes.tuning_widgets import StimulusStyleBox
+from circuitloupe.ui.widgets.array_view import diverging_colormap
+from circuitloupe.ui.widgets.column import column_layout
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
-from circuitloupe.ui.widgets.array_view import diverging_colormap
 from circuitloupe.ui.widgets.legend import add_legend
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
+from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 
 MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 
@@ -29,34 +32,7 @@ MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
 
 
-def response_map_job(ctx: JobContext, unit: str, stimulus: str, orientations: int, curvatures: int,
-                     pre_relu: bool) -> tuning.ResponseMap:
-    return tuning.response_map(ctx.model, unit, stimulus, orientations, curvatures, pre_relu,
-                               progress=ctx.progress, should_stop=ctx.should_stop)
-
-
-def radial_job(ctx: JobContext, units: list[str], stimulus: str, orientations: int, curvatures: int,
-               pre_relu: bool) -> list[tuning.RadialTuning]:
-    return tuning.family_radial_tuning(ctx.model, units, stimulus, orientations, curvatures, pre_relu,
-                                       progress=ctx.progress, should_stop=ctx.should_stop)
-
-
-def joint_job(ctx: JobContext, units: list[str], step: float) -> tuning.JointTuning:
-    return tuning.joint_tuning(ctx.model, units, step=step, progress=ctx.progress, should_stop=ctx.should_stop)
-
-
-def polar_xy(angles_deg: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plot coordinates (y up) for orientation angles: 0 up, counter-clockwise."""
-    theta = np.deg2rad(angles_deg)
-    return -radius * np.sin(theta), radius * np.cos(theta)
-
-
-def hue_pen(orientation: float, width: float = 2.0):
-    r, g, b = tuning.hue_colour(orientation)
-    return pg.mkPen(int(r * 255), int(g * 255), int(b * 255), width=width)
-
-
-class TuningPane(Pane):
+class TuningPane(ResultExport, Pane):
     title = "Tuning"
     object_name = "tuning"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -64,25 +40,27 @@ class TuningPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
-        self.rmap: tuning.ResponseMap | None = None
-        self.radial: list[tuning.RadialTuning] | None = None
-        self.joint: tuning.JointTuning | None = None
-        self.curve_result = None  # the last morph or generality Result
+        self.results: dict[int, Result] = {}  # the Result each tab shows
         self._job = None
         self._build_controls()
         self._build_views()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(self.controls)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.info)
+        column_layout(self, self.controls, self.style_box, self.progress, self.tabs, self.info, stretch=self.tabs)
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
         if state.model is not None:
             self._on_model(state.model)
         if state.unit is not None:
             self._on_unit(state.unit)
+
+    @property
+    def result(self) -> Result | None:
+        """The Result the current tab shows."""
+        return self.results.get(self.tabs.currentIndex())
+
+    @property
+    def rmap(self) -> tuning.ResponseMap | None:
+        result = self.results.get(MAP_TAB)
+        return result.maps[0] if result is not None else None
 
     # ------------------------------------------------------------------ layout
 
@@ -119,11 +97,11 @@ class TuningPane(Pane):
         self.joint_button.clicked.connect(self.compute_joint)
         self.morph_button = QPushButton("Morph")
         self.morph_button.setToolTip("Each family unit's preferred curve morphed from a sharp angle (Curve Detectors)")
-        self.morph_button.clicked.connect(lambda: self.compute_curve_experiment(stimulus="morph"))
+        self.morph_button.clicked.connect(self.compute_morph)
         self.generality_button = QPushButton("Generality")
         self.generality_button.setToolTip("Each family unit's preferred curve in other colours, contrasts, strokes "
                                           "and textures, relative to black on white")
-        self.generality_button.clicked.connect(lambda: self.compute_curve_experiment(figure="generality"))
+        self.generality_button.clicked.connect(self.compute_generality)
         grid = QGridLayout()
         grid.addWidget(QLabel("Unit"), 0, 0)
         grid.addWidget(self.unit_edit, 0, 1)
@@ -147,6 +125,7 @@ class TuningPane(Pane):
         grid.addLayout(buttons, 1, 7, 1, 2)
         grid.setColumnStretch(1, 1)
         self.controls = grid
+        self.style_box = StimulusStyleBox()
         self.progress = JobProgress("batches")
 
     def _build_views(self) -> None:
@@ -161,12 +140,8 @@ class TuningPane(Pane):
         self.map_bar = pg.ColorBarItem(interactive=False, width=12, colorMap=diverging_colormap())
         self.map_bar.setImageItem(self.map_image, insert_in=item)
         self.map_image.hoverEvent = self._map_hover
-        self.radial_plot = pg.PlotWidget()
-        self.radial_plot.setToolTip("Radial tuning: the angle is the stimulus orientation (0 up, CCW); "
-                                    "each unit normalised to its peak and coloured by its preferred orientation")
-        self.radial_plot.setAspectLocked(True)
-        self.radial_plot.hideAxis("bottom")
-        self.radial_plot.hideAxis("left")
+        self.radial_plot = new_radial_plot("Radial tuning: the angle is the stimulus orientation (0 up, CCW); each "
+                                           "unit normalised to its peak and coloured by its preferred orientation")
         self.joint_plot = pg.PlotWidget()
         self.joint_plot.setToolTip("Joint tuning: each member's response to rotated best stimuli, aligned")
         self.joint_plot.setLabel("bottom", "orientation (deg)")
@@ -184,8 +159,8 @@ class TuningPane(Pane):
     # ------------------------------------------------------------------ state
 
     def _on_model(self, model) -> None:
+        self.results.clear()
         self._clear_map()
-        self.radial = self.joint = self.curve_result = None
         self.radial_plot.clear()
         self.joint_plot.clear()
         self.curves_view.set_image(None)
@@ -211,7 +186,7 @@ class TuningPane(Pane):
         return shown.channel == unit.channel and shown.layer in layers
 
     def _clear_map(self) -> None:
-        self.rmap = None
+        self.results.pop(MAP_TAB, None)
         self.map_image.clear()
         self.map_plot.getPlotItem().getAxis("left").setTicks(None)
         self.info.setText(IDLE_TEXT)
@@ -221,69 +196,55 @@ class TuningPane(Pane):
         if model is not None and name in model.families:
             self.family_edit.setText(" ".join(model.families[name]))
 
-    def _family_units(self) -> list[str]:
-        model = self.state.model
+    def _family_units(self) -> tuple[str, ...]:
         units = parse_unit_list(self.family_edit.text())
-        return [str(model.catalogue.unit(u)) for u in units]
+        return tuple(str(self.state.model.catalogue.unit(u)) for u in units)
 
-    def _settings(self) -> tuple[str, int, int, bool]:
-        return (self.stimulus.currentText(), self.orientations.value(), self.curvatures.value(),
-                self.pre_relu.isChecked())
+    def _sweep(self) -> dict:
+        """The request fields of the sweep controls and the stimulus style."""
+        return {"stimulus": self.stimulus.currentText(), "orientations": self.orientations.value(),
+                "curvatures": self.curvatures.value(), "post_relu": not self.pre_relu.isChecked(),
+                **self.style_box.values()}
 
     # ------------------------------------------------------------------ jobs
 
-    def _start(self, fn, *args, name: str, on_done) -> None:
+    def _start(self, tab: int, units, **fields) -> None:
+        """Run ``TuningRequest(units, **fields)``; its Result goes to ``tab``. ``units`` is called
+        for the unit names, so a mistake in them is a message like any other bad field."""
         if self.state.model is None:
             self.state.message("open a model first")
             return
+        try:
+            request = TuningRequest(units=units(), **fields)
+        except UserError as error:
+            self.state.message(str(error))
+            return
+        self.tabs.setCurrentIndex(tab)
         if self._job is not None:
             self._job.cancel()
-        self._job = self.run_job(fn, *args, name=name, on_done=on_done)
+        self._job = self.run_job(tasks.run, request, name=" ".join(request.to_argv()[:4]),
+                                 on_done=lambda result: self._on_result(tab, result))
         self.progress.follow(self._job)
 
     def compute_map(self) -> None:
-        try:
-            unit = str(self.state.model.catalogue.unit(self.unit_edit.text().strip()))
-        except (UserError, AttributeError) as error:
-            self.state.message(str(error))
-            return
-        self.tabs.setCurrentIndex(MAP_TAB)
-        self._start(response_map_job, unit, *self._settings(), name=f"tuning map {unit}", on_done=self._on_map)
+        def unit() -> tuple[str]:
+            return (str(self.state.model.catalogue.unit(self.unit_edit.text().strip())),)
+
+        self._start(MAP_TAB, unit, figure="maps", **self._sweep())
 
     def compute_radial(self) -> None:
-        try:
-            units = self._family_units()
-        except UserError as error:
-            self.state.message(str(error))
-            return
-        self.tabs.setCurrentIndex(RADIAL_TAB)
-        self._start(radial_job, units, *self._settings(), name=f"radial tuning ({len(units)} units)",
-                    on_done=self._on_radial)
+        self._start(RADIAL_TAB, self._family_units, figure="radial", **self._sweep())
 
     def compute_joint(self) -> None:
-        try:
-            units = self._family_units()
-        except UserError as error:
-            self.state.message(str(error))
-            return
-        self.tabs.setCurrentIndex(JOINT_TAB)
-        self._start(joint_job, units, float(self.step.value()), name=f"joint tuning ({len(units)} units)",
-                    on_done=self._on_joint)
+        self._start(JOINT_TAB, self._family_units, figure="joint", step=float(self.step.value()), **self._sweep())
 
-    def compute_curve_experiment(self, **options) -> None:
-        """The angle-to-curve morph or the generality figure of the family (a tuning task)."""
-        try:
-            request = TuningRequest(units=tuple(self._family_units()), **options)
-        except (UserError, AttributeError) as error:
-            self.state.message(str(error))
-            return
-        self.tabs.setCurrentIndex(CURVES_TAB)
-        self._start(tasks.run, request, name=f"tuning {' '.join(request.to_argv()[1:3])}", on_done=self._on_curves)
+    def compute_morph(self) -> None:
+        """The angle-to-curve morph of each family unit's preferred curve, in the stimulus style."""
+        self._start(CURVES_TAB, self._family_units, stimulus="morph", **self.style_box.values())
 
-    def _on_curves(self, result) -> None:
-        self.curve_result = result
-        self.curves_view.set_image(result.figure(1.0))
-        self.info.setText("; ".join(result.lines()[:3]))
+    def compute_generality(self) -> None:
+        """Each family unit's preferred curve in other styles (it varies the style itself)."""
+        self._start(CURVES_TAB, self._family_units, figure="generality")
 
     def cancel_jobs(self) -> None:
         if self._job is not None:
@@ -291,8 +252,20 @@ class TuningPane(Pane):
 
     # ------------------------------------------------------------------ results
 
-    def _on_map(self, rmap: tuning.ResponseMap) -> None:
-        self.rmap = rmap
+    def _on_result(self, tab: int, result: Result) -> None:
+        self.results[tab] = result
+        if tab == MAP_TAB:
+            self._show_map(result.maps[0])
+        elif tab == RADIAL_TAB:
+            self._show_radial(result.radial())
+        elif tab == JOINT_TAB:
+            self._show_joint(result.joint)
+        else:
+            self.curves_view.set_image(result.figure(1.0))
+            self.info.setText("; ".join(result.lines()[:3]))
+        self.info.setText(self.info.text() + edited_note(result))
+
+    def _show_map(self, rmap: tuning.ResponseMap) -> None:
         grid = rmap.sigma if rmap.sigma is not None else rmap.values
         limit = float(np.abs(grid).max()) or 1.0
         step = 360.0 / len(rmap.orientations)
@@ -321,75 +294,18 @@ class TuningPane(Pane):
             self.info.setText(f"{self.rmap.unit}: {self.rmap.orientations[col]:.1f}°, {self.rmap.parameter_name} "
                               f"{self.rmap.parameters[row]:.1f} -> {grid[row, col]:.4g}")
 
-    def _on_radial(self, results: list[tuning.RadialTuning]) -> None:
-        self.radial = results
-        plot = self.radial_plot
-        plot.clear()
-        grey = pg.mkPen(200, 200, 200, width=1)
-        circle = np.arange(0, 361, 2.0)
-        for r in (0.25, 0.5, 0.75, 1.0):
-            plot.plot(*polar_xy(circle, np.full_like(circle, r)), pen=grey)
-        for spoke in range(0, 360, 45):
-            x, y = polar_xy(np.array([spoke, spoke]), np.array([0.0, 1.05]))
-            plot.plot(x, y, pen=grey)
-            label = pg.TextItem(f"{spoke}°", color=(120, 120, 120), anchor=(0.5, 0.5))
-            label.setPos(*(v[0] for v in polar_xy(np.array([spoke]), np.array([1.15]))))
-            plot.addItem(label)
-        lines = []
-        for result in results:
-            peak = result.peak if result.peak > 0 else 1.0
-            profile = np.append(result.profile, result.profile[0]) / peak
-            angles = np.append(result.angles, 360.0)
-            plot.plot(*polar_xy(angles, profile), pen=hue_pen(result.preferred))
-            lines.append(f"{result.unit.split(':')[-1]}: {result.preferred:.0f}°/{result.width:.0f}°")
-        plot.autoRange()
+    def _show_radial(self, results: list[tuning.RadialTuning]) -> None:
+        draw_radial(self.radial_plot, results)
+        lines = [f"{r.unit.split(':')[-1]}: {r.preferred:.0f}°/{r.width:.0f}°" for r in results]
         layer = results[0].unit.split(":")[0] if results else ""
         self.info.setText(f"{layer} preferred orientation / tuning width: " + ", ".join(lines))
 
-    def _on_joint(self, joint: tuning.JointTuning) -> None:
-        self.joint = joint
+    def _show_joint(self, joint: tuning.JointTuning) -> None:
         self.joint_plot.clear()
         add_legend(self.joint_plot, (-5, 5))
         for unit, curve in zip(joint.units, joint.curves):
             peak = float(curve.max())
             values = curve / peak if peak > 0 else curve
             where = float(joint.angles[int(np.argmax(curve))]) if peak > 0 else float("nan")
-            self.joint_plot.plot(joint.angles, values, pen=hue_pen(where), name=unit)
+            self.joint_plot.plot(joint.angles, values, pen=pg.mkPen(*hue_rgb(where), width=2), name=unit)
         self.info.setText(f"joint tuning of {len(joint.units)} units over {len(joint.angles)} rotations")
-
-    # ------------------------------------------------------------------ export
-
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        tab = self.tabs.currentIndex()
-        if tab == MAP_TAB and self.rmap is not None:
-            return tuning.response_map_figure(self.rmap, scale)
-        if tab == RADIAL_TAB and self.radial:
-            return tuning.radial_tuning_figure(self.radial, scale)
-        if tab == JOINT_TAB and self.joint is not None:
-            return tuning.joint_tuning_figure(self.joint, scale)
-        if tab == CURVES_TAB and self.curve_result is not None:
-            return self.curve_result.figure(scale)
-        return None
-
-    def cli_command(self) -> str | None:
-        model = self.state.model
-        if model is None:
-            return None
-        if self.tabs.currentIndex() == CURVES_TAB:
-            if self.curve_result is None:
-                return None
-            return tasks.command_line(self.curve_result.request, tasks.model_arguments(model),
-                                      {"out": "tuning_curves.png", "json": "tuning_curves.json"})
-        stimulus, orientations, curvatures, pre_relu = self._settings()
-        options = f"--stimulus {stimulus} --orientations {orientations} --curvatures {curvatures}"
-        options += "" if pre_relu else " --post-relu"
-        tab = self.tabs.currentIndex()
-        if tab == MAP_TAB:
-            units, kind = self.unit_edit.text().strip(), "maps"
-        else:
-            units, kind = " ".join(self.family_edit.text().split()), ("radial" if tab == RADIAL_TAB else "joint")
-        if not units:
-            return None
-        weights = f" --weights {model.weights_spec}" if model.is_random else ""
-        return (f"circuitloupe tuning {units} --model {model.spec}{weights} {options} --figure {kind} "
-                f"--out tuning_{kind}.png --json tuning_{kind}.json")
