@@ -75,10 +75,9 @@ class EarlierUnitsTab(QWidget):
         detail_layout.addWidget(self.wx_label)
         detail_layout.addWidget(self.attribution_vis, 1)
         splitter = QSplitter()
-        splitter.addWidget(lists)
-        splitter.addWidget(detail)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        for index, (widget, stretch) in enumerate(((lists, 3), (detail, 2))):
+            splitter.addWidget(widget)
+            splitter.setStretchFactor(index, stretch)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(row)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from circuitloupe.core.circuit_trace import default_layers
 from circuitloupe.core.units import UnitRef, parse_unit_list
@@ -21,9 +21,8 @@ class TraceTab(WeightsTab):
     key, label = "trace", "Trace"
     hint = "Pick a unit to trace its strongest contributors back over earlier layers."
 
-    def build(self, layout: QVBoxLayout) -> None:
-        self.target = QLabel("unit: —")
-        self.target.setToolTip("The circuit ends at the current unit (pick one anywhere in the app)")
+    def build(self) -> None:
+        self.unit_label("The circuit ends at the current unit (pick one anywhere in the app)")
         self.back = spin_box(1, 6, 2, "How many layers back to trace: fills the layers with the ones the articles "
                                       "would expand from (mixed4b -> mixed4a -> mixed3b)")
         self.back.valueChanged.connect(self._fill_layers)
@@ -41,11 +40,7 @@ class TraceTab(WeightsTab):
         self.presets.setToolTip("Multi-layer circuits from the Circuits articles (unit ids as published)")
         self.presets.activated.connect(lambda index: index > 0 and self.apply_preset(self.presets.itemText(index)))
         self.add_row(self.target, "back", self.back, "layers", self.layers, "top", self.top, stretch=self.layers)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("only"))
-        row.addWidget(self.among, 1)
-        row.addWidget(self.presets)
-        layout.addLayout(row)
+        self.add_row("only", self.among, self.presets, stretch=self.among)
 
     def on_model(self, model) -> None:
         self.presets.clear()
@@ -54,7 +49,7 @@ class TraceTab(WeightsTab):
         self.presets.setVisible(bool(model.trace_presets))
 
     def on_unit(self, unit: UnitRef) -> None:
-        self.target.setText(f"unit: {unit}")
+        super().on_unit(unit)
         self.among.clear()  # an article's units belong to its own target
         self._fill_layers()
 

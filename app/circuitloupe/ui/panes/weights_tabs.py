@@ -42,18 +42,20 @@ class WeightsTab(QWidget):
         self.view = FigureView(self.hint)
         self.view.describe = lambda x, y: None if self.result is None else self.describe(x, y)
         self.view.sigClicked.connect(lambda x, y: self.result is not None and self.clicked(x, y))
-        self.row = QHBoxLayout()
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.row)
-        self.build(layout)
-        layout.addWidget(self.view, 1)
+        self.target: QLabel | None = None
+        self.layout_ = QVBoxLayout(self)
+        self.build()
+        self.layout_.addWidget(self.view, 1)
 
-    def build(self, layout: QVBoxLayout) -> None:
-        """Add the tab's controls (to ``self.row`` or ``layout``)."""
+    def build(self) -> None:
+        """Make the tab's controls and lay them out with :meth:`add_row`."""
 
     def add_row(self, *items: QWidget | str, stretch: QWidget | None = None) -> None:
+        """A row of controls above the figure (text items become labels); ``stretch`` takes the space."""
+        row = QHBoxLayout()
         for item in items:
-            self.row.addWidget(QLabel(item) if isinstance(item, str) else item, 1 if item is stretch else 0)
+            row.addWidget(QLabel(item) if isinstance(item, str) else item, 1 if item is stretch else 0)
+        self.layout_.addLayout(row)
 
     def changed(self) -> None:
         """An input changed: compute again (debounced)."""
@@ -62,8 +64,25 @@ class WeightsTab(QWidget):
     def request(self) -> Request | None:
         raise NotImplementedError
 
+    def view_options(self) -> dict:
+        """Request fields the tab redraws without computing again (e.g. ``magnitude``)."""
+        return {}
+
     def shown(self) -> Result | None:
-        return self.result
+        options = self.view_options()
+        if self.result is None or not options:
+            return self.result
+        return dataclasses.replace(self.result, request=dataclasses.replace(self.result.request, **options))
+
+    def unit_label(self, tip: str) -> QLabel:
+        """The current unit's label at the start of the tab's row (updated by :meth:`on_unit`)."""
+        self.target = QLabel("unit: —")
+        self.target.setToolTip(tip)
+        return self.target
+
+    def on_unit(self, unit: UnitRef) -> None:
+        if self.target is not None:
+            self.target.setText(f"unit: {unit}")
 
     def show_result(self, result: Result | None) -> None:
         self.result = result
@@ -91,15 +110,12 @@ class WeightsTab(QWidget):
     def on_model(self, model) -> None:
         pass
 
-    def on_unit(self, unit: UnitRef) -> None:
-        pass
-
 
 class FiltersTab(WeightsTab):
     key, label = "first", "First layer"
     hint = "Load a model to see its first-layer filters."
 
-    def build(self, layout: QVBoxLayout) -> None:
+    def build(self) -> None:
         self.layer = QComboBox()
         self.layer.setToolTip("Conv layer whose filters (3 input channels) are drawn as RGB images")
         self.layer.currentIndexChanged.connect(lambda _: self.changed())
@@ -122,11 +138,8 @@ class FiltersTab(WeightsTab):
     def request(self) -> WeightsRequest:
         return WeightsRequest(self.layer.currentData(), shared_scale=self.shared_scale.isChecked())
 
-    def shown(self) -> Result | None:
-        if self.result is None:
-            return None
-        request = dataclasses.replace(self.result.request, shared_scale=self.shared_scale.isChecked())
-        return dataclasses.replace(self.result, request=request)
+    def view_options(self) -> dict:
+        return {"shared_scale": self.shared_scale.isChecked()}
 
     def summary(self, result) -> str:
         f = result.filters
@@ -149,7 +162,7 @@ class RotatedTab(WeightsTab):
     key, label = "rotated", "Rotated copies"
     hint = "Load a p4 group CNN to see its filters' rotated copies."
 
-    def build(self, layout: QVBoxLayout) -> None:
+    def build(self) -> None:
         self.layer = QComboBox()
         self.layer.setToolTip("Group layer whose lifting / group convolution filters are drawn: rows = "
                               "filters (output channels), columns = output rotations 0/90/180/270°")
@@ -191,11 +204,8 @@ class RotatedTab(WeightsTab):
         self.input.setEnabled(inputs > 1)
         self.input.blockSignals(False)
 
-    def shown(self) -> Result | None:
-        if self.result is None:
-            return None
-        request = dataclasses.replace(self.result.request, input_channel=self.input.currentData())
-        return dataclasses.replace(self.result, request=request)
+    def view_options(self) -> dict:
+        return {"input_channel": self.input.currentData()}
 
     def summary(self, result) -> str:
         copies = result.copies
@@ -220,9 +230,8 @@ class ExpandedTab(WeightsTab):
     key, label = "expanded", "Expanded weights"
     hint = "Pick a unit to see the earlier units that drive it."
 
-    def build(self, layout: QVBoxLayout) -> None:
-        self.target = QLabel("unit: —")
-        self.target.setToolTip("Expanded weights go into the current unit (pick one anywhere in the app)")
+    def build(self) -> None:
+        self.unit_label("Expanded weights go into the current unit (pick one anywhere in the app)")
         self.source_layer = QComboBox()
         self.source_layer.setToolTip("Earlier layer the expanded weights come from")
         self.source_layer.currentIndexChanged.connect(lambda _: self.changed())
@@ -238,8 +247,8 @@ class ExpandedTab(WeightsTab):
         self.add_row(self.target, "from", self.source_layer, "top", self.top_k, self.method, stretch=self.source_layer)
 
     def on_unit(self, unit: UnitRef) -> None:
+        super().on_unit(unit)
         model = self.state.model
-        self.target.setText(f"unit: {unit}")
         current = self.source_layer.currentData()
         choices = W.source_layers(model, unit.layer)
         self.source_layer.blockSignals(True)
@@ -293,7 +302,7 @@ class CircuitTab(WeightsTab):
     key, label = "circuit", "Circuit"
     hint = "Pick two families of units to draw their circuit."
 
-    def build(self, layout: QVBoxLayout) -> None:
+    def build(self) -> None:
         self.src_family = QComboBox()
         self.dst_family = QComboBox()
         for combo, which in ((self.src_family, "earlier units (columns)"), (self.dst_family, "later units (rows)")):
@@ -309,11 +318,7 @@ class CircuitTab(WeightsTab):
         self.magnitude.setToolTip("Show |w| in grey instead of red (excitatory) / blue (inhibitory)")
         self.magnitude.toggled.connect(lambda _: self.redraw())
         self.add_row("Earlier", self.src_family, swap, stretch=self.src_family)
-        bottom = QHBoxLayout()
-        bottom.addWidget(QLabel("Later"))
-        bottom.addWidget(self.dst_family, 1)
-        bottom.addWidget(self.magnitude)
-        layout.addLayout(bottom)
+        self.add_row("Later", self.dst_family, self.magnitude, stretch=self.dst_family)
 
     def on_model(self, model) -> None:
         presets = dict(model.families)
@@ -336,11 +341,8 @@ class CircuitTab(WeightsTab):
             return None
         return CircuitRequest(src, dst, magnitude=self.magnitude.isChecked())
 
-    def shown(self) -> Result | None:
-        if self.result is None:
-            return None
-        request = dataclasses.replace(self.result.request, magnitude=self.magnitude.isChecked())
-        return dataclasses.replace(self.result, request=request)
+    def view_options(self) -> dict:
+        return {"magnitude": self.magnitude.isChecked()}
 
     def summary(self, result) -> str:
         grid = result.weights
