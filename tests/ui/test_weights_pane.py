@@ -215,13 +215,14 @@ def test_article_presets_fill_the_trace_and_keep_its_units(qtbot, pane, tmp_path
     curves = next(name for name in names if name.startswith("curves"))
     pane.trace.apply_preset(curves)
     assert pane.state.unit == UnitRef("mixed3b", 379) and pane.trace.layers.text() == "mixed3a,conv2d2"
-    assert pane.trace.top.value() == 11 and pane.trace.among.text().startswith("mixed3a:81 mixed3a:104")
+    assert pane.trace.top.value() == 11 and pane.trace.among.text().startswith("mixed3a:81,104,92")
     pane.trace.presets.setCurrentIndex(names.index(dog))
     pane.trace.presets.activated.emit(names.index(dog))
     assert pane.state.unit == UnitRef("mixed4b", 418) and pane.trace.layers.text() == "mixed4a"
     assert pane.trace.top.value() == 4 and "zoom-in" in pane.info.text()
     result = run_tab(qtbot, pane, "trace")
     assert sorted(u.channel for u in result.trace.levels[1]) == [222, 234, 235, 308]
+    assert "zoom-in" in pane.info.text()  # the article stays named beside the result
     argv = assert_cli_reproduces(pane, tmp_path)
     assert argv[argv.index("--among") + 1] == "mixed4a:235,222,234,308"
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 from circuitloupe.core.circuit_trace import default_layers
 from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.tasks import CircuitRequest
+from circuitloupe.tasks.circuit import compact_units
 from circuitloupe.ui.panes.weights_tabs import WeightsTab
 from circuitloupe.ui.widgets.controls import spin_box
 
@@ -69,12 +70,20 @@ class TraceTab(WeightsTab):
         self.back.setValue(len(preset.layers))
         self.back.blockSignals(False)
         self.layers.setText(",".join(preset.layers))
-        self.among.setText(preset.units)
+        self.among.setText(compact_units(preset.units))
         self.top.blockSignals(True)
         self.top.setValue(max(sum(u.layer == layer for u in units) for layer in preset.layers))
         self.top.blockSignals(False)
-        self.pane.info.setText(f"{name}: {preset.source}")
+        self.pane.info.setText(self._source())
         self.changed()
+
+    def _source(self) -> str:
+        """The article preset the controls show, with its source ("" when they show none)."""
+        for name, preset in self.state.model.trace_presets.items():
+            if (str(self.state.unit), self.layers.text(), self.among.text()) == \
+                    (preset.target, ",".join(preset.layers), compact_units(preset.units)):
+                return f"{name}, from {preset.source}"
+        return ""
 
     def request(self) -> CircuitRequest | None:
         layers = tuple(name for name in re.split(r"[,\s]+", self.layers.text()) if name)
@@ -85,7 +94,9 @@ class TraceTab(WeightsTab):
                               among=self.among.text().strip() or ())
 
     def summary(self, result) -> str:
-        return "; ".join(result.lines()) + " (edges red: excitatory, blue: inhibitory, wider: stronger)"
+        source = self._source()
+        return ("; ".join(result.lines()) + " (edges red: excitatory, blue: inhibitory, wider: stronger)"
+                + (f". {source}" if source else ""))
 
     def units(self) -> list[UnitRef]:
         return [] if self.result is None else [u for level in self.result.trace.levels for u in level]
