@@ -64,3 +64,17 @@ def test_outputs_ranks_the_units_a_unit_feeds(tmp_path):
     data = json.loads(out.read_text())
     assert data["layer"] == "conv4" and len(data["outputs"]) == 3
     assert data["outputs"][0]["norm"] >= data["outputs"][-1]["norm"] > 0
+
+
+def test_among_keeps_an_articles_units_and_must_name_traced_layers():
+    result = ct.trace(chain(), "c:0", ["b", "a"], top=2, among="b:0")
+    assert [str(u) for u in result.levels[1]] == ["b:0"]  # b:1 is stronger, but not asked for
+    assert str(result.levels[2][0]) == "a:0" and all(str(e.dst) != "b:1" for e in result.edges)
+    with pytest.raises(UserError, match="does not list"):
+        ct.trace(chain(), "c:0", ["b"], among="a:2")
+
+
+def test_default_layers_are_the_ones_before_as_the_articles_expand():
+    model = cl.load("bundled")
+    assert ct.default_layers(model, "conv4", 2) == ["conv3", "conv2"]
+    assert ct.default_layers(model, "conv2", 5) == ["conv1"]  # no more earlier layers

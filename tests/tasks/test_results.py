@@ -40,7 +40,8 @@ def test_result_draws_serialises_and_saves(tmp_path, model, name):
     result.save(tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["model"] == "bundled" and data["command"] == result.request.command
-    assert data["request"] == json.loads(json.dumps(vars(result.request), default=list))
+    on_the_command_line = {k: v for k, v in vars(result.request).items() if k != "pixels"}  # GUI-only pixels
+    assert data["request"] == json.loads(json.dumps(on_the_command_line, default=list))
 
 
 def test_activations_save_one_array_per_layer(tmp_path, model):
@@ -52,3 +53,17 @@ def test_activations_save_one_array_per_layer(tmp_path, model):
 def test_the_kind_of_result_follows_the_request(model):
     assert isinstance(cl.weights(model, "conv1"), FiltersResult)
     assert isinstance(cl.equivariance(model, "conv2", "flip", discover=True), DiscoverResult)
+
+
+def test_an_image_in_memory_runs_but_stays_out_of_the_json_and_the_command_line(tmp_path, model):
+    from circuitloupe.core.samples import load_sample
+    from circuitloupe.tasks import AttributeRequest, TaskContext, run
+    from circuitloupe.tasks.base import uses_memory
+
+    pixels = load_sample("chelsea")
+    request = AttributeRequest("conv4:26", "pasted image", method="saliency", pixels=pixels)
+    result = run(TaskContext(model), request)
+    on_disk = run(TaskContext(model), AttributeRequest("conv4:26", "sample:chelsea", method="saliency"))
+    assert np.array_equal(result.details.map, on_disk.details.map)
+    assert uses_memory(request) and not uses_memory(on_disk.request)
+    assert "pixels" not in result.to_json()["request"] and "pixels" not in " ".join(request.to_argv())

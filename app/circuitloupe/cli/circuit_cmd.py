@@ -26,6 +26,9 @@ def register(commands) -> None:
     parser.add_argument("--trace", type=types.name_list, metavar="LAYER1,LAYER2,...",
                         help="trace the unit back through these layers, latest first (e.g. mixed4a,mixed3b,mixed3a)")
     parser.add_argument("--top", type=types.integer(1, 64), default=4, help="units kept per traced layer (default 4)")
+    parser.add_argument("--among", type=types.name_list, metavar="UNITS",
+                        help="with --trace: keep the layers these units belong to to them, e.g. an article's "
+                             "circuit mixed4a:235,222,234,308")
     parser.add_argument("--out", type=types.output_file, help="output PNG")
     parser.add_argument("--json", type=types.output_or_stdout, metavar="PATH",
                         help="the weights [rows, columns, kh, kw] as JSON (- for stdout)")

@@ -6,7 +6,7 @@ the ``top`` units of the first layer of the path with the largest expanded-weigh
 every unit found so far the strongest contributors in the next layer back, keeping the ``top``
 units of each layer by their summed strength into the level after them. Each edge carries the
 expanded-weight norm (its strength) and the sum of the kernel (its sign: excitatory when
-positive, inhibitory when negative).
+positive, inhibitory when negative). ``among`` keeps a layer to an article's units (a preset).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from circuitloupe.core import weights as W
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
 from circuitloupe.core.models.base import LoadedModel
-from circuitloupe.core.units import UnitRef
+from circuitloupe.core.units import UnitRef, parse_unit_list
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,23 @@ class Trace:
                 "edges": [e.as_dict() for e in self.edges]}
 
 
+def default_layers(model: LoadedModel, layer: str, k: int) -> list[str]:
+    """The ``k`` layers before ``layer`` the articles would trace through, latest first (each the
+    layer expanded weights into the one after it come from by default: mixed4b -> mixed4a ->
+    mixed3b); fewer when the model runs out of earlier layers."""
+    path: list[str] = []
+    while len(path) < k:
+        earlier = W.default_source_layer(model, path[-1] if path else layer)
+        if earlier is None:
+            break
+        path.append(earlier)
+    return path
+
+
 def trace(model: LoadedModel, unit: UnitRef | str, layers: Sequence[str], top: int = 4,
-          progress: ProgressFn = no_progress, should_stop: StopFn | None = None) -> Trace:
-    """The strongest contributors to ``unit`` in each layer of ``layers`` (latest first)."""
+          progress: ProgressFn = no_progress, should_stop: StopFn | None = None, among: str = "") -> Trace:
+    """The strongest contributors to ``unit`` in each layer of ``layers`` (latest first); a layer
+    named in ``among`` (units such as ``mixed4a:235,222``) keeps only those units."""
     catalogue = model.catalogue
     target = catalogue.unit(unit)
     names = [catalogue.layer(layer).name for layer in layers]
@@ -62,6 +76,13 @@ def trace(model: LoadedModel, unit: UnitRef | str, layers: Sequence[str], top: i
         raise UserError(f"list the --trace layers from the latest to the earliest, all before {target.layer}")
     if not 1 <= top <= 64:
         raise UserError("--top must be 1 to 64 units per layer")
+    allowed: dict[str, set[int]] = {}
+    for ref in (parse_unit_list(among) if among.strip() else []):
+        ref = catalogue.unit(ref)
+        allowed.setdefault(ref.layer, set()).add(ref.channel)
+    if set(allowed) - set(names):
+        raise UserError(f"--among names units of {', '.join(sorted(set(allowed) - set(names)))}, "
+                        "which --trace does not list")
     result = Trace(target, names, [[target]])
     total = sum(1 for _ in names)
     for depth, layer in enumerate(names, start=1):
@@ -70,7 +91,10 @@ def trace(model: LoadedModel, unit: UnitRef | str, layers: Sequence[str], top: i
         for dst in result.levels[-1]:
             check_stop(should_stop)
             kernels = W.expanded_weights(model, dst, layer)
-            for src, norm, kernel in W.ranked_kernels(kernels, layer, top):
+            ranked = W.ranked_kernels(kernels, layer, len(kernels))
+            if layer in allowed:
+                ranked = [r for r in ranked if r[0].channel in allowed[layer]]
+            for src, norm, kernel in ranked[:top]:
                 if norm == 0.0:
                     continue
                 candidates.append(Edge(src, dst, norm, float(kernel.sum())))

@@ -13,14 +13,15 @@ import numpy as np
 
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.paths import atomic_write_bytes
-from circuitloupe.tasks.base import Context, Request, Result, flag, option, positional, task
+from circuitloupe.tasks.base import Context, Request, Result, flag, in_memory, option, positional, task
 from circuitloupe.tasks.inputs import read_images
 
 
 @dataclass(frozen=True)
 class AttributeRequest(Request):
     """``unit``: layer:channel, a family ``mixed3b:379,406`` or ``class:N``; ``image``: a file or
-    ``sample:NAME``. Options as on the command line (``circuitloupe attribute --help``)."""
+    ``sample:NAME``; ``pixels``: the GUI's image [H, W, 3] when no file holds it (``image`` then only
+    names it). Options as on the command line (``circuitloupe attribute --help``)."""
 
     command = "attribute"
 
@@ -49,6 +50,7 @@ class AttributeRequest(Request):
     opacity: float = option("--opacity", default=0.6)
     clip: float = option("--clip", default=99.5)
     mode: str = option("--mode", default="side_by_side")
+    pixels: np.ndarray | None = in_memory()
 
     def validate(self) -> None:
         from circuitloupe.core.attribution import BASELINES, METHODS
@@ -101,19 +103,44 @@ class _AttributeResult(Result, ABC):
 
 @dataclass
 class InputAttributionResult(_AttributeResult):
-    """``details``: the attribution map [H, W] with the target's value and the method's numbers."""
+    """``details``: the attribution map [H, W] with the target's value and the method's numbers;
+    ``target_name``: the target in words (a class with its name); ``photo_shape``: the image's
+    [H, W] before it was resized to the model's input, whose aspect the figure keeps."""
 
     details: Any
+    target_name: str
+    photo_shape: tuple[int, int]
 
     def title(self) -> str:
+        from circuitloupe.core.attribution import METHOD_NAMES
+
         d = self.details
-        return f"{d.target}: {d.method}" + (f" at {d.layer}" if d.layer else "") + f" (value {d.value:.4g})"
+        return f"{self.target_name}: {METHOD_NAMES[d.method]}" + (f" at {d.layer}" if d.layer else "")
+
+    def in_photo_aspect(self) -> tuple[np.ndarray, np.ndarray]:
+        """The analysed image and its map (at the model's square input size) stretched back to the
+        photo's aspect ratio, so that a photo is not shown squashed."""
+        from PIL import Image
+
+        from circuitloupe.core.figures import to_pil
+
+        d = self.details
+        photo_h, photo_w = self.photo_shape
+        h, w = d.map.shape[:2]
+        size = (h, round(h * photo_w / photo_h)) if photo_w >= photo_h else (round(w * photo_h / photo_w), w)
+        if size == (h, w):
+            return d.image, d.map
+        image = np.asarray(to_pil(d.image).resize((size[1], size[0]), Image.BILINEAR), np.float32) / 255
+        image = image.reshape(*size, -1)  # a one-channel image keeps its channel axis
+        heat = d.map.sum(axis=2) if d.map.ndim == 3 else d.map
+        return image, np.asarray(Image.fromarray(heat.astype(np.float32), "F").resize((size[1], size[0]),
+                                                                                      Image.BILINEAR))
 
     def figure(self, scale: float = 1.0):
         from circuitloupe.core.attribution.figures import overlay_figure
 
         r: AttributeRequest = self.request  # type: ignore[assignment]
-        return overlay_figure(self.details.image, self.details.map, self.title(), signed=not r.absolute,
+        return overlay_figure(*self.in_photo_aspect(), self.title(), signed=not r.absolute,
                               opacity=r.opacity, clip_percentile=r.clip, mode=r.mode, scale=scale)
 
     def array(self) -> np.ndarray:
@@ -124,7 +151,9 @@ class InputAttributionResult(_AttributeResult):
 
     def lines(self) -> list[str]:
         gap = self.details.completeness_gap
-        return [f"{self.title()}; sum {self.data()['sum']:.4g}"
+        d = self.details
+        return [f"{d.target}: {d.method}" + (f" at {d.layer}" if d.layer else "") + f" (value {d.value:.4g}); "
+                f"sum {self.data()['sum']:.4g}"
                 + (f", completeness gap {gap:.3g}" if gap is not None else "")]
 
 
@@ -179,12 +208,14 @@ class CurvesResult(_AttributeResult):
 @task(AttributeRequest)
 def attribute(ctx: Context, request: AttributeRequest) -> _AttributeResult:
     model = ctx.model
-    pixels = read_images([request.image])[0]
+    pixels = read_images([request.image])[0] if request.pixels is None else request.pixels
     if request.to_layer:
         return _to_layer(ctx, request, pixels)
     if request.curves:
         return _curves(ctx, request, pixels)
-    from circuitloupe.core.attribution import attribute_details, direction_target, parse_position, parse_target
+    from circuitloupe.core.attribution import (ClassTarget, attribute_details, direction_target, parse_position,
+                                               parse_target)
+    from circuitloupe.core.imagenet import class_name
 
     position = parse_position(request.position)
     if request.direction:
@@ -196,7 +227,9 @@ def attribute(ctx: Context, request: AttributeRequest) -> _AttributeResult:
                                 baseline=request.baseline, steps=request.steps, internal_batch_size=request.batch,
                                 blur_sigma=request.blur_sigma, seed=request.seed, layer=request.layer,
                                 progress=ctx.progress, should_stop=ctx.should_stop)
-    return InputAttributionResult(request, model.spec, model.weights_id, details)
+    name = f"class {class_name(target.index, model.class_labels)}" if isinstance(target, ClassTarget) \
+        else details.target
+    return InputAttributionResult(request, model.spec, model.weights_id, details, name, pixels.shape[:2])
 
 
 def _to_layer(ctx: Context, request: AttributeRequest, pixels: np.ndarray) -> ContributionsResult:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from circuitloupe.core.models import LoadedModel
 
 _ARG = "circuitloupe.arg"
+_MEMORY = "circuitloupe.in_memory"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ def flag(name: str, **kwargs: Any) -> Any:
     """A switch ``--name``, true when given."""
     kwargs.setdefault("default", False)
     return field(metadata={_ARG: _Spelling(name, is_switch=True)}, **kwargs)
+
+
+def in_memory(**kwargs: Any) -> Any:
+    """A value only the GUI passes (e.g. an image's pixels that no file holds): not on the command
+    line, not in the JSON, not compared. A request using one has no command line."""
+    return field(default=None, compare=False, repr=False, metadata={_MEMORY: True}, **kwargs)
+
+
+def uses_memory(request: Request) -> bool:
+    """Whether ``request`` carries an :func:`in_memory` value (so no command reproduces it)."""
+    return any(f.metadata.get(_MEMORY) and getattr(request, f.name) is not None for f in dataclasses.fields(request))
 
 
 def is_positional(f: dataclasses.Field) -> bool:
@@ -208,7 +220,7 @@ class Result:
 
 
 def request_fields(request: Request) -> dict[str, Any]:
-    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
+    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if not f.metadata.get(_MEMORY)}
 
 
 def jsonable(value: Any) -> Any:

@@ -32,7 +32,8 @@ class CircuitRequest(Request):
     """Expanded weights from every unit of ``src_units`` (columns) into every unit of
     ``dst_units`` (rows), e.g. ``mixed3a:81,147`` and ``mixed3b:342,385``. With ``trace`` (layers,
     latest first), ``src_units`` is one unit and the Result is its circuit over those layers: the
-    ``top`` strongest contributors in each (:mod:`circuitloupe.core.circuit_trace`)."""
+    ``top`` strongest contributors in each (:mod:`circuitloupe.core.circuit_trace`); ``among``
+    keeps the layers it names to those units (an article's circuit)."""
 
     command = "circuit"
 
@@ -42,9 +43,14 @@ class CircuitRequest(Request):
     render_thumbnails: bool = flag("--render-thumbnails")
     trace: tuple[str, ...] = option("--trace", many=True, default=())
     top: int = option("--top", default=4)
+    among: tuple[str, ...] = option("--among", many=True, default=())
 
     def validate(self) -> None:
         object.__setattr__(self, "src_units", compact_units(self.src_units))
+        if self.among and not self.trace:
+            raise UserError("--among keeps the units of traced layers; give --trace LAYER1,LAYER2,... too")
+        if self.among:  # canonical spelling: mixed3a:81,147,conv2d2:32
+            object.__setattr__(self, "among", tuple(compact_units(" ".join(self.among)).replace(" ", ",").split(",")))
         if self.trace:
             if self.dst_units is not None or len(parse_unit_list(self.src_units)) != 1:
                 raise UserError("circuit UNIT --trace LAYER1,LAYER2,... takes one unit and no second unit list")
@@ -111,7 +117,8 @@ def circuit(ctx: Context, request: CircuitRequest) -> CircuitResult | TraceResul
     if request.trace:
         from circuitloupe.core.circuit_trace import trace
 
-        found = trace(model, request.src_units, request.trace, request.top, ctx.progress, ctx.should_stop)
+        found = trace(model, request.src_units, request.trace, request.top, ctx.progress, ctx.should_stop,
+                      among=" ".join(request.among))
         units = [u for level in found.levels for u in level]
         return TraceResult(request, model.spec, model.weights_id, found,
                            thumbnails(ctx, units, request.render_thumbnails))

@@ -44,6 +44,18 @@ LUCID_INCEPTION = Preprocessing((117 / 255,) * 3, (1 / 255,) * 3, "RGB x*255-117
 UNIT_RANGE = Preprocessing((0.0,), (1.0,), "values in [0, 1]")
 
 
+@dataclass(frozen=True)
+class TracePreset:
+    """A multi-layer circuit from an article: ``target`` (one unit), the ``layers`` traced back
+    (latest first) and the article's ``units`` in them (the trace keeps only those), e.g. Zoom
+    In's dog heads ``mixed4a:235,222,234,308`` into the pose-invariant ``mixed4b:418``."""
+
+    target: str
+    layers: tuple[str, ...]
+    units: str
+    source: str
+
+
 class Concat(nn.Module):
     """Channel concatenation as a module, so the concatenated layer is a hook point."""
 
@@ -96,6 +108,8 @@ class LoadedModel:
     overall_attention: Callable[[torch.Tensor], torch.Tensor] | None = None
     #: A circuit worth showing first: (earlier units, later units), e.g. InceptionV1's curve circuit.
     default_circuit: tuple[str, str] | None = None
+    #: Multi-layer circuits worth opening, by name (the Weights pane's Trace presets).
+    trace_presets: dict[str, TracePreset] = field(default_factory=dict)
     weights_spec: str | None = None
 
     def __post_init__(self) -> None:

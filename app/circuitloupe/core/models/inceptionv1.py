@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from circuitloupe.core.models.base import Concat, LoadedModel
+from circuitloupe.core.models.base import Concat, LoadedModel, TracePreset
 from circuitloupe.core.units import PRE_RELU_SUFFIX, UnitRef
 
 WEIGHTS_URL = "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
@@ -55,6 +55,17 @@ FAMILIES: dict[str, list[str]] = {
     "dog heads (mixed4a)": [f"mixed4a:{c}" for c in (235, 222, 234, 308)],
 }
 CURVE_CIRCUIT = ("mixed3a:81,147,145,71", "mixed3b:342,385,379,330")
+# Multi-layer circuits (experiments.md): the Weights pane's Trace presets, each with its article.
+ZOOM_IN = "https://distill.pub/2020/circuits/zoom-in/"
+CURVE_CIRCUITS = "https://distill.pub/2020/circuits/curve-circuits/"
+TRACE_PRESETS: dict[str, TracePreset] = {
+    "dog heads -> pose-invariant (mixed4b:418)": TracePreset(
+        "mixed4b:418", ("mixed4a",), " ".join(FAMILIES["dog heads (mixed4a)"]), ZOOM_IN),
+    "curves: conv2d2 -> mixed3a -> mixed3b:379": TracePreset(
+        "mixed3b:379", ("mixed3a", "conv2d2"),
+        " ".join(FAMILIES["curve detectors (mixed3a)"] + FAMILIES["curve detectors (conv2d2)"]),
+        CURVE_CIRCUITS),
+}
 
 
 class PaddedAvgPool(nn.Module):

@@ -28,6 +28,7 @@ def build(net: iv1.InceptionV1, weights_id: str, description: str) -> LoadedMode
         families={name: list(units) for name, units in iv1.FAMILIES.items()},
         bottleneck_path=iv1.bottleneck_path,
         default_circuit=iv1.CURVE_CIRCUIT,
+        trace_presets=dict(iv1.TRACE_PRESETS),
     )
 
 
