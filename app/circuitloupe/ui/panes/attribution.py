@@ -15,13 +15,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from circuitloupe import tasks
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.attribution import BASELINES, METHOD_NAMES, METHODS, attributed_layer, family_target
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef, parse_unit_list
@@ -36,6 +34,7 @@ from circuitloupe.ui.widgets.controls import ClassSpinBox, spin_box
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.overlay_view import OverlayView
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
 __all__ = ["UNIT_ROLE", "AttributionPane"]
@@ -46,7 +45,7 @@ TABS = ("pixels", "earlier", "curves")
 NO_FILE = "the image is not a file (save it, or open it from disk) so no command line reproduces it"
 
 
-class AttributionPane(Pane):
+class AttributionPane(ResultExport, Pane):
     title = "Attribution"
     object_name = "attribution"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -372,7 +371,7 @@ class AttributionPane(Pane):
     def _on_result(self, key: str, result: Result) -> None:
         self.results[key] = result
         text = getattr(self, f"_show_{key}")(result)
-        self.info.setText(text + ("" if self._reproducible(result) else f" ({NO_FILE})"))
+        self.info.setText(text + (f" ({NO_FILE})" if uses_memory(result.request) else ""))
 
     def _show_pixels(self, result) -> str:
         d = result.details
@@ -413,16 +412,3 @@ class AttributionPane(Pane):
             return dataclasses.replace(result, request=dataclasses.replace(result.request, **self._overlay_fields()))
         return result
 
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        result = self.result
-        return None if result is None else result.figure(scale)
-
-    @staticmethod
-    def _reproducible(result: Result) -> bool:
-        return not uses_memory(result.request) and not is_edited(result.weights_id)
-
-    def cli_command(self) -> str | None:
-        result, model = self.result, self.state.model
-        if result is None or model is None or not self._reproducible(result):
-            return None
-        return tasks.command_line(result.request, tasks.model_arguments(model), {"out": "FIG.png"})

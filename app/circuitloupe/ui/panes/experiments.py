@@ -14,9 +14,9 @@ from circuitloupe import tasks
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.tasks import AblateRequest, FactorsRequest, HandwrittenRequest, OutputsRequest, Request, Result
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.request_form import RequestForm, request_from_argv
 
@@ -39,7 +39,7 @@ def curve_layers(model: LoadedModel) -> tuple[str, str]:
     return layer, names[position - 1] if position > 0 else ""
 
 
-class TaskPane(Pane):
+class TaskPane(ResultExport, Pane):
     """A pane that runs one Request at a time and shows its Result's figure (shared by the
     Experiments and Compare panes). Subclasses define ``build_request()``: the Request their
     controls describe, or None (the reason shown) when they describe none."""
@@ -59,9 +59,6 @@ class TaskPane(Pane):
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def model_args(self) -> list[str]:
-        return tasks.model_arguments(self.state.model) if self.state.model is not None else []
 
     def start(self) -> None:
         """Run the request the controls describe (a running one is cancelled first)."""
@@ -90,9 +87,7 @@ class TaskPane(Pane):
         self.result = result
         self._image = result.figure(1.0)
         self.view.set_image(self._image)
-        self.info.setText(self.describe(result))
-        if is_edited(result.weights_id):
-            self.info.setText(f"{self.info.text()} (on the edited model: no CLI command reproduces it)")
+        self.info.setText(self.describe(result) + edited_note(result))
 
     def describe(self, result: Result) -> str:
         return f"{result.request.command} on {result.model_spec}: done"
@@ -101,12 +96,6 @@ class TaskPane(Pane):
         if self.result is None:
             return None
         return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        if self.result is None or is_edited(self.result.weights_id):
-            return None
-        return tasks.command_line(self.result.request, self.model_args(), {"out": "FIG.png"})
 
 
 class ExperimentsPane(TaskPane):

@@ -15,13 +15,11 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout
 
 from circuitloupe import tasks
 from circuitloupe.core import weights as W
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import Job
@@ -30,12 +28,13 @@ from circuitloupe.tasks.thumbnails import thumbnails
 from circuitloupe.ui.panes.trace_tab import TraceTab
 from circuitloupe.ui.panes.weights_tabs import CircuitTab, ExpandedTab, FiltersTab, RotatedTab, WeightsTab
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
 TABS = ("first", "expanded", "circuit", "rotated", "trace")
 
 
-class WeightsPane(Pane):
+class WeightsPane(ResultExport, Pane):
     title = "Weights"
     object_name = "weights"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -205,16 +204,6 @@ class WeightsPane(Pane):
                 page.redraw()
 
     # ----------------------------------------------------------------- export
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        result = self.result
-        return None if result is None else result.figure(scale)
-
-    def cli_command(self) -> str | None:
-        model, result = self.state.model, self.result
-        if model is None or result is None or is_edited(model.weights_id):
-            return None
-        return tasks.command_line(result.request, tasks.model_arguments(model), {"out": "FIG.png"})
-
     def project_state(self) -> dict[str, Any]:
         return {"tab": self.tabs.currentIndex(), "shared_scale": self.first.shared_scale.isChecked(),
                 "render_thumbnails": self.render_thumbs.isChecked(),
