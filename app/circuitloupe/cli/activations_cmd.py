@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_images_argument, add_model_arguments, check_images, open_model, run_task
+from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images
 from circuitloupe.tasks import ActivationsRequest
 
 
@@ -22,9 +22,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    request = ActivationsRequest.from_args(args)
-    check_images(request.images)
-    result = run_task(open_model(args), request, "activations")
+    result = run_on_images(args, ActivationsRequest)
     result.save_npz(args.out)
     for name, array in result.arrays.items():
         print(f"{name}: {list(array.shape)}")

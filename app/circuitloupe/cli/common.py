@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -63,12 +63,6 @@ def require_output(args: argparse.Namespace) -> None:
     """A figure command must be told where to write: --out, --json or both."""
     if not args.out and not args.json:
         raise UserError("give --out PNG, --json PATH or both")
-
-
-def check_images(images: Iterable[str]) -> None:
-    """Read every IMAGE once, so that a bad one fails with one line before the model loads."""
-    for image in images:
-        read_image(image)
 
 
 def open_model(args: argparse.Namespace) -> LoadedModel:
@@ -126,6 +120,15 @@ def write_outputs(args: argparse.Namespace, result: Any, scale: float | None = N
         result.save(args.out, args.scale if scale is None else scale)
     if getattr(args, "json", None):
         write_json(args.json, result.to_json())
+
+
+def run_on_images(args: argparse.Namespace, request_type: type) -> Any:
+    """Run a Request over IMAGE arguments (its ``images``): every image is read first, so that a bad
+    one fails with one line before the model loads. Returns the Result."""
+    request = request_type.from_args(args)
+    for image in request.images:
+        read_image(image)
+    return run_task(open_model(args), request, request.command)
 
 
 def run_figure(args: argparse.Namespace, model: LoadedModel | None, request: Any, description: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_images_argument, add_model_arguments, check_images, open_model, run_task, write_json
+from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images, write_json
 from circuitloupe.tasks import PredictRequest
 
 
@@ -23,9 +23,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    request = PredictRequest.from_args(args)
-    check_images(request.images)
-    result = run_task(open_model(args), request, "predict")
+    result = run_on_images(args, PredictRequest)
     if args.json:
         write_json(args.json, result.to_json())
     if args.json != "-":
