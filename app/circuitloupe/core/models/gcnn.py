@@ -196,6 +196,13 @@ class SpatialAttentionGG(nn.Module):
         return torch.sigmoid(out.view(b, c_out, ROTATIONS, 2, ROTATIONS, h, w).sum(3, keepdim=True))
 
 
+def _unattended(parts: torch.Tensor, channel_attention: nn.Module, spatial_attention: nn.Module) -> torch.Tensor:
+    """α: each input contribution less its attended part, ``parts * (1 - a_ch * a_sp)``, the spatial
+    attention computed on the channel-attended contributions."""
+    attended = channel_attention(parts) * parts
+    return parts - spatial_attention(attended) * attended
+
+
 class AttLiftingConv(LiftingConv):
     """α lifting conv: every input channel's contribution is attended before the sum.
 
@@ -217,10 +224,7 @@ class AttLiftingConv(LiftingConv):
         return out.view(b, self.c_in, self.c_out, ROTATIONS, h, w).permute(0, 2, 3, 1, 4, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = self.contributions(x)
-        attended = self.channel_attention(parts) * parts
-        attended = self.spatial_attention(attended) * attended
-        return (parts - attended).sum(dim=3)
+        return _unattended(self.contributions(x), self.channel_attention, self.spatial_attention).sum(dim=3)
 
 
 class AttGroupConv(GroupConv):
@@ -242,10 +246,8 @@ class AttGroupConv(GroupConv):
         return out.view(b, self.c_in, ROTATIONS, self.c_out, ROTATIONS, h2, w2).permute(0, 3, 4, 1, 2, 5, 6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = self.contributions(x)
-        attended = self.channel_attention(parts) * parts
-        attended = self.spatial_attention(attended) * attended
-        return HAAR * (parts - attended).sum(dim=(3, 4))
+        parts = _unattended(self.contributions(x), self.channel_attention, self.spatial_attention)
+        return HAAR * parts.sum(dim=(3, 4))
 
 
 # --------------------------------------------------------------------------- feature-map attention (αF)
