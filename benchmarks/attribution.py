@@ -11,7 +11,6 @@ for several step counts.
 from __future__ import annotations
 
 import argparse
-import time
 from unittest import mock
 
 import numpy as np
@@ -22,15 +21,7 @@ from circuitloupe.core.attribution import METHODS, UnitTarget, attribute_details
 from circuitloupe.core.attribution import targets as targets_module
 from circuitloupe.core.models import load_model
 from circuitloupe.core.units import UnitRef
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+from timing import best_time
 
 
 def main() -> None:

@@ -6,22 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from circuitloupe.core.activations import forward_until
 from circuitloupe.core.models import load_model
-
-
-def best_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+from timing import best_time
 
 
 def main() -> None:
@@ -33,8 +23,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model("inceptionv1", "random:0", device=args.device)
     x = torch.rand(args.batch, 3, 224, 224, device=args.device)
-    short = best_time(lambda: forward_until(model, x, [args.layer]), args.repeats)
-    full = best_time(lambda: forward_until(model, x, [args.layer], truncate=False), args.repeats)
+    short = best_time(lambda: forward_until(model, x, [args.layer]), args.repeats, warm_up=True)
+    full = best_time(lambda: forward_until(model, x, [args.layer], truncate=False), args.repeats, warm_up=True)
     print(f"{args.layer}, batch {args.batch}, 224 px, {args.device}, {torch.get_num_threads()} threads: "
           f"truncated {short * 1000:.1f} ms, full {full * 1000:.1f} ms, speed-up {full / short:.2f}x")
 

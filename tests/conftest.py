@@ -23,6 +23,15 @@ def private_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CIRCUITLOUPE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: deterministic and much faster on a crowded CI runner (feature visualisation)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def inception():
     """InceptionV1 with seeded random weights (seed 0), shared by the whole session."""

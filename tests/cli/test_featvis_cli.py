@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from PIL import Image
 
 from circuitloupe.cli import main
@@ -13,12 +12,7 @@ from circuitloupe.cli import main
 MODEL = ["--model", "inceptionv1", "--weights", "random:0"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_featvis_writes_grid_and_statistics_then_reuses_the_cache(tmp_path, capsys):

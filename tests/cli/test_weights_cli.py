@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from circuitloupe.cli import circuit_cmd, expanded_cmd, main, weights_cmd
+from circuitloupe.cli import common, expanded_cmd, main, weights_cmd
 
 MODEL = ["--model", "inceptionv1", "--weights", "random:0"]
 
@@ -16,7 +16,7 @@ MODEL = ["--model", "inceptionv1", "--weights", "random:0"]
 @pytest.fixture
 def shared_model(monkeypatch, inception):
     """The commands reuse the session's InceptionV1 instead of loading their own."""
-    for module in (expanded_cmd, circuit_cmd, weights_cmd):
+    for module in (common, expanded_cmd, weights_cmd):  # common: the commands run by cli.common.run_request
         monkeypatch.setattr(module, "open_model", lambda _args: inception)
 
 

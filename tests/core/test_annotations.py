@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 from circuitloupe.core.annotations import AnnotationStore, store_path
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
+from support import foreign_database
 
 
 def test_everything_survives_reopening_the_store():
@@ -149,11 +149,7 @@ def test_an_earlier_json_store_is_imported_once(tmp_path):
 
 def test_a_database_of_another_program_is_left_untouched(tmp_path):
     foreign = tmp_path / "photos.sqlite"
-    with sqlite3.connect(foreign) as db:
-        db.execute("CREATE TABLE photos (name TEXT)")
-        db.execute("INSERT INTO photos VALUES ('cat.jpg')")
-    db.close()
-    before = foreign.read_bytes()
+    before = foreign_database(foreign, "CREATE TABLE photos (name TEXT)", "INSERT INTO photos VALUES ('cat.jpg')")
     store = AnnotationStore(foreign)
     assert "another program" in store.warning
     assert [p.read_bytes() for p in tmp_path.glob("photos.sqlite.unreadable-*")] == [before]

@@ -219,3 +219,18 @@ def test_lookups_and_report(inception, tmp_path):
     assert report_figure(report, "summary", scale=0.5).width > 400  # log histogram, x·p(x) and examples
     quilt = report_figure(report, "quilt", scale=0.5)
     assert quilt.height >= 3 * 32 and quilt.width >= 55 + 2 * 32  # 3 ranges of 2 tiles (32 px) beside labels
+
+
+def test_readable_batches_skip_files_that_cannot_be_read(tmp_path):
+    """How ablate, factors and polysemanticity read a folder: broken files are skipped, a chunk of
+    broken files only yields nothing, and a stop request ends the reading."""
+    from circuitloupe.core.dataset.folder import readable_batches
+
+    folder = make_mixed_folder(tmp_path / "mixed")
+    files = [*BAD, *GOOD]  # the first chunk holds only the broken files
+    batches = list(readable_batches(folder, files, len(BAD), channels=1))
+    assert [index for index, _, _ in batches] == list(range(1, -(-len(files) // len(BAD))))
+    assert [name for _, names, _ in batches for name in names] == list(GOOD)
+    assert all(len(arrays) == len(names) and all(a.shape[2] == 1 for a in arrays) for _, names, arrays in batches)
+    with pytest.raises(Cancelled):
+        next(readable_batches(folder, files, 2, should_stop=lambda: True))

@@ -20,13 +20,7 @@ from circuitloupe.core.models.base import LoadedModel, Preprocessing
 ANGLES = (0, 45, 90, 135)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: deterministic and much faster on a crowded CI runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def grating(angle: float, k: int = 9, period: float = 6.0) -> np.ndarray:

@@ -19,6 +19,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling.figures import VIEWS, positive_summary, view_figure
 from circuitloupe.core.labeling.stats import UNLABELLED
 from image_folders import make_plain_folder
+from support import foreign_database
 
 UNIT = "mixed3a:81"
 SETTINGS = ds.ScanSettings(size=(64, 64), batch_size=8)
@@ -217,14 +218,8 @@ def test_a_session_with_damaged_pages_is_one_readable_error(session):
 
 
 def test_a_database_of_another_program_is_refused_untouched(tmp_path):
-    import sqlite3
-
     foreign = tmp_path / "photos.labels"
-    with sqlite3.connect(foreign) as db:
-        db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
-        db.execute("CREATE TABLE photos (name TEXT)")
-    db.close()
-    before = foreign.read_bytes()
+    before = foreign_database(foreign, "CREATE TABLE meta (key TEXT, value TEXT)", "CREATE TABLE photos (name TEXT)")
     with pytest.raises(UserError, match="not a labeling session: .* another program"):
         lb.LabelSession(foreign)
     assert foreign.read_bytes() == before and not os.path.exists(f"{foreign}-wal")  # never switched to WAL

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -14,26 +13,14 @@ from circuitloupe import cli
 from circuitloupe.core import trust
 from circuitloupe.core.models import load_model
 from circuitloupe.core.project import Project, load_project, save_project
-
-MODEL = textwrap.dedent('''
-    from pathlib import Path
-    from torch import nn
-
-    Path(__file__).with_name("ran.txt").write_text("this file was imported")
-
-    def build():
-        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
-''')
-
+from support import MARKED_MODEL, sent_project
 
 @pytest.fixture
 def sent(tmp_path):
-    """A project someone sent: ``study/project.loupe`` naming ``model.py:build`` beside it."""
+    """The folder ``study`` holding a project someone sent: ``project.loupe`` and ``model.py``."""
     folder = tmp_path / "study"
     folder.mkdir()
-    (folder / "model.py").write_text(MODEL)
-    (folder / "project.loupe").write_text(json.dumps({"format": "circuitloupe-project", "schema_version": 1,
-                                                      "model_spec": "model.py:build", "weights": "random:2"}))
+    sent_project(folder, weights="random:2")
     return folder
 
 
@@ -54,7 +41,7 @@ def test_cli_trust_opens_the_project_and_remembers_the_file(sent, monkeypatch):
     assert cli.main(["--project", project, "--trust"]) == 0 and opened == [project]
     assert trust.needs_consent(load_project(project)) is None
     assert cli.main(["--project", project]) == 0 and len(opened) == 2  # the same content was trusted
-    (sent / "model.py").write_text(MODEL + "\n# changed\n")
+    (sent / "model.py").write_text(MARKED_MODEL + "\n# changed\n")
     assert cli.main(["--project", project]) == 2 and len(opened) == 2
 
 
@@ -64,7 +51,7 @@ def test_trust_is_remembered_per_path_and_content(sent, tmp_path):
     assert asked is not None and asked.path == (sent / "model.py").resolve()
     trust.remember(asked)
     assert trust.needs_consent(project) is None
-    (sent / "model.py").write_text(MODEL.replace("Conv2d(3, 4", "Conv2d(3, 5"))
+    (sent / "model.py").write_text(MARKED_MODEL.replace("Conv2d(3, 4", "Conv2d(3, 5"))
     changed = trust.needs_consent(project)
     assert changed is not None and changed.sha256 != asked.sha256
     copy = tmp_path / "elsewhere.py"

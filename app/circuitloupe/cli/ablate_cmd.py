@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, open_model, require_output, run_task, write_outputs
+from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.ablate import AblateRequest
 
 
@@ -23,14 +21,6 @@ def register(commands) -> None:
     parser.add_argument("--scale", type=types.number(-1000.0, 1000.0), default=0.0, help="factor for the edited units/edges (default 0)")
     parser.add_argument("--family", type=types.text, default=None, metavar="NAME", help="a family of the model whose tuning to compare")
     parser.add_argument("--batch-size", type=types.BATCH, default=16, help="images per batch (default 16)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the changes as JSON (- for stdout)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write a bar chart of the most changed classes")
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(open_model(args), AblateRequest.from_args(args), "ablate", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result, scale=1.0)
-    return 0
+    add_outputs(parser, "write the changes as JSON (- for stdout)", "write a bar chart of the most changed classes",
+                scale=False)  # --scale is the edit's factor here
+    parser.set_defaults(run=run_request(AblateRequest, unit="batch", scale=1.0))

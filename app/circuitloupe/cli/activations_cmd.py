@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task
+from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images
 from circuitloupe.tasks import ActivationsRequest
 
 
 def register(commands) -> None:
     parser = commands.add_parser("activations", help="save activations of images at layers to .npz")
     add_model_arguments(parser)
-    parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
+    add_images_argument(parser)
     parser.add_argument("--layers", type=types.name_list, required=True,
                         help="comma-separated layer names, e.g. mixed3a,mixed3b")
     parser.add_argument("--pre-relu", action="store_true", help="save each layer's pre-ReLU value instead")
@@ -22,10 +22,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    request = ActivationsRequest.from_args(args)
-    for image in request.images:  # a bad image fails with one line before the model loads
-        read_image(image)
-    result = run_task(open_model(args), request, "activations")
+    result = run_on_images(args, ActivationsRequest)
     result.save_npz(args.out)
     for name, array in result.arrays.items():
         print(f"{name}: {list(array.shape)}")

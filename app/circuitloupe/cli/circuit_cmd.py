@@ -3,11 +3,8 @@ circuit traced back over several layers."""
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
-                                    require_output, run_task, write_outputs)
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, add_thumbnail_argument, run_request
 from circuitloupe.tasks import CircuitRequest
 
 
@@ -35,12 +32,4 @@ def register(commands) -> None:
     parser.add_argument("--magnitude", action="store_true", help="show |w| in grey instead of red/blue")
     add_scale_argument(parser)
     add_thumbnail_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(open_model(args), CircuitRequest.from_args(args), "circuit")
-    write_outputs(args, result)
-    print("\n".join(result.lines()))
-    return 0
+    parser.set_defaults(run=run_request(CircuitRequest))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -42,6 +42,21 @@ def add_scale_argument(parser: argparse.ArgumentParser) -> None:
 def add_thumbnail_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render-thumbnails", action="store_true",
                         help="render missing feature-visualisation thumbnails (slow); default: cached ones only")
+
+
+def add_images_argument(parser: argparse.ArgumentParser) -> None:
+    """One or more IMAGE positionals (``images``)."""
+    parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
+
+
+def add_outputs(parser: argparse.ArgumentParser, json_help: str, out_help: str, *, json_metavar: str = "J",
+                scale: bool = True) -> None:
+    """A figure command's outputs: --json (a path, or - for standard output), --out PNG and, with
+    ``scale``, the figure's --scale."""
+    parser.add_argument("--json", type=types.output_or_stdout, metavar=json_metavar, help=json_help)
+    parser.add_argument("--out", type=types.output_file, metavar="PNG", help=out_help)
+    if scale:
+        add_scale_argument(parser)
 
 
 def require_output(args: argparse.Namespace) -> None:
@@ -105,6 +120,41 @@ def write_outputs(args: argparse.Namespace, result: Any, scale: float | None = N
         result.save(args.out, args.scale if scale is None else scale)
     if getattr(args, "json", None):
         write_json(args.json, result.to_json())
+
+
+def run_on_images(args: argparse.Namespace, request_type: type) -> Any:
+    """Run a Request over IMAGE arguments (its ``images``): every image is read first, so that a bad
+    one fails with one line before the model loads. Returns the Result."""
+    request = request_type.from_args(args)
+    for image in request.images:
+        read_image(image)
+    return run_task(open_model(args), request, request.command)
+
+
+def run_figure(args: argparse.Namespace, model: LoadedModel | None, request: Any, description: str,
+               unit: str = "step", scale: float | None = None) -> Any:
+    """The usual figure command's run: the request with a progress bar (:func:`run_task`), its summary
+    printed, then --out (at ``scale``, default --scale) and --json written. Returns the Result."""
+    result = run_task(model, request, description, unit)
+    print("\n".join(result.lines()))
+    write_outputs(args, result, scale)
+    return result
+
+
+def run_request(request_type: type, unit: str = "step", *, needs_output: bool = True,
+                scale: float | None = None) -> Callable[[argparse.Namespace], int]:
+    """The ``run`` of a command that is parse -> Request -> run -> write: with ``needs_output``, --out or
+    --json must be given; the Request is read from the arguments before the model loads (none for a
+    task that needs no model); then :func:`run_figure`, its progress bar named for the command."""
+
+    def run(args: argparse.Namespace) -> int:
+        if needs_output:
+            require_output(args)
+        request = request_type.from_args(args)
+        run_figure(args, open_model(args) if request.needs_model else None, request, request.command, unit, scale)
+        return 0
+
+    return run
 
 
 #: What commands take from here that lives in :mod:`circuitloupe.cli.console`.

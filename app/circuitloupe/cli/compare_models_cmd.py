@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_scale_argument, require_output, run_task, write_outputs
+from circuitloupe.cli.common import add_outputs, run_request
 from circuitloupe.tasks.compare_models import ANALYSES, CompareModelsRequest
 
 
@@ -26,15 +24,5 @@ def register(commands) -> None:
                         help="least zero-lag correlation of two tuning curves for a match (default 0.7)")
     parser.add_argument("--max-offset", type=types.number(0.0, 180.0), default=30.0,
                         help="most degrees between matched units' preferred orientations (default 30)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write families, coverage and matches as JSON (- for stdout)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the side-by-side figure")
-    add_scale_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(None, CompareModelsRequest.from_args(args), "compare-models", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
-    return 0
+    add_outputs(parser, "write families, coverage and matches as JSON (- for stdout)", "write the side-by-side figure")
+    parser.set_defaults(run=run_request(CompareModelsRequest, unit="batch"))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
-                                     write_outputs)
+from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.factors import FactorsRequest
 
 
@@ -26,15 +23,5 @@ def register(commands) -> None:
     parser.add_argument("--steps", type=types.integer(0, 10_000), default=128, help="feature-visualisation steps (default 128)")
     parser.add_argument("--size", type=types.integer(16, 512), default=64, help="feature-visualisation size in px (default 64)")
     parser.add_argument("--examples", type=types.integer(1, 32), default=6, help="top examples per factor (default 6)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write channel weights, variance explained, examples (- for stdout)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the factors figure")
-    add_scale_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(open_model(args), FactorsRequest.from_args(args), "factors", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
-    return 0
+    add_outputs(parser, "write channel weights, variance explained, examples (- for stdout)", "write the factors figure")
+    parser.set_defaults(run=run_request(FactorsRequest, unit="batch"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
+from circuitloupe.cli.common import add_model_arguments, add_outputs, open_model, run_figure
 from circuitloupe.core import curve_finder
 from circuitloupe.tasks import FindCurvesRequest
 
@@ -33,11 +33,8 @@ def register(commands) -> None:
     parser.add_argument("--min-curve-vs-line", type=types.FINITE, default=1.0,
                         help="least margin of the best curve over the best straight stroke, in those standard "
                              "deviations (default 1)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J",
-                        help="write every unit's scores and the family as JSON")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG",
-                        help="write the radial tuning plot and selectivity scatter")
-    add_scale_argument(parser)
+    add_outputs(parser, "write every unit's scores and the family as JSON",
+                "write the radial tuning plot and selectivity scatter")
     parser.add_argument("--save-family", type=types.text, nargs="?", const="", metavar="NAME",
                         help="save the family for the browser (default name: 'curves LAYER')")
     parser.set_defaults(run=run)
@@ -45,9 +42,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = open_model(args)
-    result = run_task(model, FindCurvesRequest.from_args(args), f"find-curves {args.layer}", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
+    result = run_figure(args, model, FindCurvesRequest.from_args(args), f"find-curves {args.layer}", unit="batch")
     if args.save_family is not None and result.search.family:
         name = curve_finder.save_family(model, result.search, args.save_family or None)
         print(f"saved family '{name}'")

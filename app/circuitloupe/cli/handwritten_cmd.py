@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
-                                     write_outputs)
+from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.handwritten import HandwrittenRequest
 
 
@@ -25,15 +22,5 @@ def register(commands) -> None:
     parser.add_argument("--min-selectivity", type=types.number(0.0, 0.99), default=0.2,
                         help="least orientation selectivity of an earlier unit to get weight (default 0.2)")
     parser.add_argument("--images", type=types.input_folder, default=None, metavar="DIR", help="folder for correlations and logit changes")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write each hand-made unit's tuning as JSON (- for stdout)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the radial tuning figure")
-    add_scale_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(open_model(args), HandwrittenRequest.from_args(args), "handwritten", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
-    return 0
+    add_outputs(parser, "write each hand-made unit's tuning as JSON (- for stdout)", "write the radial tuning figure")
+    parser.set_defaults(run=run_request(HandwrittenRequest, unit="batch"))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, add_thumbnail_argument, open_model,
-                                     run_task, write_outputs)
+from circuitloupe.cli.common import add_model_arguments, add_outputs, add_thumbnail_argument, run_request
 from circuitloupe.tasks.outputs import OutputsRequest
 
 
@@ -19,15 +16,6 @@ def register(commands) -> None:
     add_model_arguments(parser)
     parser.add_argument("--layer", type=types.text, default=None, metavar="LAYER", help="later layer to rank (default: the next one)")
     parser.add_argument("--top", type=types.integer(1, 512), default=10, help="how many units (default 10)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the ranking as JSON (- for stdout)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the ranked units as a grid of feature visualisations")
-    add_scale_argument(parser)
+    add_outputs(parser, "write the ranking as JSON (- for stdout)", "write the ranked units as a grid of feature visualisations")
     add_thumbnail_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    result = run_task(open_model(args), OutputsRequest.from_args(args), "outputs", unit="step")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
-    return 0
+    parser.set_defaults(run=run_request(OutputsRequest, needs_output=False))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_scale_argument, open_model, require_output, run_task,
-                                     write_outputs)
+from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.polysemanticity import PolysemanticityRequest
 
 
@@ -24,15 +21,5 @@ def register(commands) -> None:
     parser.add_argument("--examples", type=types.integer(4, 500), default=24, help="top examples (default 24)")
     parser.add_argument("--size", type=types.integer(16, 512), default=64, help="visualisation size in px (default 64)")
     parser.add_argument("--steps", type=types.integer(0, 10_000), default=128, help="visualisation steps (default 128)")
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="write the scores and clusters as JSON")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write the figure")
-    add_scale_argument(parser)
-    parser.set_defaults(run=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    require_output(args)
-    result = run_task(open_model(args), PolysemanticityRequest.from_args(args), "polysemanticity", unit="step")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
-    return 0
+    add_outputs(parser, "write the scores and clusters as JSON", "write the figure")
+    parser.set_defaults(run=run_request(PolysemanticityRequest))

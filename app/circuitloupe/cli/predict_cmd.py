@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task, write_json
+from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images, write_json
 from circuitloupe.tasks import PredictRequest
 
 
@@ -15,7 +15,7 @@ def register(commands) -> None:
         description="Classify images. IMAGE is a file or a scikit-image sample written sample:NAME "
                     "(sample:chelsea, sample:coffee, ...).")
     add_model_arguments(parser, default="efficientnet_lite0")
-    parser.add_argument("images", type=types.text, nargs="+", metavar="IMAGE", help=IMAGE_HELP)
+    add_images_argument(parser)
     parser.add_argument("--top", type=types.TOP, default=5, help="how many classes per image (default 5)")
     parser.add_argument("--json", type=types.output_or_stdout, nargs="?", const="-", metavar="PATH",
                         help="write the predictions as JSON (to PATH, or to standard output)")
@@ -23,10 +23,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    request = PredictRequest.from_args(args)
-    for image in request.images:  # a bad image fails with one line before the model loads
-        read_image(image)
-    result = run_task(open_model(args), request, "predict")
+    result = run_on_images(args, PredictRequest)
     if args.json:
         write_json(args.json, result.to_json())
     if args.json != "-":

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
+from circuitloupe.cli.common import (add_model_arguments, add_outputs, add_scale_argument, open_model, run_task,
+                                     write_outputs)
 from circuitloupe.core.dataset import resolve_target
 from circuitloupe.core.dataset.figures import VIEWS
 from circuitloupe.core.errors import UserError
@@ -26,9 +27,8 @@ def register(commands) -> None:
     parser.add_argument("folder", type=types.input_folder, metavar="DIR",
                         help="folder of images (JPEG, PNG, WebP, BMP, TIFF), recursive")
     add_model_arguments(parser)
-    parser.add_argument("--json", type=types.output_or_stdout, metavar="STATS",
-                        help="write statistics, examples and skipped files as JSON (- for standard output)")
-    parser.add_argument("--out", type=types.output_file, metavar="PNG", help="write a figure of the unit (see --view)")
+    add_outputs(parser, "write statistics, examples and skipped files as JSON (- for standard output)",
+                "write a figure of the unit (see --view)", json_metavar="STATS", scale=False)
     parser.add_argument("--view", choices=VIEWS, default="summary", help="which figure --out writes (default summary)")
     add_scale_argument(parser)
     parser.add_argument("--top", type=types.TOP, default=9, metavar="K",

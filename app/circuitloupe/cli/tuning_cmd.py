@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_task, write_outputs
+from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_figure
 from circuitloupe.tasks import TuningRequest
 from circuitloupe.tasks.tuning import FIGURES, STIMULI
 
@@ -54,7 +54,5 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     request = TuningRequest.from_args(args)
-    result = run_task(open_model(args), request, f"tuning {request.stimulus}", unit="batch")
-    print("\n".join(result.lines()))
-    write_outputs(args, result)
+    run_figure(args, open_model(args), request, f"tuning {request.stimulus}", unit="batch")
     return 0

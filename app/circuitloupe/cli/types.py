@@ -14,6 +14,7 @@ import os
 import re
 from argparse import ArgumentTypeError
 from pathlib import Path
+from typing import Callable
 
 from circuitloupe.core.errors import UserError
 
@@ -109,9 +110,13 @@ def position(value: str) -> str:
     """``centre``, ``max`` or ``ROW,COL``."""
     from circuitloupe.core.attribution import parse_position
 
-    text(value)
+    return _accepted_by(parse_position, text(value))
+
+
+def _accepted_by(check: Callable[[str], object], value: str) -> str:
+    """``value`` when the core's ``check`` reads it; the UserError it raises otherwise, as argparse's error."""
     try:
-        parse_position(value)
+        check(value)
     except UserError as error:
         raise ArgumentTypeError(str(error)) from None
     return value
@@ -186,11 +191,7 @@ def label_set(value: str) -> str:
     """A built-in label set's name, or a UTF-8 text file of ``[*]name: description`` lines."""
     from circuitloupe.core.labeling.labelsets import read_label_set
 
-    try:
-        read_label_set(value)
-    except UserError as error:
-        raise ArgumentTypeError(str(error)) from None
-    return value
+    return _accepted_by(read_label_set, value)
 
 
 def stimuli(value: str) -> str:

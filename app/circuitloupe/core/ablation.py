@@ -242,10 +242,8 @@ def ablation_report(model: LoadedModel, edits: Sequence[Edit], folder: str, batc
 
     import numpy as np
 
-    from circuitloupe.core.dataset.folder import walk_folder
-    from circuitloupe.core.errors import ImageError
-    from circuitloupe.core.images import load_image, to_batch
-    from circuitloupe.core.jobs import check_stop
+    from circuitloupe.core.dataset.folder import readable_batches, walk_folder
+    from circuitloupe.core.images import to_batch
 
     edited = edited_copy(model, edits)
     listing = walk_folder(folder)
@@ -254,24 +252,14 @@ def ablation_report(model: LoadedModel, edits: Sequence[Edit], folder: str, batc
         raise UserError(f"{folder} holds no images")
     changes, labels, hits_before, hits_after, used = [], [], 0, 0, []
     total = -(-len(files) // batch_size)
-    for step in range(total):
-        check_stop(should_stop)
-        chunk = files[step * batch_size:(step + 1) * batch_size]
-        arrays = []
-        for relpath in chunk:
-            try:
-                arrays.append(load_image(Path(folder) / relpath, model.in_channels))
-                used.append(relpath)
-            except ImageError:
-                continue
-        if not arrays:
-            continue
+    for step, names, arrays in readable_batches(folder, files, batch_size, model.in_channels, should_stop):
+        used += names
         batch = to_batch(arrays, model.input_size).to(model.device)
         with torch.no_grad():
             before = model.forward(batch).flatten(1).cpu().double()
             after = edited.forward(batch).flatten(1).cpu().double()
         changes.append((after - before).numpy())
-        for relpath, b, a in zip(used[-len(arrays):], before, after):
+        for relpath, b, a in zip(names, before, after):
             parts = Path(relpath).parts
             label = class_index(parts[0], model.class_labels) if len(parts) > 1 else None
             if label is not None:

@@ -21,8 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from circuitloupe.core.errors import ImageError, UserError
-from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
+from circuitloupe.core.errors import UserError
+from circuitloupe.core.jobs import ProgressFn, StopFn, no_progress
 from circuitloupe.core.models.base import LoadedModel
 
 MAX_POSITIONS = 20_000  # positions sampled for the factorisation (seeded)
@@ -53,30 +53,21 @@ def _layer_positions(model: LoadedModel, layer: str, folder: str, batch_size: in
     import torch
 
     from circuitloupe.core.activations import forward_until
-    from circuitloupe.core.dataset.folder import walk_folder
-    from circuitloupe.core.images import load_image, to_batch
+    from circuitloupe.core.dataset.folder import readable_batches, walk_folder
+    from circuitloupe.core.images import to_batch
 
     files = [entry.relpath for entry in walk_folder(folder).images]
     if not files:
         raise UserError(f"{folder} holds no images")
     rows, where = [], []
     batches = -(-len(files) // batch_size)
-    for b in range(batches):
-        check_stop(should_stop)
-        arrays, names = [], []
-        for relpath in files[b * batch_size:(b + 1) * batch_size]:
-            try:
-                arrays.append(load_image(Path(folder) / relpath, model.in_channels))
-                names.append(relpath)
-            except ImageError:
-                continue
-        if arrays:
-            maps = forward_until(model, to_batch(arrays, model.input_size), [layer])[layer]
-            maps = maps if maps.dim() == 4 else maps.reshape(maps.shape[0], -1, 1, 1)
-            maps = torch.clamp(maps, min=0).permute(0, 2, 3, 1).cpu().numpy()
-            n, h, w, c = maps.shape
-            rows.append(maps.reshape(-1, c))
-            where += [(name, y, x) for name in names for y in range(h) for x in range(w)]
+    for b, names, arrays in readable_batches(folder, files, batch_size, model.in_channels, should_stop):
+        maps = forward_until(model, to_batch(arrays, model.input_size), [layer])[layer]
+        maps = maps if maps.dim() == 4 else maps.reshape(maps.shape[0], -1, 1, 1)
+        maps = torch.clamp(maps, min=0).permute(0, 2, 3, 1).cpu().numpy()
+        n, h, w, c = maps.shape
+        rows.append(maps.reshape(-1, c))
+        where += [(name, y, x) for name in names for y in range(h) for x in range(w)]
         progress(b + 1, batches + 1)
     if not rows:
         raise UserError(f"no image of {folder} could be read")

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from circuitloupe.core.errors import ImageError, UserError
-from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop, no_progress
+from circuitloupe.core.errors import UserError
+from circuitloupe.core.jobs import ProgressFn, StopFn, no_progress
 from circuitloupe.core.models.base import LoadedModel
 from circuitloupe.core.units import UnitRef
 
@@ -75,23 +75,13 @@ def top_examples(model: LoadedModel, unit: UnitRef, folder: str, count: int, bat
     """Each image's strongest position for ``unit``, the ``count`` best, and the layer's channel
     vector there [count, C]."""
     from circuitloupe.core.activations import forward_until
-    from circuitloupe.core.dataset.folder import walk_folder
-    from circuitloupe.core.images import load_image, to_batch
+    from circuitloupe.core.dataset.folder import readable_batches, walk_folder
+    from circuitloupe.core.images import to_batch
 
     files = [entry.relpath for entry in walk_folder(folder).images]
     found: list[tuple[str, int, int, float]] = []
     vectors = []
-    for start in range(0, len(files), batch_size):
-        check_stop(should_stop)
-        arrays, names = [], []
-        for relpath in files[start:start + batch_size]:
-            try:
-                arrays.append(load_image(Path(folder) / relpath, model.in_channels))
-                names.append(relpath)
-            except ImageError:
-                continue
-        if not arrays:
-            continue
+    for _, names, arrays in readable_batches(folder, files, batch_size, model.in_channels, should_stop):
         maps = forward_until(model, to_batch(arrays, model.input_size), [unit.layer])[unit.layer]
         maps = (maps if maps.dim() == 4 else maps.reshape(maps.shape[0], -1, 1, 1)).double().cpu().numpy()
         for name, m in zip(names, maps):

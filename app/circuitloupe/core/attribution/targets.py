@@ -33,6 +33,19 @@ def _centre(maps: torch.Tensor) -> Position:
     return maps.shape[2] // 2, maps.shape[3] // 2
 
 
+def _read(maps: torch.Tensor, position: Position | str | None, whole_map: bool) -> torch.Tensor:
+    """``[B, H, W]`` maps at ``position`` (None = the centre; ``"max"`` is resolved before), or summed
+    with ``whole_map``: ``[B]``."""
+    if whole_map:
+        return maps.sum(dim=(1, 2))
+    y, x = position if position is not None else (maps.shape[1] // 2, maps.shape[2] // 2)
+    return maps[:, y, x]
+
+
+def _where(position: Position | str | None, whole_map: bool) -> str:
+    return "whole map" if whole_map else f"at {position}" if position else "centre"
+
+
 @dataclass(frozen=True)
 class UnitTarget:
     """A unit's value at ``position`` (row, column in its layer; None = the centre; ``"max"`` =
@@ -47,15 +60,10 @@ class UnitTarget:
         return [self.unit.layer]
 
     def value(self, found: dict[str, torch.Tensor], output: torch.Tensor | None) -> torch.Tensor:
-        maps = _as_maps(found[self.unit.layer])[:, self.unit.channel]
-        if self.whole_map:
-            return maps.sum(dim=(1, 2))
-        y, x = self.position if self.position is not None else (maps.shape[1] // 2, maps.shape[2] // 2)
-        return maps[:, y, x]
+        return _read(_as_maps(found[self.unit.layer])[:, self.unit.channel], self.position, self.whole_map)
 
     def describe(self) -> str:
-        where = "whole map" if self.whole_map else f"at {self.position}" if self.position else "centre"
-        return f"{self.unit} ({where})"
+        return f"{self.unit} ({_where(self.position, self.whole_map)})"
 
 
 @dataclass(frozen=True)
@@ -78,15 +86,10 @@ class DirectionTarget:
             raise UserError(f"the direction has {len(self.vector)} entries but {self.layer} has "
                             f"{maps.shape[1]} channels")
         weights = torch.tensor(self.vector, dtype=maps.dtype, device=maps.device)
-        projected = torch.einsum("bchw,c->bhw", maps, weights)
-        if self.whole_map:
-            return projected.sum(dim=(1, 2))
-        y, x = self.position if self.position is not None else (maps.shape[2] // 2, maps.shape[3] // 2)
-        return projected[:, y, x]
+        return _read(torch.einsum("bchw,c->bhw", maps, weights), self.position, self.whole_map)
 
     def describe(self) -> str:
-        where = "whole map" if self.whole_map else f"at {self.position}" if self.position else "centre"
-        return f"direction over {self.layer} ({where})"
+        return f"direction over {self.layer} ({_where(self.position, self.whole_map)})"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 with its size and modification time, so a cache can tell new and changed files from known
 ones; entries it cannot list (a symlink loop, a name that is not UTF-8) are skipped and listed.
 :class:`ImageFolderData` is the torch ``Dataset`` a scan's DataLoader workers decode from; a
-file that cannot be decoded becomes an item with an error instead of an exception.
+file that cannot be decoded becomes an item with an error instead of an exception;
+:func:`readable_batches` reads a folder's files a batch at a time in-process, skipping unreadable ones.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from torch.utils.data import Dataset
 
 from circuitloupe.core.errors import ImageError, UserError
 from circuitloupe.core.images import IMAGE_SUFFIXES, is_transient, load_image
+from circuitloupe.core.jobs import StopFn, check_stop
 
 RESIZE_MODES = ("squash", "crop")
 
@@ -89,6 +92,24 @@ def walk_folder(root: str | os.PathLike) -> FolderListing:
             images.append(FileEntry(relpath, stat.st_size, stat.st_mtime_ns))
     images.sort(key=lambda e: e.relpath)
     return FolderListing(images, sorted(ignored), sorted(skipped))
+
+
+def readable_batches(folder: str | os.PathLike, relpaths: Sequence[str], batch_size: int, channels: int = 3,
+                     should_stop: StopFn | None = None) -> Iterator[tuple[int, list[str], list[np.ndarray]]]:
+    """``relpaths`` under ``folder`` read ``batch_size`` files at a time, unreadable files skipped:
+    (the chunk's index, the relpaths read, their [H, W, channels] images in [0, 1]). A chunk with no
+    readable file yields nothing; ``should_stop`` is checked before each chunk."""
+    for index, start in enumerate(range(0, len(relpaths), batch_size)):
+        check_stop(should_stop)
+        names, arrays = [], []
+        for relpath in relpaths[start:start + batch_size]:
+            try:
+                arrays.append(load_image(Path(folder) / relpath, channels))
+            except ImageError:
+                continue
+            names.append(relpath)
+        if arrays:
+            yield index, names, arrays
 
 
 def printable(name: str) -> str:

@@ -11,6 +11,7 @@ degrees, jitter 4. Sizes are (height, width) in pixels; angles are in degrees.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -64,40 +65,44 @@ class Jitter:
         return m
 
 
+class _AboutCentre(ABC):
+    """A transform that keeps the canvas size and maps output offsets to input offsets linearly,
+    about the centre, by a 2x2 matrix drawn per image (:meth:`linear`, [batch, 2, 2])."""
+
+    def output_size(self, size: Size) -> Size:
+        return size
+
+    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        m = _identities(batch)
+        m[:, :2, :2] = self.linear(batch, generator)
+        return m
+
+    @abstractmethod
+    def linear(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """[batch, 2, 2] maps of output offsets (x, y) to input offsets."""
+
+
 @dataclass(frozen=True)
-class RandomScale:
+class RandomScale(_AboutCentre):
     """Zoom about the centre by a factor drawn from ``scales`` (the canvas keeps its size)."""
 
     scales: tuple[float, ...]
 
-    def output_size(self, size: Size) -> Size:
-        return size
-
-    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        inverse = 1.0 / _draw(self.scales, batch, generator)
-        m = _identities(batch)
-        m[:, 0, 0] = inverse
-        m[:, 1, 1] = inverse
-        return m
+    def linear(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.diag_embed((1.0 / _draw(self.scales, batch, generator))[:, None].expand(batch, 2))
 
 
 @dataclass(frozen=True)
-class RandomRotate:
+class RandomRotate(_AboutCentre):
     """Rotate about the centre by an angle (degrees) drawn from ``angles``."""
 
     angles: tuple[float, ...]
 
-    def output_size(self, size: Size) -> Size:
-        return size
-
-    def matrices(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+    def linear(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         theta = _draw(self.angles, batch, generator) * (math.pi / 180.0)
         cos, sin = torch.cos(theta), torch.sin(theta)
-        m = _identities(batch)
         # Output offset -> input offset is the inverse rotation; y points down in images.
-        m[:, 0, 0], m[:, 0, 1] = cos, -sin
-        m[:, 1, 0], m[:, 1, 1] = sin, cos
-        return m
+        return torch.stack([torch.stack([cos, -sin], dim=1), torch.stack([sin, cos], dim=1)], dim=1)
 
 
 Transform = Pad | Jitter | RandomScale | RandomRotate

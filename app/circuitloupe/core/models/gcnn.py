@@ -102,11 +102,32 @@ class GroupConv(nn.Module):
 
 # --------------------------------------------------------------------------- full attention (α)
 
-def _cbam_mlp(stats: torch.Tensor, fc1: torch.Tensor, fc2: torch.Tensor, first: str, second: str) -> torch.Tensor:
-    return torch.einsum(second, torch.relu(torch.einsum(first, stats, fc1)), fc2)
+class _CbamChannelAttention(nn.Module):
+    """CBAM channel attention, as the α and αF layers use it: the sigmoid of a two-layer MLP
+    (``weight_fc1``, ReLU, ``weight_fc2``; Kaiming-uniform like ``nn.Linear``) applied to the mean and
+    to the max over positions, summed. ``first`` and ``second`` are the two layers' einsum equations.
+    With ``rolled``, the weights' last axis is a rotation, rolled by r for output rotation r (so the
+    attention stays equivariant)."""
+
+    def __init__(self, fc1_shape: tuple[int, ...], fc2_shape: tuple[int, ...], first: str, second: str,
+                 rolled: bool = False) -> None:
+        super().__init__()
+        self.first, self.second, self.rolled = first, second, rolled
+        self.weight_fc1 = nn.Parameter(torch.empty(fc1_shape))
+        self.weight_fc2 = nn.Parameter(torch.empty(fc2_shape))
+        nn.init.kaiming_uniform_(self.weight_fc1, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.weight_fc2, a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fc1, fc2 = self.weight_fc1, self.weight_fc2
+        if self.rolled:
+            fc1, fc2 = (torch.stack([w.roll(r, dims=-1) for r in range(ROTATIONS)], dim=1) for w in (fc1, fc2))
+        total = sum(torch.einsum(self.second, torch.relu(torch.einsum(self.first, stat, fc1)), fc2)
+                    for stat in (x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))))
+        return torch.sigmoid(total)[..., None, None]
 
 
-class ChannelAttention(nn.Module):
+class ChannelAttention(_CbamChannelAttention):
     """α lifting: one MLP per output channel over the input-channel contributions.
 
     weight_fc1 ``[C_out, C_in // ratio, C_in]``, weight_fc2 ``[C_out, C_in, C_in // ratio]``;
@@ -114,19 +135,11 @@ class ChannelAttention(nn.Module):
     """
 
     def __init__(self, c_out: int, c_in: int, ratio: int = 1) -> None:
-        super().__init__()
-        self.weight_fc1 = nn.Parameter(torch.empty(c_out, c_in // ratio, c_in))
-        self.weight_fc2 = nn.Parameter(torch.empty(c_out, c_in, c_in // ratio))
-        nn.init.kaiming_uniform_(self.weight_fc1, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.weight_fc2, a=math.sqrt(5))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        total = sum(_cbam_mlp(stat, self.weight_fc1, self.weight_fc2, "bori,oli->borl", "borl,oil->bori")
-                    for stat in (x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))))
-        return torch.sigmoid(total)[..., None, None]
+        super().__init__((c_out, c_in // ratio, c_in), (c_out, c_in, c_in // ratio),
+                         "bori,oli->borl", "borl,oil->bori")
 
 
-class ChannelAttentionGG(nn.Module):
+class ChannelAttentionGG(_CbamChannelAttention):
     """α group conv: MLPs over (input channel) for each (output channel, rotation, input rotation).
 
     weight_fc1 ``[C_out, C_in // ratio, C_in, 4]``, weight_fc2 ``[C_out, C_in, C_in // ratio, 4]``,
@@ -135,18 +148,8 @@ class ChannelAttentionGG(nn.Module):
     """
 
     def __init__(self, c_out: int, c_in: int, ratio: int = 1) -> None:
-        super().__init__()
-        self.weight_fc1 = nn.Parameter(torch.empty(c_out, c_in // ratio, c_in, ROTATIONS))
-        self.weight_fc2 = nn.Parameter(torch.empty(c_out, c_in, c_in // ratio, ROTATIONS))
-        nn.init.kaiming_uniform_(self.weight_fc1, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.weight_fc2, a=math.sqrt(5))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fc1 = torch.stack([self.weight_fc1.roll(r, dims=-1) for r in range(ROTATIONS)], dim=1)
-        fc2 = torch.stack([self.weight_fc2.roll(r, dims=-1) for r in range(ROTATIONS)], dim=1)
-        total = sum(_cbam_mlp(stat, fc1, fc2, "borij,orlij->borlj", "borlj,orilj->borij")
-                    for stat in (x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))))
-        return torch.sigmoid(total)[..., None, None]
+        super().__init__((c_out, c_in // ratio, c_in, ROTATIONS), (c_out, c_in, c_in // ratio, ROTATIONS),
+                         "borij,orlij->borlj", "borlj,orilj->borij", rolled=True)
 
 
 def _stats(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -193,6 +196,13 @@ class SpatialAttentionGG(nn.Module):
         return torch.sigmoid(out.view(b, c_out, ROTATIONS, 2, ROTATIONS, h, w).sum(3, keepdim=True))
 
 
+def _unattended(parts: torch.Tensor, channel_attention: nn.Module, spatial_attention: nn.Module) -> torch.Tensor:
+    """α: each input contribution less its attended part, ``parts * (1 - a_ch * a_sp)``, the spatial
+    attention computed on the channel-attended contributions."""
+    attended = channel_attention(parts) * parts
+    return parts - spatial_attention(attended) * attended
+
+
 class AttLiftingConv(LiftingConv):
     """α lifting conv: every input channel's contribution is attended before the sum.
 
@@ -214,10 +224,7 @@ class AttLiftingConv(LiftingConv):
         return out.view(b, self.c_in, self.c_out, ROTATIONS, h, w).permute(0, 2, 3, 1, 4, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = self.contributions(x)
-        attended = self.channel_attention(parts) * parts
-        attended = self.spatial_attention(attended) * attended
-        return (parts - attended).sum(dim=3)
+        return _unattended(self.contributions(x), self.channel_attention, self.spatial_attention).sum(dim=3)
 
 
 class AttGroupConv(GroupConv):
@@ -239,49 +246,28 @@ class AttGroupConv(GroupConv):
         return out.view(b, self.c_in, ROTATIONS, self.c_out, ROTATIONS, h2, w2).permute(0, 3, 4, 1, 2, 5, 6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = self.contributions(x)
-        attended = self.channel_attention(parts) * parts
-        attended = self.spatial_attention(attended) * attended
-        return HAAR * (parts - attended).sum(dim=(3, 4))
+        parts = _unattended(self.contributions(x), self.channel_attention, self.spatial_attention)
+        return HAAR * parts.sum(dim=(3, 4))
 
 
 # --------------------------------------------------------------------------- feature-map attention (αF)
 
-class FeatChannelAttention(nn.Module):
+class FeatChannelAttention(_CbamChannelAttention):
     """αF lifting: CBAM channel attention on the input image channels. fc1 ``[C // r, C]``."""
 
     def __init__(self, channels: int, ratio: int = 1) -> None:
-        super().__init__()
-        self.weight_fc1 = nn.Parameter(torch.empty(channels // ratio, channels))
-        self.weight_fc2 = nn.Parameter(torch.empty(channels, channels // ratio))
-        nn.init.kaiming_uniform_(self.weight_fc1, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.weight_fc2, a=math.sqrt(5))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        total = sum(_cbam_mlp(stat, self.weight_fc1, self.weight_fc2, "bi,li->bl", "bl,il->bi")
-                    for stat in (x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))))
-        return torch.sigmoid(total)[..., None, None]
+        super().__init__((channels // ratio, channels), (channels, channels // ratio), "bi,li->bl", "bl,il->bi")
 
 
-class FeatChannelAttentionGG(nn.Module):
+class FeatChannelAttentionGG(_CbamChannelAttention):
     """αF group: channel attention over (channel, rotation), a rolled 1x1 group conv MLP.
 
     fc1 ``[C // r, C, 4]``, fc2 ``[C, C // r, 4]``; ``[B, C, 4, H, W]`` -> ``[B, C, 4, 1, 1]``.
     """
 
     def __init__(self, channels: int, ratio: int = 2) -> None:
-        super().__init__()
-        self.weight_fc1 = nn.Parameter(torch.empty(channels // ratio, channels, ROTATIONS))
-        self.weight_fc2 = nn.Parameter(torch.empty(channels, channels // ratio, ROTATIONS))
-        nn.init.kaiming_uniform_(self.weight_fc1, a=math.sqrt(5))
-        nn.init.kaiming_uniform_(self.weight_fc2, a=math.sqrt(5))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fc1 = torch.stack([self.weight_fc1.roll(r, dims=-1) for r in range(ROTATIONS)], dim=1)
-        fc2 = torch.stack([self.weight_fc2.roll(r, dims=-1) for r in range(ROTATIONS)], dim=1)
-        total = sum(_cbam_mlp(stat, fc1, fc2, "bij,lrij->blr", "blj,irlj->bir")
-                    for stat in (x.mean(dim=(-2, -1)), x.amax(dim=(-2, -1))))
-        return torch.sigmoid(total)[..., None, None]
+        super().__init__((channels // ratio, channels, ROTATIONS), (channels, channels // ratio, ROTATIONS),
+                         "bij,lrij->blr", "blj,irlj->bir", rolled=True)
 
 
 class FeatSpatialAttention(LiftingConv):
