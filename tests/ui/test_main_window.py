@@ -69,7 +69,8 @@ def test_bad_image_and_bad_unit_give_messages_not_crashes(qtbot, window, tmp_pat
 
 
 def test_last_model_and_layout_persist(qtbot, tmp_path):
-    from circuitloupe.ui.main_window import last_model_spec, settings
+    from circuitloupe.ui.model_controller import last_model_spec
+    from circuitloupe.ui.settings import settings
 
     service = InferenceService("cpu")
     win = MainWindow(service)

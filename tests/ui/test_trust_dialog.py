@@ -53,7 +53,7 @@ def test_opening_a_project_asks_before_its_model_file_runs(qtbot, window, projec
     assert not window.open_project(project)  # declined: nothing runs, nothing opens
     assert len(asked) == 1 and asked[0].path == project.with_name("model.py")
     assert asked[0].sha256 == trust.identify(project.with_name("model.py")).sha256
-    assert not marker.exists() and window.project_path is None and window.panes["notes"].notes() == ""
+    assert not marker.exists() and window.projects.path is None and window.panes["notes"].notes() == ""
 
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
         assert window.open_project(project)  # trusted

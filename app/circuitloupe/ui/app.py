@@ -41,7 +41,8 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
 
     from circuitloupe.service import InferenceService
     from circuitloupe.ui.error_report import setup_file_logging
-    from circuitloupe.ui.main_window import MainWindow, last_model_spec
+    from circuitloupe.ui.main_window import MainWindow
+    from circuitloupe.ui.model_controller import last_model_spec
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     setup_file_logging()
