@@ -35,15 +35,6 @@ def small_model() -> tuple[str, str | None]:
     return ("bundled", None) if "bundled" in ready else ("inceptionv1", "random:0")
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(InferenceService("cpu"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def load(qtbot, window):
     spec, weights = small_model()
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):

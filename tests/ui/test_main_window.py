@@ -14,16 +14,6 @@ from circuitloupe.service import InferenceService
 from circuitloupe.ui.main_window import MainWindow
 
 
-@pytest.fixture
-def window(qtbot):
-    service = InferenceService("cpu")
-    win = MainWindow(service)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def load(qtbot, window, spec="inceptionv1", weights="random:0"):
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
         window.load_model(spec, weights)

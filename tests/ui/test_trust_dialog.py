@@ -12,9 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from circuitloupe.core import trust
-from circuitloupe.service import InferenceService
 from circuitloupe.ui import trust_dialog
-from circuitloupe.ui.main_window import MainWindow
 
 MODEL = textwrap.dedent('''
     from pathlib import Path
@@ -25,15 +23,6 @@ MODEL = textwrap.dedent('''
     def build():
         return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
 ''')
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(InferenceService("cpu"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
 
 
 @pytest.fixture

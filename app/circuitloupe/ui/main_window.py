@@ -146,6 +146,13 @@ class MainWindow(QMainWindow):
         else:
             self._when_ready.append(fn)
 
+    def _once_built(self, action: Callable[[str | Path], bool], path: str | Path) -> bool:
+        """``action(path)`` now, or once the panes are built (then True: it will be done)."""
+        if self._ready:
+            return action(path)
+        self._when_ready.append(lambda: action(path))
+        return True
+
     # ----------------------------------------------------------------- construction
     def _build_toolbar(self) -> None:
         self.toolbar = ModelToolBar(self.models, self.state)
@@ -348,10 +355,7 @@ class MainWindow(QMainWindow):
 
     def open_image(self, path: str | Path) -> bool:
         """Open an image file or ``sample:NAME`` (once the panes are built); False if unreadable."""
-        if not self._ready:
-            self.when_ready(lambda: self.open_image(path))
-            return True
-        return self.projects.open_image(path)
+        return self._once_built(self.projects.open_image, path)
 
     def open_atlas_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open atlas", str(Path.home()))
@@ -397,10 +401,7 @@ class MainWindow(QMainWindow):
 
     def open_project(self, path: str | Path) -> bool:
         """Open a project file (once the panes are built); False when it could not be opened."""
-        if not self._ready:
-            self.when_ready(lambda: self.open_project(path))
-            return True
-        return self.projects.open(path)
+        return self._once_built(self.projects.open, path)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
