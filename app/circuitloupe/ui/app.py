@@ -91,7 +91,10 @@ def _default_model_spec() -> str:
 
 
 def _report_ready_once(window) -> None:
-    """Log when the first model is on screen: the start-up time to an interactive window."""
+    """Log when the panes are built (the worker has imported torch and their modules) and when the
+    first model is on screen: the start-up time to an interactive window."""
+    window.when_ready(lambda: log.info("panes built %.2f s after start", process_age()))
+
     def ready(model) -> None:
         window.service.sigModelChanged.disconnect(ready)
         log.info("ready: %s loaded and interactive %.2f s after start", model.spec, process_age())
