@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "New project", QKeySequence.StandardKey.New, self.projects.new,
                      "Start a new, empty project (the current one is autosaved first)")
         self._action(file_menu, "Open project…", QKeySequence.StandardKey.Open, self.open_project_dialog,
-                     "Open a saved project: model, images, families, notes, label sessions and layout")
+                     "Open a saved project: model, images, atlas, families, notes, label sessions and layout")
         self.recent_menu = file_menu.addMenu("Recent projects")
         self.recent_menu.setToolTipsVisible(True)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
