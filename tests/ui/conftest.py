@@ -12,3 +12,15 @@ def service(inception):
     service.model = inception
     yield service
     service.shutdown()
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window, shown, with its own inference service (no model yet)."""
+    from circuitloupe.ui.main_window import MainWindow
+
+    win = MainWindow(InferenceService("cpu"))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()

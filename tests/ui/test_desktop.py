@@ -35,15 +35,6 @@ def small_model() -> tuple[str, str | None]:
     return ("bundled", None) if "bundled" in ready else ("inceptionv1", "random:0")
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(InferenceService("cpu"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def load(qtbot, window):
     spec, weights = small_model()
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
@@ -228,11 +219,11 @@ def test_project_round_trip_through_the_window(qtbot, window, tmp_path):
 
     AnnotationStore.for_model(model).save_family("my family", f"{unit.name}:1,2")
     window.docks["log"].hide()
-    assert window.is_dirty() and window.windowTitle().startswith("Untitled *")
+    assert window.projects.is_dirty() and window.windowTitle().startswith("Untitled *")
 
     path = tmp_path / "study.loupe"
-    assert window.save_project_as(path)
-    assert not window.is_dirty() and window.windowTitle().startswith("study —")
+    assert window.projects.save_as(path)
+    assert not window.projects.is_dirty() and window.windowTitle().startswith("study —")
     data = json.loads(path.read_text())
     assert data["model_spec"] == spec and data["images"] == [str(image)]
     assert data["current_unit"] == f"{unit.name}:3" and data["notes"] == "unit 3 likes stripes"
@@ -245,14 +236,14 @@ def test_project_round_trip_through_the_window(qtbot, window, tmp_path):
     with qtbot.waitSignal(other.service.sigModelChanged, timeout=60_000):
         assert other.open_project(path)
     qtbot.waitUntil(lambda: other.state.unit == UnitRef(unit.name, 3), timeout=10_000)
-    assert other.state.image.name == str(image) and other.open_images == [str(image)]
+    assert other.state.image.name == str(image) and other.projects.open_images == [str(image)]
     assert other.panes["notes"].notes() == "unit 3 likes stripes"
     restored = AnnotationStore.for_model(other.state.model).families()["my family"]
     assert [str(u) for u in restored] == [f"{unit.name}:1", f"{unit.name}:2"]
     assert "my family" not in other.state.model.families  # the presets stay presets
     assert not other.docks["log"].isVisible() and other.docks["notes"].isVisible() is not None
-    now, saved = other._snapshot(), other._saved_snapshot or {}
-    assert not other.is_dirty(), {k: (v, saved.get(k)) for k, v in now.items() if v != saved.get(k)}
+    now, saved = other.projects.snapshot(), other.projects._saved or {}
+    assert not other.projects.is_dirty(), {k: (v, saved.get(k)) for k, v in now.items() if v != saved.get(k)}
     assert projects.recent_projects()[0] == path.resolve()
     other.close()
 
@@ -271,29 +262,29 @@ def test_newer_or_corrupt_project_gives_a_message_and_loses_nothing(qtbot, windo
     box = window.findChild(QMessageBox, "problem_box")
     assert box is not None and box.isVisible() and not box.isModal()
     assert "left unchanged" in box.text() and any("left unchanged" in m for m in messages)
-    assert path.read_bytes() == content and window.project_path is None
+    assert path.read_bytes() == content and window.projects.path is None
     assert window.panes["notes"].notes() == "work in progress"
 
-    window.project_path = path  # even if it were the current project, a plain Save refuses
-    assert not window.save_project() and path.read_bytes() == content
+    window.projects.path = path  # even if it were the current project, a plain Save refuses
+    assert not window.projects.save() and path.read_bytes() == content
 
 
 def test_autosave_never_touches_the_project_and_recovers_on_reopen(qtbot, window, tmp_path):
     path = tmp_path / "study.loupe"
     window.panes["notes"].text.setPlainText("saved text")
-    assert window.save_project_as(path)
+    assert window.projects.save_as(path)
     before = path.read_bytes()
-    assert window.autosave() is None  # nothing unsaved
+    assert window.projects.autosave() is None  # nothing unsaved
     window.panes["notes"].text.setPlainText("unsaved text")
-    written = window.autosave()
+    written = window.projects.autosave()
     assert written is not None and written != path and path.read_bytes() == before
-    assert window.autosave() is None  # unchanged since the last autosave
+    assert window.projects.autosave() is None  # unchanged since the last autosave
 
     other = MainWindow(InferenceService("cpu"))
     qtbot.addWidget(other)
     assert other.open_project(path)
-    assert other.panes["notes"].notes() == "unsaved text" and other.is_dirty()
-    assert other.save_project() and projects.load_project(path).notes == "unsaved text"
+    assert other.panes["notes"].notes() == "unsaved text" and other.projects.is_dirty()
+    assert other.projects.save() and projects.load_project(path).notes == "unsaved text"
     assert not written.exists()
     other.close()
 
@@ -303,10 +294,10 @@ def test_label_sessions_and_pane_settings_go_into_the_project(window, monkeypatc
     monkeypatch.setattr(pane, "project_state", lambda: {"label_sessions": ["/data/curves.labels"], "x": 1})
     restored = []
     monkeypatch.setattr(pane, "restore_project_state", restored.append)
-    saved = window.current_project()
+    saved = window.projects.current()
     assert saved.label_sessions == ["/data/curves.labels"] and saved.panes["notes"]["x"] == 1
     path = tmp_path / "p.loupe"
-    assert window.save_project_as(path) and window.open_project(path)
+    assert window.projects.save_as(path) and window.open_project(path)
     assert restored == [{"label_sessions": ["/data/curves.labels"], "x": 1}]
 
 
@@ -317,6 +308,28 @@ def test_file_menu_has_project_commands_with_shortcuts(window):
     assert titles["Save project"].shortcut().toString() == "Ctrl+S"
     assert titles["Save project as…"].shortcut().toString() == "Ctrl+Shift+S"
     assert window.recent_menu.title() == "Recent projects"
+
+
+def test_file_open_atlas_sets_the_atlas_and_a_project_reopens_it(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from circuitloupe.core.atlas import BuildSettings, build_atlas
+    from circuitloupe.core.models import load_model
+    from image_folders import make_plain_folder
+
+    images = make_plain_folder(tmp_path / "images", 4, size=40)
+    build_atlas(load_model("bundled"), images, tmp_path / "atlas", BuildSettings(layers=("conv3",), batch_size=4))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args: str(tmp_path / "atlas"))
+    assert window.windowTitle().startswith("Untitled —")
+    next(a for a in window.file_menu.actions() if a.text() == "Open atlas…").trigger()
+    assert window.state.atlas.folder == tmp_path / "atlas" and window.windowTitle().startswith("Untitled *")
+    assert window.projects.save_as(tmp_path / "study.loupe")
+
+    other = MainWindow(InferenceService("cpu"))
+    qtbot.addWidget(other)
+    assert other.open_project(tmp_path / "study.loupe")
+    assert other.state.atlas is not None and other.state.atlas.folder == tmp_path / "atlas"
+    other.close()
 
 
 # ----------------------------------------------------------------------------- CLI, export, about

@@ -14,16 +14,6 @@ from circuitloupe.service import InferenceService
 from circuitloupe.ui.main_window import MainWindow
 
 
-@pytest.fixture
-def window(qtbot):
-    service = InferenceService("cpu")
-    win = MainWindow(service)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def load(qtbot, window, spec="inceptionv1", weights="random:0"):
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
         window.load_model(spec, weights)
@@ -69,7 +59,8 @@ def test_bad_image_and_bad_unit_give_messages_not_crashes(qtbot, window, tmp_pat
 
 
 def test_last_model_and_layout_persist(qtbot, tmp_path):
-    from circuitloupe.ui.main_window import last_model_spec, settings
+    from circuitloupe.ui.model_controller import last_model_spec
+    from circuitloupe.ui.settings import settings
 
     service = InferenceService("cpu")
     win = MainWindow(service)

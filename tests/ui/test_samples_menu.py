@@ -59,5 +59,5 @@ def test_main_window_has_the_menu_and_tracks_opened_samples(qtbot):
     submenu = next(a.menu() for a in window.file_menu.actions() if a.text() == "Sample images")
     next(a for a in submenu.actions() if a.text() == "rocket").trigger()
     assert window.state.image.name == "sample:rocket" and window.state.image.pixels.shape == (427, 640, 3)
-    assert "sample:rocket" in window.open_images
+    assert "sample:rocket" in window.projects.open_images
     window.close()

@@ -12,9 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from circuitloupe.core import trust
-from circuitloupe.service import InferenceService
 from circuitloupe.ui import trust_dialog
-from circuitloupe.ui.main_window import MainWindow
 
 MODEL = textwrap.dedent('''
     from pathlib import Path
@@ -25,15 +23,6 @@ MODEL = textwrap.dedent('''
     def build():
         return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
 ''')
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(InferenceService("cpu"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
 
 
 @pytest.fixture
@@ -53,7 +42,7 @@ def test_opening_a_project_asks_before_its_model_file_runs(qtbot, window, projec
     assert not window.open_project(project)  # declined: nothing runs, nothing opens
     assert len(asked) == 1 and asked[0].path == project.with_name("model.py")
     assert asked[0].sha256 == trust.identify(project.with_name("model.py")).sha256
-    assert not marker.exists() and window.project_path is None and window.panes["notes"].notes() == ""
+    assert not marker.exists() and window.projects.path is None and window.panes["notes"].notes() == ""
 
     with qtbot.waitSignal(window.service.sigModelChanged, timeout=60_000):
         assert window.open_project(project)  # trusted

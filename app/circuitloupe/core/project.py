@@ -1,7 +1,7 @@
 """Project files: one JSON document holding a working session, with a versioned schema.
 
-A project records the model spec and weights, the images the user opened, user families,
-notes, label sessions, per-pane settings and the window's pane layout (base64 of Qt's
+A project records the model spec and weights, the images the user opened, the atlas folder,
+user families, notes, label sessions, per-pane settings and the window's pane layout (base64 of Qt's
 ``saveState``, kept opaque here). Saving is atomic (temp file + rename). Reading a file that a
 newer Circuit Loupe wrote, or a corrupt file, raises :class:`ProjectError` with one readable
 sentence and never touches the file. Autosaves go to a separate file in the user's data folder,
@@ -48,6 +48,7 @@ class Project:
     layout: str | None = None
     geometry: str | None = None
     theme: str | None = None  # "system", "light" or "dark"
+    atlas: str | None = None  # the atlas folder the app had open (circuitloupe atlas build)
 
     def to_json(self) -> dict[str, Any]:
         """The file's JSON object: format, schema version, writer's version, then the fields."""
@@ -78,6 +79,7 @@ class Project:
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "model_spec": str, "weights": str, "images": list, "current_unit": str, "families": dict, "notes": str,
     "label_sessions": list, "panes": dict, "layout": str, "geometry": str, "theme": str,
+    "atlas": str,
 }
 
 
@@ -96,7 +98,7 @@ def _checked(name: str, value: Any, source: str) -> Any:
 def save_project(project: Project, path: str | Path) -> Path:
     """Write ``project`` to ``path`` atomically (a crash leaves the old file whole).
 
-    Model and weights file paths are written relative to the project's folder when they lie
+    Model, weights file and atlas folder paths are written relative to the project's folder when they lie
     inside it (so the folder can move), else absolute; relative paths in ``project`` are read
     against the current directory, as the app loaded them.
     """
@@ -123,7 +125,7 @@ def check_can_overwrite(path: str | Path) -> None:
 def load_project(path: str | Path) -> Project:
     """Read a project file; raises ProjectError for a missing, corrupt or newer file.
 
-    Relative model and weights file paths are resolved against the project file's folder.
+    Relative model, weights file and atlas folder paths are resolved against the project file's folder.
     """
     path = Path(path)
     try:
@@ -151,7 +153,7 @@ def model_file(project: Project) -> Path | None:
 
 
 def _with_file_paths(project: Project, rewrite: Callable[[str], str]) -> Project:
-    """``project`` with the model file of its spec and its weights file path passed through ``rewrite``."""
+    """``project`` with the model file of its spec, its weights file and atlas folder passed through ``rewrite``."""
     changes: dict[str, str] = {}
     if (file := model_file(project)) is not None:
         changes["model_spec"] = f"{rewrite(str(file))}:{project.model_spec.rpartition(':')[2]}"
@@ -161,6 +163,8 @@ def _with_file_paths(project: Project, rewrite: Callable[[str], str]) -> Project
         names_file = False
     if names_file:
         changes["weights"] = rewrite(project.weights)
+    if project.atlas:
+        changes["atlas"] = rewrite(project.atlas)
     return replace(project, **changes)
 
 

@@ -41,7 +41,8 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
 
     from circuitloupe.service import InferenceService
     from circuitloupe.ui.error_report import setup_file_logging
-    from circuitloupe.ui.main_window import MainWindow, last_model_spec
+    from circuitloupe.ui.main_window import MainWindow
+    from circuitloupe.ui.model_controller import last_model_spec
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     setup_file_logging()
@@ -90,7 +91,10 @@ def _default_model_spec() -> str:
 
 
 def _report_ready_once(window) -> None:
-    """Log when the first model is on screen: the start-up time to an interactive window."""
+    """Log when the panes are built (the worker has imported torch and their modules) and when the
+    first model is on screen: the start-up time to an interactive window."""
+    window.when_ready(lambda: log.info("panes built %.2f s after start", process_age()))
+
     def ready(model) -> None:
         window.service.sigModelChanged.disconnect(ready)
         log.info("ready: %s loaded and interactive %.2f s after start", model.spec, process_age())

@@ -12,12 +12,19 @@ Columns of tabbed docks, each pane tall enough to use (no pane opens as a 60 px 
 
 Tab titles are never elided ("W…", "At…"): a crowded tab bar scrolls instead. Panes missing from
 the groups (a pane added later) join the widest column.
+
+Also here: each pane in its dock, and the layout kept in the settings (between starts) and in
+projects (base64 text).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabBar
+from typing import Callable, Iterable
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabBar, QWidget
+
+from circuitloupe.ui.widgets.pane import Pane
 
 LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                        Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -99,3 +106,67 @@ def unelide_tabs(window: QMainWindow) -> None:
             bar.setElideMode(Qt.TextElideMode.ElideNone)
             bar.setUsesScrollButtons(True)
             bar.setExpanding(False)
+
+
+def dock_panes(window: QMainWindow, panes: Iterable[Pane],
+               title_bar: Callable[[QDockWidget, Pane], QWidget]) -> dict[str, QDockWidget]:
+    """Each pane in a dock of ``window`` (tabbed with the others of its area), by object name."""
+    docks: dict[str, QDockWidget] = {}
+    by_area: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
+    for pane in panes:
+        dock = QDockWidget(pane.title, window)
+        dock.setObjectName(f"dock_{pane.object_name}")
+        dock.setWidget(_scrolling(pane))
+        dock.setTitleBarWidget(title_bar(dock, pane))
+        window.addDockWidget(pane.area, dock)
+        docks[pane.object_name] = dock
+        by_area.setdefault(pane.area, []).append(dock)
+    for group in by_area.values():
+        for other in group[1:]:
+            window.tabifyDockWidget(group[0], other)
+        group[0].raise_()
+    return docks
+
+
+def _scrolling(pane: Pane) -> QScrollArea:
+    """The pane in a frameless scroll area: a dock can shrink below the pane's minimum size (small
+    screens, many docks side by side) and the pane scrolls instead of pushing the window wider."""
+    area = QScrollArea()
+    area.setObjectName(f"scroll_{pane.object_name}")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(pane)
+    return area
+
+
+def layout_text(window: QMainWindow) -> dict[str, str]:
+    """The window's dock layout and geometry as base64 text (what a project stores)."""
+    return {"layout": _b64(window.saveState()), "geometry": _b64(window.saveGeometry())}
+
+
+def restore_layout_text(window: QMainWindow, layout: str | None, geometry: str | None) -> None:
+    """Undo :func:`layout_text`; a missing part leaves the window's as it is."""
+    if geometry:
+        window.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+    if layout:
+        window.restoreState(QByteArray.fromBase64(layout.encode("ascii")))
+
+
+def _b64(data: QByteArray) -> str:
+    return bytes(data.toBase64()).decode("ascii")
+
+
+def save_layout(window: QMainWindow, stored: QSettings) -> None:
+    """Keep the window's geometry and dock layout for the next start."""
+    stored.setValue("geometry", window.saveGeometry())
+    stored.setValue("window_state", window.saveState())
+
+
+def restore_layout(window: QMainWindow, stored: QSettings) -> bool:
+    """The geometry and dock layout of the last start; False when there is none (a first start)."""
+    geometry, layout = stored.value("geometry"), stored.value("window_state")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    if layout is not None:
+        window.restoreState(layout)
+    return layout is not None

@@ -92,6 +92,12 @@ class AppState(QObject):
         self.sigAtlasChanged.emit(self.atlas)
         return self.atlas
 
+    def close_atlas(self) -> None:
+        """No atlas (a project without one); panes fall back to their own caches."""
+        if self.atlas is not None:
+            self.atlas = None
+            self.sigAtlasChanged.emit(None)
+
     def message(self, text: str) -> None:
         self.sigMessage.emit(text)
 
