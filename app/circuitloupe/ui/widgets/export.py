@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
 from circuitloupe.core.figures import save_png
-from circuitloupe.core.paths import data_dir
+from circuitloupe.ui.settings import settings
 from circuitloupe.ui.widgets.pane import Pane
 
 
@@ -45,13 +44,9 @@ class ExportDialog(QDialog):
             self.path_edit.setText(path if path.lower().endswith(".png") else path + ".png")
 
 
-def _settings() -> QSettings:
-    return QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
-
-
 def export_folder() -> Path:
     """The folder of the last export (the home folder before the first one)."""
-    folder = Path(str(_settings().value("export_folder", "") or Path.home()))
+    folder = Path(str(settings().value("export_folder", "") or Path.home()))
     return folder if folder.is_dir() else Path.home()
 
 
@@ -71,7 +66,7 @@ def export_with_dialog(pane: Pane) -> None:
         return
     path = dialog.path_edit.text()
     if export_pane(pane, path, dialog.scale.value()):
-        _settings().setValue("export_folder", str(Path(path).resolve().parent))
+        settings().setValue("export_folder", str(Path(path).resolve().parent))
         pane.state.message(f"exported {pane.title} to {path}")
     else:
         pane.state.message(f"{pane.title} has nothing to export yet")
