@@ -7,7 +7,7 @@ import sys
 
 from circuitloupe.cli import types
 from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
-                                    run_task, write_outputs)
+                                    require_output, run_task, write_outputs)
 from circuitloupe.core import equivariance as eq
 from circuitloupe.tasks import EquivarianceRequest
 from circuitloupe.tasks.equivariance import LARGEST_SCALE, MAX_SCALE, MAX_STEPS, TRANSFORMS
@@ -44,7 +44,7 @@ def register(commands) -> None:
                              "families transform with their units")
     parser.add_argument("--discover", action="store_true",
                         help="UNITS is a layer: list candidate families (flip pairs, rotation cycles) in it")
-    parser.add_argument("--json", type=types.output_or_stdout, required=True,
+    parser.add_argument("--json", type=types.output_or_stdout,
                         help="output JSON (mapping, score, baselines); - for stdout")
     parser.add_argument("--out", type=types.output_file,
                         help="PNG: response matrix, permutation and score (weight grids with --weights-to)")
@@ -56,14 +56,15 @@ def register(commands) -> None:
 
 
 def steps_argument(value: str) -> str:
-    """``N`` or ``A,H``: whole numbers from 2 (the transform checks the rest)."""
+    """``N`` or ``A,H``: whole numbers from 2 to MAX_STEPS (the Request checks them against the transform)."""
     parts = types.text(value).split(",")
-    if not 1 <= len(parts) <= 2 or not all(p.strip().isdigit() and int(p) >= 2 for p in parts):
-        raise argparse.ArgumentTypeError(f"'{value}' is not N or A,H (whole numbers, at least 2)")
+    if not 1 <= len(parts) <= 2 or not all(p.strip().isdigit() and 2 <= int(p) <= MAX_STEPS for p in parts):
+        raise argparse.ArgumentTypeError(f"'{value}' is not N or A,H (whole numbers from 2 to {MAX_STEPS})")
     return value
 
 
 def run(args: argparse.Namespace) -> int:
+    require_output(args)
     request = EquivarianceRequest.from_args(args)
     if request.attention:
         read_image(request.attention)

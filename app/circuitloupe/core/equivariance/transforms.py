@@ -45,7 +45,7 @@ def transform_values(kind: str, steps: int | None = None, max_scale: float = MAX
     if kind == "scale":
         if not 1.0 < max_scale <= LARGEST_SCALE:
             raise UserError(f"the largest zoom must be above 1 and at most {LARGEST_SCALE:g}, not {max_scale:g}")
-        return [float(max_scale ** (k / (steps - 1))) for k in range(steps)]
+        return [round(float(max_scale ** (k / (steps - 1))), 12) for k in range(steps)]
     return [360.0 * k / steps for k in range(steps)]
 
 
