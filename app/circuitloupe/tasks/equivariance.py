@@ -113,14 +113,23 @@ class EquivarianceResult(Result):
         return data
 
     def lines(self) -> list[str]:
+        """What the analysis found: the score and its baselines, then the family's structure."""
         a = self.analysis
-        scores = f"(identity {a.baseline_identity:.4g}, random {a.baseline_random:.4g})"
+        scores = f"(identity {a.baseline_identity:.3g}, random {a.baseline_random:.3g} ± {a.baseline_random_std:.2g})"
         if a.kind == HUE_ROTATION:
-            return [f"hue+180° vs rotation+180°: error {a.score:.4g} {scores}; matches: {'yes' if a.matches else 'no'}"
+            return [f"hue+180° vs rotation+180°: error {a.score:.3g} {scores}; matches: {'yes' if a.matches else 'no'}"
                     f"; same permutation: {'yes' if a.same_permutation else 'no'}"]
-        line = f"score {a.score:.4g} {scores}; holes: {len(a.holes)}"
+        line = f"{a.kind} by {a.step:g}: score {a.score:.3g} {scores}; holes {len(a.holes)}"
+        if a.shift:
+            line += f"; shift {a.shift:+d} ({a.direction})"
+        if a.wraps_at:
+            line += f"; wraps at {a.wraps_at}°"
+        if a.flip_pairs:
+            line += "; flip pairs " + ", ".join(f"{a.units[i]}↔{a.units[j]}" for i, j in a.flip_pairs)
         if a.scale_fits is not None:
-            line += "; fits: " + ", ".join(f"×{v:.3g} {a.units[u]}" for v, u in zip(a.values, a.scale_fits))
+            line += "; fits " + ", ".join(f"×{v:.3g} {a.units[u]}" for v, u in zip(a.values, a.scale_fits))
+        if self.symmetry is not None:
+            line += f"; weight symmetry error {self.symmetry.overall:.3g} (untransformed {self.symmetry.baseline:.3g})"
         return [line]
 
 
