@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QTabWidget, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core import equivariance as eq
@@ -27,8 +27,9 @@ from circuitloupe.core.units import parse_unit_list
 from circuitloupe.tasks import DiscoverResult, EquivarianceRequest, EquivarianceResult
 from circuitloupe.tasks.equivariance import HUE_ROTATION, LARGEST_SCALE, MAX_SCALE, MAX_STEPS, TRANSFORMS
 from circuitloupe.ui.widgets.array_view import ArrayView
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.controls import button, spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -80,9 +81,8 @@ class EquivariancePane(Pane):
         self.second.setPlaceholderText("optional second family for weight symmetry, e.g. c3:0,1,2,3")
         self.second.setToolTip("A later family: test whether the weights between the two families rotate/flip "
                                "with their units")
-        self.analyse_button = QPushButton("Analyse")
-        self.analyse_button.setToolTip("Measure the family under the transformation and infer the permutation")
-        self.analyse_button.clicked.connect(self.run_analysis)
+        self.analyse_button = button("Analyse", "Measure the family under the transformation and infer the "
+                                     "permutation", self.run_analysis)
         self.progress = JobProgress("batches")
         self.summary = QLabel("Pick a family and press Analyse.")
         self.summary.setWordWrap(True)
@@ -107,33 +107,27 @@ class EquivariancePane(Pane):
         self.candidates.itemDoubleClicked.connect(self._on_candidate_used)
         self.discover_layer = QComboBox()
         self.discover_layer.setToolTip("Layer to search for flip pairs and rotation families")
-        self.discover_button = QPushButton("Discover")
-        self.discover_button.setToolTip("Search the layer for candidate families of the chosen transformation")
-        self.discover_button.clicked.connect(self.run_discovery)
-        self.save_button = QPushButton("Save family")
-        self.save_button.setToolTip("Save the selected candidate (or the units above) as a named family")
-        self.save_button.clicked.connect(self._on_save)
+        self.discover_button = button("Discover", "Search the layer for candidate families of the chosen "
+                                      "transformation", self.run_discovery)
+        self.save_button = button("Save family", "Save the selected candidate (or the units above) as a named family",
+                                  self._on_save)
         self.joint_view = FigureView("Choose hue_rotation and press Analyse: each unit over rotation × hue, the "
                                      "family on the orientation × hue torus and whether hue+180° acts as rotation+180°.")
         self.attention_view = FigureView("Attention maps exist for a_p4cnn and fa_p4cnn: open one and an image.")
-        self.attention_button = QPushButton("Show attention")
-        self.attention_button.setToolTip("Overall spatial attention over the current image (opened from a file or "
-                                         "a sample) and over it rotated 90°")
-        self.attention_button.clicked.connect(self.run_attention)
+        self.attention_button = button("Show attention", "Overall spatial attention over the current image (opened "
+                                       "from a file or a sample) and over it rotated 90°", self.run_attention)
 
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.family, 1)
         row.addWidget(self.units, 2)
         form.addRow("Family", row)
-        row = QHBoxLayout()
+        options = FlowLayout()  # wraps in a narrow dock rather than widening the pane
         for label, widget in (("Transform", self.transform), ("Steps", self.steps), ("Hue steps", self.hue_steps),
                               ("Max zoom", self.max_scale), ("Stimuli", self.stimuli), ("Response", self.reduce)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        row.addStretch(1)
-        row.addWidget(self.analyse_button)
-        form.addRow(row)
+            options.addWidget(labelled(label, widget))
+        options.addWidget(self.analyse_button)
+        form.addRow(options)
         form.addRow("Weights to", self.second)
 
         results = QWidget()
