@@ -9,3 +9,7 @@ $run equivariance edges:0,1,2,3,4,5,6,7 --model docs/equivariance_models.py:colo
     --transform hue_rotation --steps 8,8 --out docs/images/hue_rotation_edges.png
 $run equivariance small:0,medium:0,1,large:0 --model docs/equivariance_models.py:blob_pyramid \
     --transform scale --max-scale 8 --out docs/images/scale_across_layers.png
+# A real network: the strongest hue chain that `--discover --transform hue --steps 4` finds in
+# EfficientNet-Lite0's block2_expand, under hue and rotation jointly (about 3 minutes on a CPU).
+$run equivariance block2_expand:90,26,17,58 --model efficientnet_lite0 --transform hue_rotation --steps 4,4 \
+    --out docs/images/hue_rotation_lite0.png
