@@ -72,13 +72,12 @@ class HueRotationResult:
         return norm[:, :, self.probe, :].transpose(2, 1, 0)
 
     def to_json(self) -> dict:
-        def mapping(result: EquivarianceResult) -> dict[str, str | None]:
-            return result.mapped_units()
-
+        """A JSON-ready summary: the step and half-turn permutations, the half-turn score and the chart."""
         return {
             "units": self.units, "transform": HUE_ROTATION, "angles": self.angles, "hues": self.hues,
             "rotation": self.rotation.to_json(), "hue": self.hue.to_json(),
-            "half_turns": {"rotation_180": mapping(self.rotation_half), "hue_180": mapping(self.hue_half),
+            "half_turns": {"rotation_180": self.rotation_half.mapped_units(),
+                           "hue_180": self.hue_half.mapped_units(),
                            "same_permutation": self.same_permutation, "matches": self.matches},
             "score": self.score,
             "baselines": {"identity": self.baseline_identity, "random": self.baseline_random,
