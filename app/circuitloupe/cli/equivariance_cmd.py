@@ -26,7 +26,7 @@ def register(commands) -> None:
                         help="the family, e.g. mixed3b:379,385,342, or across layers (scale), e.g. "
                              "conv2d2:146,mixed3b:346,323,mixed4a:402 (with --discover: a layer name)")
     parser.add_argument("--transform", required=True, choices=TRANSFORMS, help="the transformation family")
-    parser.add_argument("--steps", type=steps_argument, metavar="N|A,H",
+    parser.add_argument("--steps", type=types.step_counts, metavar="N|A,H",
                         help=f"number of steps, 2 to {MAX_STEPS} (rotate 8 = 45°, hue 6 = 60°, scale 4; flip always "
                              "2); hue_rotation: rotation and hue steps A,H, both even (default 8,8)")
     parser.add_argument("--max-scale", type=types.number(1, LARGEST_SCALE, open_low=True), metavar="F",
@@ -53,14 +53,6 @@ def register(commands) -> None:
                              f"IMAGE: {IMAGE_HELP}")
     add_scale_argument(parser)
     parser.set_defaults(run=run)
-
-
-def steps_argument(value: str) -> str:
-    """``N`` or ``A,H``: whole numbers from 2 to MAX_STEPS (the Request checks them against the transform)."""
-    parts = types.text(value).split(",")
-    if not 1 <= len(parts) <= 2 or not all(p.strip().isdigit() and 2 <= int(p) <= MAX_STEPS for p in parts):
-        raise argparse.ArgumentTypeError(f"'{value}' is not N or A,H (whole numbers from 2 to {MAX_STEPS})")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
