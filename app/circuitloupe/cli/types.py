@@ -210,3 +210,13 @@ def rot_mnist_data(value: str) -> str:
             integer(10, 100_000)(count)
         return value
     return text(value)
+
+
+def step_counts(value: str) -> str:
+    """Equivariance ``--steps``: ``N``, or ``A,H`` (rotation and hue steps), whole numbers from 2 to 72."""
+    parts = text(value).split(",")
+    if len(parts) > 2:
+        raise ArgumentTypeError(f"'{value}' is not N or A,H")
+    for part in parts:
+        integer(2, 72)(part.strip())
+    return value

@@ -13,21 +13,29 @@ from circuitloupe.core.units import parse_unit_list
 from circuitloupe.tasks.base import Context, Request, Result, flag, option, positional, task
 from circuitloupe.tasks.circuit import compact_units
 
-TRANSFORMS = ("rotate", "hue", "flip", "scale")
+HUE_ROTATION = "hue_rotation"
+TRANSFORMS = ("rotate", "hue", "flip", "scale", HUE_ROTATION)
 REDUCTIONS = ("centre", "mean", "max")
+MAX_STEPS = 72
+#: The scale family's last zoom: default and largest.
+MAX_SCALE, LARGEST_SCALE = 2.0, 8.0
 
 
 @dataclass(frozen=True)
 class EquivarianceRequest(Request):
-    """``units``: a family such as ``c2:0,1,2,3`` (with ``discover``: a layer). ``stimuli``:
-    synthetic, featurevis or a folder of images. ``weights_to``: a later family whose weights
-    from ``units`` are tested too; ``attention``: an image whose attention maps join the figure."""
+    """``units``: a family such as ``c2:0,1,2,3``, possibly across layers (``conv2d2:146
+    mixed3b:346,323``); with ``discover``: a layer. ``steps``: one count, or for ``hue_rotation``
+    rotation and hue counts ``A,H`` (both even). ``max_scale``: the scale family's last zoom, up to
+    8. ``stimuli``: synthetic, featurevis or a folder of images. ``weights_to``: a later family
+    whose weights from ``units`` are tested too; ``attention``: an image whose attention maps join
+    the figure."""
 
     command = "equivariance"
 
     units: str = positional()
     transform: str = option("--transform")  # required on the command line
-    steps: int | None = option("--steps", default=None)
+    steps: tuple[int, ...] | None = option("--steps", many=True, default=None)
+    max_scale: float = option("--max-scale", default=MAX_SCALE)
     stimuli: str = option("--stimuli", default="synthetic")
     reduce: str = option("--reduce", default="centre")
     hole_threshold: float = option("--hole-threshold", default=1.0)
@@ -44,10 +52,32 @@ class EquivarianceRequest(Request):
             raise UserError(f"unknown transform '{self.transform}'; use one of {', '.join(TRANSFORMS)}")
         if self.reduce not in REDUCTIONS:
             raise UserError(f"unknown reduction '{self.reduce}'; use one of {', '.join(REDUCTIONS)}")
-        if self.steps is not None and not 2 <= self.steps <= 360:
-            raise UserError(f"--steps {self.steps} is out of range; use 2 to 360")
+        if self.steps is not None:
+            object.__setattr__(self, "steps", steps_tuple(self.steps, self.transform))
+        if not 1.0 < self.max_scale <= LARGEST_SCALE:
+            raise UserError(f"--max-scale {self.max_scale:g} is out of range; use above 1 up to {LARGEST_SCALE:g}")
         if self.hole_threshold <= 0:
             raise UserError("--hole-threshold must be positive")
+        if self.transform == HUE_ROTATION and (self.discover or self.weights_to):
+            raise UserError("hue_rotation analyses one family; --discover and --weights-to take one transform")
+
+
+def steps_tuple(values, transform: str) -> tuple[int, ...]:
+    """``--steps`` as integers: one count, or ``A,H`` for hue_rotation (both even, so 180° is a step)."""
+    try:
+        steps = tuple(int(str(v)) for v in values)
+    except ValueError:
+        raise UserError(f"--steps {','.join(map(str, values))} is not a whole number (or A,H)") from None
+    joint = transform == HUE_ROTATION
+    if not 1 <= len(steps) <= (2 if joint else 1):
+        raise UserError("--steps takes A,H (rotation and hue steps) with hue_rotation" if joint else
+                        f"--steps takes one number with {transform} (A,H is for hue_rotation)")
+    for count in steps:
+        if not 2 <= count <= MAX_STEPS:
+            raise UserError(f"--steps {count} is out of range; use 2 to {MAX_STEPS}")
+        if joint and count % 2:
+            raise UserError(f"--steps {count}: hue_rotation needs even counts, so that 180° is a step")
+    return steps
 
 
 @dataclass
@@ -64,7 +94,10 @@ class EquivarianceResult(Result):
         from circuitloupe.core import equivariance as eq
         from circuitloupe.core.figures import side_by_side, stack
 
-        figure = eq.summary_figure(self.analysis, scale)
+        if isinstance(self.analysis, eq.HueRotationResult):
+            figure = eq.hue_rotation_figure(self.analysis, scale)
+        else:
+            figure = eq.summary_figure(self.analysis, scale)
         if self.symmetry is not None:
             grids = eq.weight_symmetry_figure(self.symmetry, scale)
             figure = side_by_side([figure, grids], height=int(figure.height / scale), scale=scale)
@@ -80,9 +113,24 @@ class EquivarianceResult(Result):
         return data
 
     def lines(self) -> list[str]:
+        """What the analysis found: the score and its baselines, then the family's structure."""
         a = self.analysis
-        return [f"score {a.score:.4g} (identity {a.baseline_identity:.4g}, random {a.baseline_random:.4g}); "
-                f"holes: {len(a.holes)}"]
+        scores = f"(identity {a.baseline_identity:.3g}, random {a.baseline_random:.3g} ± {a.baseline_random_std:.2g})"
+        if a.kind == HUE_ROTATION:
+            return [f"hue+180° vs rotation+180°: error {a.score:.3g} {scores}; matches: {'yes' if a.matches else 'no'}"
+                    f"; same permutation: {'yes' if a.same_permutation else 'no'}"]
+        line = f"{a.kind} by {a.step:g}: score {a.score:.3g} {scores}; holes {len(a.holes)}"
+        if a.shift:
+            line += f"; shift {a.shift:+d} ({a.direction})"
+        if a.wraps_at:
+            line += f"; wraps at {a.wraps_at}°"
+        if a.flip_pairs:
+            line += "; flip pairs " + ", ".join(f"{a.units[i]}↔{a.units[j]}" for i, j in a.flip_pairs)
+        if a.scale_fits is not None:
+            line += "; fits " + ", ".join(f"×{v:.3g} {a.units[u]}" for v, u in zip(a.values, a.scale_fits))
+        if self.symmetry is not None:
+            line += f"; weight symmetry error {self.symmetry.overall:.3g} (untransformed {self.symmetry.baseline:.3g})"
+        return [line]
 
 
 @dataclass
@@ -137,15 +185,20 @@ def equivariance(ctx: Context, request: EquivarianceRequest) -> EquivarianceResu
     options = dict(reduce=request.reduce, progress=ctx.progress, should_stop=ctx.should_stop)
     if request.discover:
         layer = model.catalogue.layer(request.units).name
-        found = eq.discover(model, layer, request.transform, request.steps, stimuli=_stimuli(ctx, request.stimuli, []),
+        found = eq.discover(model, layer, request.transform, request.steps[0] if request.steps else None,
+                            stimuli=_stimuli(ctx, request.stimuli, []),
                             **options)
         return DiscoverResult(request, model.spec, model.weights_id, layer, found)
 
     def analyse(text: str):
         units = [model.catalogue.unit(u) for u in parse_unit_list(text)]
-        return eq.equivariance(model, units, request.transform, request.steps,
-                               stimuli=_stimuli(ctx, request.stimuli, units),
-                               hole_threshold=request.hole_threshold, **options)
+        stimuli = _stimuli(ctx, request.stimuli, units)
+        if request.transform == HUE_ROTATION:
+            return eq.hue_rotation(model, units, request.steps, stimuli=stimuli,
+                                   hole_threshold=request.hole_threshold, **options)
+        return eq.equivariance(model, units, request.transform, request.steps[0] if request.steps else None,
+                               stimuli=stimuli, hole_threshold=request.hole_threshold, max_scale=request.max_scale,
+                               **options)
 
     analysis = analyse(request.units)
     second = symmetry = attention = None

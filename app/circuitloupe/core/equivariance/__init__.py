@@ -20,27 +20,37 @@ than nothing, and the score is never worse than the identity baseline.
 Angles are in degrees, counter-clockwise on screen (``torch.rot90`` turns by +90). Images are
 ``[B, C, H, W]`` tensors in [0, 1].
 
+A scale family may span layers (circles from small to large) and zoom up to 8x; the result says
+which unit fits each zoom. **Hue and rotation jointly** (:mod:`.hue_rotation`): colour-contrast
+units for which turning the hue by 180 degrees acts like rotating by 180 degrees.
+
 The package: :mod:`.transforms` (transformations, stimuli), :mod:`.analysis` (responses,
-permutation, score), :mod:`.symmetry` (weights), :mod:`.discovery` (candidate families),
-:mod:`.figures` and :mod:`.attention` (attentive p4 CNNs).
+permutation, score), :mod:`.hue_rotation`, :mod:`.symmetry` (weights), :mod:`.discovery`
+(candidate families), :mod:`.figures` and :mod:`.attention` (attentive p4 CNNs).
 """
 
-from circuitloupe.core.equivariance.transforms import (CYCLIC, DEFAULT_STEPS, MAX_SCALE, REDUCTIONS, TRANSFORMS,
-                                                       featurevis_stimuli, folder_stimuli, hue_rotate, prepare, rotate,
-                                                       synthetic_stimuli, transform, transform_values, zoom)
+from circuitloupe.core.equivariance.transforms import (CYCLIC, DEFAULT_GRID, DEFAULT_STEPS, HUE_ROTATION,
+                                                       LARGEST_SCALE, MAX_SCALE, REDUCTIONS, TRANSFORMS,
+                                                       featurevis_stimuli, folder_stimuli, hue_rotate, opponent_edges,
+                                                       prepare, rotate, synthetic_stimuli, transform, transform_values,
+                                                       zoom)
 from circuitloupe.core.equivariance.analysis import (EquivarianceResult, analyse, equivariance, measure, reduce_maps,
                                                      unit_responses)
+from circuitloupe.core.equivariance.hue_rotation import (HueRotationResult, analyse_hue_rotation, grid_values,
+                                                         hue_rotation)
 from circuitloupe.core.equivariance.symmetry import (WeightSymmetry, symmetry_of_weights, transform_kernel,
                                                      weight_symmetry)
 from circuitloupe.core.equivariance.discovery import Candidate, discover, save_family, saved_families
-from circuitloupe.core.equivariance.figures import (permutation_figure, response_matrix_figure, score_figure,
-                                                    summary_figure, weight_symmetry_figure)
+from circuitloupe.core.equivariance.figures import (hue_rotation_figure, permutation_figure, response_matrix_figure,
+                                                    score_figure, summary_figure, weight_symmetry_figure)
 from circuitloupe.core.equivariance.attention import AttentionView, attention_figure, attention_view
 
 __all__ = [
-    "AttentionView", "CYCLIC", "Candidate", "DEFAULT_STEPS", "EquivarianceResult", "MAX_SCALE", "REDUCTIONS",
-    "TRANSFORMS", "WeightSymmetry", "analyse", "attention_figure", "attention_view", "discover", "equivariance",
-    "featurevis_stimuli", "folder_stimuli", "hue_rotate", "measure", "permutation_figure", "prepare", "reduce_maps",
+    "AttentionView", "CYCLIC", "Candidate", "DEFAULT_GRID", "DEFAULT_STEPS", "EquivarianceResult", "HUE_ROTATION",
+    "HueRotationResult", "LARGEST_SCALE", "MAX_SCALE", "REDUCTIONS", "TRANSFORMS", "WeightSymmetry", "analyse",
+    "analyse_hue_rotation", "attention_figure", "attention_view", "discover", "equivariance", "featurevis_stimuli",
+    "folder_stimuli", "grid_values", "hue_rotate", "hue_rotation", "hue_rotation_figure", "measure",
+    "opponent_edges", "permutation_figure", "prepare", "reduce_maps",
     "response_matrix_figure", "rotate", "save_family", "saved_families", "score_figure", "summary_figure",
     "symmetry_of_weights", "synthetic_stimuli", "transform", "transform_kernel", "transform_values",
     "unit_responses", "weight_symmetry", "weight_symmetry_figure", "zoom",

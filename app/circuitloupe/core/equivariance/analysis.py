@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from circuitloupe.core.activations import forward_until
-from circuitloupe.core.equivariance.transforms import (CYCLIC, REDUCTIONS, prepare, synthetic_stimuli, transform,
-                                                        transform_values)
+from circuitloupe.core.equivariance.transforms import (CYCLIC, MAX_SCALE, REDUCTIONS, prepare, synthetic_stimuli,
+                                                        transform, transform_values)
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.jobs import ProgressFn, StopFn, check_stop
 from circuitloupe.core.models.base import LoadedModel
@@ -47,7 +47,7 @@ def unit_responses(model: LoadedModel, images: torch.Tensor, units: Sequence[Uni
 
 
 def measure(model: LoadedModel, units: Sequence[UnitRef | str], stimuli: torch.Tensor, kind: str,
-            values: Sequence[float], reduce: str = "centre", batch_size: int = 64,
+            values: Sequence, reduce: str = "centre", batch_size: int = 64,
             progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> np.ndarray:
     """Responses ``F[s, n, u]`` of ``units`` to every stimulus transformed by every step.
 
@@ -83,7 +83,10 @@ class EquivarianceResult:
     ``score`` and ``baseline_*`` are relative errors (0 = perfect). ``wraps_at`` (rotation only)
     is 90, 180 or 360 degrees, or None when the steps do not include 90 and 180. ``shift`` is the
     common index step of the mapping (+1: each unit maps to the next in the list) and
-    ``direction`` says what that means for this family. ``responses`` is ``F[s, n, u]``.
+    ``direction`` says what that means for this family. ``scale_fits`` (scale only) gives, for each
+    zoom step, the index of the unit that fits it best: the one most excited, relative to its own
+    spread, by the probe stimulus zoomed that much (units may sit in different layers).
+    ``responses`` is ``F[s, n, u]``.
     """
 
     units: list[str]
@@ -104,6 +107,7 @@ class EquivarianceResult:
     probe: int
     responses: np.ndarray = field(repr=False)
     cost: np.ndarray = field(repr=False)
+    scale_fits: list[int] | None = None
 
     @property
     def step(self) -> float:
@@ -131,7 +135,9 @@ class EquivarianceResult:
             "holes": [self.units[i] for i in self.holes],
             "wraps_at_degrees": self.wraps_at, "shift": self.shift, "direction": self.direction,
             "flip_pairs": [[self.units[i], self.units[j]] for i, j in self.flip_pairs],
-            "response_matrix": self.response_matrix().round(6).tolist(),
+            "response_matrix": self.response_matrix().round(6).tolist(), "probe_stimulus": self.probe,
+            **({"scale_fits": [{"factor": round(v, 6), "unit": self.units[u]}
+                               for v, u in zip(self.values, self.scale_fits)]} if self.scale_fits is not None else {}),
         }
 
 
@@ -215,6 +221,7 @@ def analyse(responses: np.ndarray, units: Sequence[str], kind: str, values: Sequ
         wraps_at=wraps, shift=shift, direction=direction,
         holes=[i for i, j in enumerate(mapping) if j is None], flip_pairs=[tuple(p) for p in flips],
         probe=probe, responses=responses, cost=cost,
+        scale_fits=[int(u) for u in np.argmax(norm[:, probe, :], axis=1)] if kind == "scale" else None,
     )
 
 
@@ -277,21 +284,22 @@ def _wraps_at(norm: np.ndarray, values: Sequence[float], tolerance: float = 0.3)
 
 def equivariance(model: LoadedModel, units: Sequence[UnitRef | str], kind: str, steps: int | None = None,
                  stimuli: torch.Tensor | np.ndarray | None = None, reduce: str = "centre",
-                 hole_threshold: float = 1.0, progress: ProgressFn | None = None,
+                 hole_threshold: float = 1.0, max_scale: float = MAX_SCALE, progress: ProgressFn | None = None,
                  should_stop: StopFn | None = None) -> EquivarianceResult:
     """Measure ``units`` under a transformation family and analyse it (see :func:`analyse`).
 
     ``stimuli``: images in [0, 1] (any size and channel count, see :func:`prepare`); default
-    :func:`synthetic_stimuli` at the model's input size.
+    :func:`synthetic_stimuli` at the model's input size. ``max_scale``: the last zoom of a scale
+    family (up to 8, for families whose units span layers, such as circles from small to large).
     """
     refs = [model.catalogue.unit(u) for u in units]
     if len(refs) < 2:
         raise UserError("an equivariance analysis needs at least two units")
-    values = transform_values(kind, steps)
+    values = transform_values(kind, steps, max_scale)
     if kind == "hue" and model.in_channels != 3:
         raise UserError("hue rotation needs a colour model; this one takes grey images")
     if stimuli is None:
-        stimuli = synthetic_stimuli(model.input_size[0], colour=model.in_channels == 3)
+        stimuli = synthetic_stimuli(model.input_size[0], colour=model.in_channels == 3, kind=kind)
     ready = prepare(model, stimuli)
     responses = measure(model, refs, ready, kind, values, reduce, progress=progress, should_stop=should_stop)
     return analyse(responses, [str(r) for r in refs], kind, values, hole_threshold)

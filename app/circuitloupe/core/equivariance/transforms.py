@@ -1,4 +1,5 @@
-"""The transformation families (rotation, hue, flip, zoom) and the stimuli they act on."""
+"""The transformation families (rotation, hue, flip, zoom, and hue with rotation jointly) and the
+stimuli they act on."""
 
 from __future__ import annotations
 
@@ -17,17 +18,23 @@ from circuitloupe.core.resample import affine_resample, rotation_thetas, zoom_th
 from circuitloupe.core.units import UnitRef
 
 TRANSFORMS = ("rotate", "hue", "flip", "scale")
+#: The joint family: every rotation step combined with every hue step (:mod:`.hue_rotation`).
+HUE_ROTATION = "hue_rotation"
 DEFAULT_STEPS = {"rotate": 8, "hue": 6, "flip": 2, "scale": 4}
+#: Rotation steps x hue steps of the joint family; both even, so that 180 degrees is a step.
+DEFAULT_GRID = (8, 8)
 CYCLIC = {"rotate", "hue", "flip"}
 REDUCTIONS = ("centre", "mean", "max")
-#: Largest zoom of the scale family (the last step), as a factor.
+#: Default zoom of the scale family's last step, and the largest allowed (a family spanning layers).
 MAX_SCALE = 2.0
+LARGEST_SCALE = 8.0
 
 
 # --------------------------------------------------------------------------- transformations
 
-def transform_values(kind: str, steps: int | None = None) -> list[float]:
-    """The transformation of each step: degrees for rotate/hue, 0/1 for flip, zoom factors for scale."""
+def transform_values(kind: str, steps: int | None = None, max_scale: float = MAX_SCALE) -> list[float]:
+    """The transformation of each step: degrees for rotate/hue, 0/1 for flip, zoom factors for
+    scale (geometric from 1 to ``max_scale``)."""
     if kind not in TRANSFORMS:
         raise UserError(f"unknown transformation '{kind}'; choose one of {', '.join(TRANSFORMS)}")
     steps = DEFAULT_STEPS[kind] if steps is None else int(steps)
@@ -36,7 +43,9 @@ def transform_values(kind: str, steps: int | None = None) -> list[float]:
     if steps < 2:
         raise UserError(f"a {kind} family needs at least 2 steps, not {steps}")
     if kind == "scale":
-        return [float(MAX_SCALE ** (k / (steps - 1))) for k in range(steps)]
+        if not 1.0 < max_scale <= LARGEST_SCALE:
+            raise UserError(f"the largest zoom must be above 1 and at most {LARGEST_SCALE:g}, not {max_scale:g}")
+        return [round(float(max_scale ** (k / (steps - 1))), 12) for k in range(steps)]
     return [360.0 * k / steps for k in range(steps)]
 
 
@@ -70,9 +79,12 @@ def hue_rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", matrix, images).clamp(0.0, 1.0)
 
 
-def transform(images: torch.Tensor, kind: str, value: float) -> torch.Tensor:
+def transform(images: torch.Tensor, kind: str, value: float | tuple[float, float]) -> torch.Tensor:
     """Apply one step of a family: ``rotate``/``hue`` by degrees, ``flip`` (1 = mirror
-    left-right), ``scale`` by a zoom factor."""
+    left-right), ``scale`` by a zoom factor, ``hue_rotation`` by ``(degrees, hue degrees)``."""
+    if kind == HUE_ROTATION:
+        angle, hue = value  # type: ignore[misc]
+        return rotate(transform(images, "hue", hue), angle)
     if kind == "rotate":
         return rotate(images, value)
     if kind == "hue":
@@ -86,9 +98,11 @@ def transform(images: torch.Tensor, kind: str, value: float) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- stimuli
 
-def synthetic_stimuli(size: int, colour: bool = True) -> torch.Tensor:
+def synthetic_stimuli(size: int, colour: bool = True, kind: str | None = None) -> torch.Tensor:
     """Curves, lines, edges and gratings at 8 orientations from :mod:`circuitloupe.core.stimuli`
-    -> ``[N, 3, size, size]``; with ``colour``, also coloured edges and gratings of 6 hues.
+    -> ``[N, 3, size, size]``; with ``colour``, also coloured edges and gratings of 6 hues. For
+    ``scale``, also small discs and rings that zooming grows; for ``hue_rotation``, also
+    faint colour edges (see :func:`opponent_edges`).
 
     Shapes are dark on white; a single-channel model sees them inverted (white on black, like
     MNIST digits) through :func:`prepare`.
@@ -104,7 +118,41 @@ def synthetic_stimuli(size: int, colour: bool = True) -> torch.Tensor:
         hues = [_hue_rgb(h) for h in range(0, 360, 60)]
         images.append(np.stack([stimuli.edge(o, size, fg=c, bg=0.5) for c in hues for o in (0.0, 90.0)]))
         images.append(np.stack([stimuli.grating(0.0, 3.0, size, fg=c, bg=0.5) for c in hues]))
+    if kind == "scale":
+        images.append(_small_discs(size))
+    if kind == HUE_ROTATION:
+        images.append(opponent_edges(size))
     return torch.from_numpy(np.concatenate(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def _small_discs(size: int) -> np.ndarray:
+    """Dark discs and rings at the centre, 1/32 to 1/8 of the image across -> ``[N, size, size, 3]``."""
+    grid = np.arange(size) - (size - 1) / 2
+    distance = np.hypot(*np.meshgrid(grid, grid))
+    shapes = []
+    for radius in size / np.array([64.0, 40.0, 24.0, 16.0]):
+        shapes.append(np.clip(radius + 0.5 - distance, 0, 1))  # disc, anti-aliased edge
+        shapes.append(np.clip(0.75 - np.abs(distance - radius), 0, 1))  # ring of width 1.5 px
+    return np.repeat(1.0 - np.stack(shapes)[..., None], 3, axis=3).astype(np.float32)
+
+
+def opponent_edges(size: int, chroma: float = 0.12) -> np.ndarray:
+    """Colour edges on mid grey at 8 orientations x 4 hues -> ``[64, size, size, 3]``: opposite hues
+    on either side of a line through the centre (colour-opponent: turning their hue by 180° is
+    rotating them by 180°), and one hue on one side only (where the two differ). The chroma is
+    small enough that no hue turn clips."""
+    grid = np.arange(size) - (size - 1) / 2
+    x, y = np.meshgrid(grid, -grid)
+    to_rgb = torch.linalg.inv(_RGB_TO_YIQ).numpy()
+    images = []
+    for orientation in np.radians(np.arange(8) * 45.0):
+        side = np.clip(x * np.cos(orientation) + y * np.sin(orientation), -1, 1)  # -1 .. 1 across the edge
+        for hue in np.radians(np.arange(4) * 90.0):
+            for amount in (side, np.clip(side, 0, 1)):
+                yiq = np.stack([np.full_like(side, 0.5), chroma * np.cos(hue) * amount,
+                                chroma * np.sin(hue) * amount], -1)
+                images.append(yiq @ to_rgb.T)
+    return np.clip(np.stack(images), 0, 1).astype(np.float32)
 
 
 def _hue_rgb(degrees: float) -> np.ndarray:

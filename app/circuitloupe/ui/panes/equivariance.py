@@ -1,10 +1,13 @@
-"""Equivariance pane: is a family of units permuted by rotation, hue, flip or scale?
+"""Equivariance pane: is a family of units permuted by rotation, hue, flip, scale, or hue and
+rotation jointly?
 
-Pick a family (a model preset, a saved family, or type units), a transformation and stimuli;
-the pane shows the response matrix (units x steps), the inferred permutation with its holes,
-the equivariance score against the identity and random baselines, the weight symmetry between
-this family and a second one, candidate families discovered in a layer (which can be saved),
-and, for the attentive p4 CNNs, the attention over an input and over the same input rotated.
+Pick a family (a model preset, a saved family, or type units; a scale family may span layers), a
+transformation and stimuli; the pane runs the ``equivariance`` task and shows the response matrix
+(units x steps), the inferred permutation with its holes, the equivariance score against the
+identity and random baselines, the weight symmetry between this family and a second one, the
+hue x rotation chart, candidate families discovered in a layer (which can be saved), and, for
+the attentive p4 CNNs, the attention over an input and over it rotated. ``self.result`` is the
+last task Result: its figure is what Ctrl+E exports and its Request the "Copy as CLI" command.
 """
 
 from __future__ import annotations
@@ -14,51 +17,26 @@ import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QPushButton, QTabWidget, QVBoxLayout, QWidget)
+                               QListWidget, QListWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
+from circuitloupe import tasks
 from circuitloupe.core import equivariance as eq
+from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.figures import side_by_side
 from circuitloupe.core.units import parse_unit_list
-from circuitloupe.service import JobContext
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.tasks import DiscoverResult, EquivarianceRequest, EquivarianceResult
+from circuitloupe.tasks.equivariance import HUE_ROTATION, LARGEST_SCALE, MAX_SCALE, MAX_STEPS, TRANSFORMS
 from circuitloupe.ui.widgets.array_view import ArrayView
+from circuitloupe.ui.widgets.controls import button, spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
+from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
 GCNN_NOTE = ("Shipped rot-MNIST checkpoints: the authors' code selected them on the test set, "
              "so their quoted test accuracies are optimistic.")
-
-
-def _stimuli(model, spec: str, units) -> object:
-    if spec == "synthetic":
-        return None
-    if spec == "featurevis":
-        return eq.featurevis_stimuli(model, units)
-    return eq.folder_stimuli(spec, model.input_size)
-
-
-def analysis_job(ctx: JobContext, units: list[str], kind: str, steps: int, stimuli: str, reduce: str,
-                 second: list[str] | None = None) -> tuple:
-    """Analyse a family (and optionally a second one plus the weights between them)."""
-    model = ctx.model
-    first = eq.equivariance(model, units, kind, steps, stimuli=_stimuli(model, stimuli, units), reduce=reduce,
-                            progress=ctx.progress, should_stop=ctx.should_stop)
-    if not second:
-        return first, None
-    other = eq.equivariance(model, second, kind, steps, stimuli=_stimuli(model, stimuli, second), reduce=reduce,
-                            progress=ctx.progress, should_stop=ctx.should_stop)
-    return first, eq.weight_symmetry(model, first, other, should_stop=ctx.should_stop)
-
-
-def discover_job(ctx: JobContext, layer: str, kind: str, steps: int, reduce: str) -> list[eq.Candidate]:
-    return eq.discover(ctx.model, layer, kind, steps, reduce=reduce, progress=ctx.progress,
-                       should_stop=ctx.should_stop)
-
-
-def attention_job(ctx: JobContext, pixels: np.ndarray) -> eq.AttentionView:
-    return eq.attention_view(ctx.model, pixels)
+#: The tabs, in order.
+PERMUTATION_TAB, WEIGHTS_TAB, JOINT_TAB, DISCOVER_TAB, ATTENTION_TAB = range(5)
 
 
 class EquivariancePane(Pane):
@@ -76,13 +54,18 @@ class EquivariancePane(Pane):
         self.units.setPlaceholderText("units, e.g. c2:0,1,2,3 or mixed3b:379,385,342")
         self.units.setToolTip("The family to analyse: layer:channel[,channel...] in the family's order")
         self.transform = QComboBox()
-        for kind in eq.TRANSFORMS:
+        for kind in TRANSFORMS:
             self.transform.addItem(kind, kind)
         self.transform.setToolTip("rotate: by 360/steps degrees counter-clockwise; hue: YIQ hue turn; "
-                                  "flip: left-right mirror; scale: zoom up to 2x")
+                                  "flip: left-right mirror; scale: zoom up to the max zoom (units may span "
+                                  "layers); hue_rotation: every rotation with every hue turn")
         self.transform.currentIndexChanged.connect(self._on_transform_changed)
         self.steps = spin_box(
-            2, 72, eq.DEFAULT_STEPS["rotate"], "Number of transformation steps (rotate 8 = 45° steps, 4 = 90°)")
+            2, MAX_STEPS, eq.DEFAULT_STEPS["rotate"], "Number of transformation steps (rotate 8 = 45° steps, 4 = 90°; "
+            "hue_rotation: rotation steps, even)")
+        self.hue_steps = spin_box(2, MAX_STEPS, eq.DEFAULT_GRID[1], "hue_rotation: number of hue steps (even)", step=2)
+        self.max_scale = spin_box(1.1, LARGEST_SCALE, MAX_SCALE, "scale: the last zoom factor (up to 8x, for "
+                                  "families from small to large across layers)", step=0.5)
         self.stimuli = QComboBox()
         self.stimuli.addItem("synthetic", "synthetic")
         self.stimuli.addItem("feature visualisations", "featurevis")
@@ -98,9 +81,8 @@ class EquivariancePane(Pane):
         self.second.setPlaceholderText("optional second family for weight symmetry, e.g. c3:0,1,2,3")
         self.second.setToolTip("A later family: test whether the weights between the two families rotate/flip "
                                "with their units")
-        self.analyse_button = QPushButton("Analyse")
-        self.analyse_button.setToolTip("Measure the family under the transformation and infer the permutation")
-        self.analyse_button.clicked.connect(self.run_analysis)
+        self.analyse_button = button("Analyse", "Measure the family under the transformation and infer the "
+                                     "permutation", self.run_analysis)
         self.progress = JobProgress("batches")
         self.summary = QLabel("Pick a family and press Analyse.")
         self.summary.setWordWrap(True)
@@ -125,30 +107,27 @@ class EquivariancePane(Pane):
         self.candidates.itemDoubleClicked.connect(self._on_candidate_used)
         self.discover_layer = QComboBox()
         self.discover_layer.setToolTip("Layer to search for flip pairs and rotation families")
-        self.discover_button = QPushButton("Discover")
-        self.discover_button.setToolTip("Search the layer for candidate families of the chosen transformation")
-        self.discover_button.clicked.connect(self.run_discovery)
-        self.save_button = QPushButton("Save family")
-        self.save_button.setToolTip("Save the selected candidate (or the units above) as a named family")
-        self.save_button.clicked.connect(self._on_save)
+        self.discover_button = button("Discover", "Search the layer for candidate families of the chosen "
+                                      "transformation", self.run_discovery)
+        self.save_button = button("Save family", "Save the selected candidate (or the units above) as a named family",
+                                  self._on_save)
+        self.joint_view = FigureView("Choose hue_rotation and press Analyse: each unit over rotation × hue, the "
+                                     "family on the orientation × hue torus and whether hue+180° acts as rotation+180°.")
         self.attention_view = FigureView("Attention maps exist for a_p4cnn and fa_p4cnn: open one and an image.")
-        self.attention_button = QPushButton("Show attention")
-        self.attention_button.setToolTip("Overall spatial attention over the current image and over it rotated 90°")
-        self.attention_button.clicked.connect(self.run_attention)
+        self.attention_button = button("Show attention", "Overall spatial attention over the current image (opened "
+                                       "from a file or a sample) and over it rotated 90°", self.run_attention)
 
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.family, 1)
         row.addWidget(self.units, 2)
         form.addRow("Family", row)
-        row = QHBoxLayout()
-        for label, widget in (("Transform", self.transform), ("Steps", self.steps), ("Stimuli", self.stimuli),
-                              ("Response", self.reduce)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
-        row.addStretch(1)
-        row.addWidget(self.analyse_button)
-        form.addRow(row)
+        options = FlowLayout()  # wraps in a narrow dock rather than widening the pane
+        for label, widget in (("Transform", self.transform), ("Steps", self.steps), ("Hue steps", self.hue_steps),
+                              ("Max zoom", self.max_scale), ("Stimuli", self.stimuli), ("Response", self.reduce)):
+            options.addWidget(labelled(label, widget))
+        options.addWidget(self.analyse_button)
+        form.addRow(options)
         form.addRow("Weights to", self.second)
 
         results = QWidget()
@@ -179,6 +158,7 @@ class EquivariancePane(Pane):
         self.tabs = QTabWidget()
         self.tabs.addTab(results, "Permutation")
         self.tabs.addTab(self.weights_view, "Weight symmetry")
+        self.tabs.addTab(self.joint_view, "Hue × rotation")
         self.tabs.addTab(discovery, "Discover")
         self.tabs.addTab(attention, "Attention")
 
@@ -189,11 +169,10 @@ class EquivariancePane(Pane):
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs, 1)
 
-        self.result: eq.EquivarianceResult | None = None
-        self.symmetry: eq.WeightSymmetry | None = None
-        self.attention: eq.AttentionView | None = None
+        self.result: EquivarianceResult | DiscoverResult | None = None
+        self._image: Image.Image | None = None  # the result's figure at scale 1
         self._folder: str | None = None
-        self._run: dict | None = None
+        self._on_transform_changed()
         state.sigModelChanged.connect(self._on_model)
         if state.model is not None:
             self._on_model(state.model)
@@ -201,7 +180,7 @@ class EquivariancePane(Pane):
     # ------------------------------------------------------------------ model and families
 
     def _on_model(self, model) -> None:
-        self.result, self.symmetry, self.attention = None, None, None
+        self.result, self._image = None, None
         self.family.clear()
         self.family.addItem("(type units)", None)
         for name, units in {**model.families, **eq.saved_families(model)}.items():
@@ -215,18 +194,18 @@ class EquivariancePane(Pane):
         self.matrix_view.clear_image()  # nothing of the old model stays on screen
         self.permutation_view.clear_image()
         self.score_plot.clear()
-        self.weights_view.set_image(None)
-        self.attention_view.set_image(None)
+        for view in (self.weights_view, self.joint_view, self.attention_view):
+            view.set_image(None)
         self.units.clear()  # the old model's units; a preset of the new one refills it
         has_attention = "attention_maps" in model.extras
         self.attention_button.setEnabled(has_attention)
-        self.tabs.setTabEnabled(3, has_attention)
+        self.tabs.setTabEnabled(ATTENTION_TAB, has_attention)
         note = f" {GCNN_NOTE}" if model.weights_id.startswith("att_gconvs:") else ""
         self.summary.setText(f"{model.name}: pick a family and press Analyse.{note}")
         if self.family.count() > 1:
             self.family.setCurrentIndex(1)
             self._on_family_picked(1)
-        if model.in_channels != 3 and self.transform.currentData() == "hue":
+        if model.in_channels != 3 and self.transform.currentData() in ("hue", HUE_ROTATION):
             self.transform.setCurrentIndex(0)
 
     def _on_family_picked(self, index: int) -> None:
@@ -238,7 +217,9 @@ class EquivariancePane(Pane):
     def _on_transform_changed(self) -> None:
         kind = self.transform.currentData()
         self.steps.setEnabled(kind != "flip")
-        self.steps.setValue(eq.DEFAULT_STEPS[kind])
+        self.steps.setValue(eq.DEFAULT_GRID[0] if kind == HUE_ROTATION else eq.DEFAULT_STEPS[kind])
+        self.hue_steps.setEnabled(kind == HUE_ROTATION)
+        self.max_scale.setEnabled(kind == "scale")
 
     def _on_stimuli_picked(self) -> None:
         if self.stimuli.currentData() != "folder":
@@ -258,91 +239,104 @@ class EquivariancePane(Pane):
         model = self.state.model
         return [str(model.catalogue.unit(u)) for u in parse_unit_list(text)]
 
-    # ------------------------------------------------------------------ jobs
-
-    def run_analysis(self):
-        """Start the analysis of the typed family (and the second family, if given)."""
+    def request(self, **changes) -> EquivarianceRequest | None:
+        """The request the controls describe (with ``changes``), or None after saying what is wrong."""
         model = self.state.model
         if model is None:
             return None
+        kind = self.transform.currentData()
         try:
-            units = self._parse(self.units.text())
-            second = self._parse(self.second.text()) if self.second.text().strip() else None
-            if self.transform.currentData() == "hue" and model.in_channels != 3:
+            units = changes.pop("units", None) or ",".join(self._parse(self.units.text()))
+            second = ",".join(self._parse(self.second.text())) if self.second.text().strip() else None
+            if kind in ("hue", HUE_ROTATION) and model.in_channels != 3:
                 raise UserError("hue rotation needs a colour model; this one takes grey images")
+            steps = ((self.steps.value(), self.hue_steps.value()) if kind == HUE_ROTATION
+                     else None if kind == "flip" else (self.steps.value(),))
+            fields = dict(units=units, transform=kind, steps=steps, stimuli=self._stimuli_spec(),
+                          reduce=self.reduce.currentData(), weights_to=second if kind != HUE_ROTATION else None,
+                          max_scale=round(self.max_scale.value(), 6) if kind == "scale" else MAX_SCALE)
+            return EquivarianceRequest(**{**fields, **changes})
         except UserError as error:
             self.state.message(str(error))
             self.summary.setText(str(error))
             return None
-        self._run = {"units": units, "kind": self.transform.currentData(), "steps": self.steps.value(),
-                     "stimuli": self._stimuli_spec(), "reduce": self.reduce.currentData(), "second": second}
-        job = self.run_job(analysis_job, units, self._run["kind"], self._run["steps"], self._run["stimuli"],
-                           self._run["reduce"], second, name=f"equivariance {self._run['kind']}",
-                           on_done=self._on_result)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _start(self, request: EquivarianceRequest | None, name: str):
+        if request is None:
+            return None
+        job = self.run_job(tasks.run, request, name=name, on_done=self._on_result)
         job.sigFailed.connect(self.summary.setText)
         self.progress.follow(job)
         return job
 
+    def run_analysis(self):
+        """Start the analysis of the typed family (and the second family, if given)."""
+        request = self.request()
+        return self._start(request, f"equivariance {request.transform}" if request else "")
+
     def run_discovery(self):
         """Search the chosen layer for candidate families of the chosen transformation."""
         layer = self.discover_layer.currentData()
-        if self.state.model is None or layer is None:
+        if layer is None or self.transform.currentData() == HUE_ROTATION:
+            self.summary.setText("Discover searches a layer for one transformation: rotate, hue, flip or scale.")
             return None
-        job = self.run_job(discover_job, layer, self.transform.currentData(), self.steps.value(),
-                           self.reduce.currentData(), name=f"discover {layer}", on_done=self._on_candidates)
-        self.progress.follow(job)
-        return job
+        return self._start(self.request(units=layer, discover=True, weights_to=None), f"discover {layer}")
 
     def run_attention(self):
-        """Attention of an attentive p4 CNN over the current image (or a rendered curve) and it rotated."""
-        if self.state.model is None or "attention_maps" not in self.state.model.extras:
+        """The analysis with the attention of an attentive p4 CNN over the current image and it rotated."""
+        model = self.state.model
+        if model is None or "attention_maps" not in model.extras:
             return None
-        if self.state.image is not None:
-            pixels = self.state.image.pixels
-        else:
-            from circuitloupe.core.stimuli import curve
-
-            pixels = curve(30.0, 7.0, 28, width=2.5)
-        job = self.run_job(attention_job, pixels, name="attention maps",
-                           on_done=self._on_attention)
-        self.progress.follow(job)
-        return job
+        if self.state.image is None:
+            self.summary.setText("Open an image (or a sample) first: the attention is shown over it and over it "
+                                 "rotated 90°.")
+            return None
+        return self._start(self.request(attention=self.state.image.name), "attention maps")
 
     # ------------------------------------------------------------------ results
 
-    def _on_result(self, outcome: tuple) -> None:
-        self.result, self.symmetry = outcome
-        result = self.result
-        self.matrix_view.set_values(result.response_matrix(), signed=True)
-        errors = np.sqrt(result.cost / max(float(result.cost.max()), 1e-12))
+    def _on_result(self, result: EquivarianceResult | DiscoverResult) -> None:
+        self.result = result
+        self._image = result.figure(1.0)
+        if isinstance(result, DiscoverResult):
+            self._on_candidates(result.candidates)
+            return
+        joint = isinstance(result.analysis, eq.HueRotationResult)
+        analysis = result.analysis.rotation if joint else result.analysis
+        self.matrix_view.set_values(analysis.response_matrix(), signed=True)
+        errors = np.sqrt(analysis.cost / max(float(analysis.cost.max()), 1e-12))
         self.permutation_view.set_values(1.0 - errors)
         self.score_plot.clear()
-        values = [result.score, result.baseline_identity, result.baseline_random]
+        values = [analysis.score, analysis.baseline_identity, analysis.baseline_random]
         self.score_plot.addItem(pg.BarGraphItem(x=[0, 1, 2], height=values, width=0.6,
                                                 brushes=["#ca0020", "#999999", "#0571b0"]))
-        self.score_plot.addItem(pg.ErrorBarItem(x=np.array([2.0]), y=np.array([result.baseline_random]),
-                                                height=np.array([2 * result.baseline_random_std]), beam=0.2))
+        self.score_plot.addItem(pg.ErrorBarItem(x=np.array([2.0]), y=np.array([analysis.baseline_random]),
+                                                height=np.array([2 * analysis.baseline_random_std]), beam=0.2))
         self.mapping_list.clear()
-        for unit, target in result.mapped_units().items():
-            item = QListWidgetItem(f"{unit} → {target if target else 'hole'}")
+        halves = (result.analysis.rotation_half.mapped_units(), result.analysis.hue_half.mapped_units()) if joint \
+            else None
+        for unit, target in analysis.mapped_units().items():
+            text = f"{unit} → {target if target else 'hole'}"
+            if halves:
+                text = f"{unit} → {halves[0][unit] or 'hole'} (rot 180°), {halves[1][unit] or 'hole'} (hue 180°)"
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, unit)
             self.mapping_list.addItem(item)
-        text = (f"{result.kind} by {result.step:g}: score {result.score:.3g} "
-                f"(identity {result.baseline_identity:.3g}, random {result.baseline_random:.3g} ± "
-                f"{result.baseline_random_std:.2g}); holes {len(result.holes)}")
-        if result.shift:
-            text += f"; shift {result.shift:+d} ({result.direction})"
-        if result.wraps_at:
-            text += f"; wraps at {result.wraps_at}°"
-        if result.flip_pairs:
-            text += "; flip pairs " + ", ".join(f"{result.units[i]}↔{result.units[j]}" for i, j in result.flip_pairs)
-        if self.symmetry is not None:
-            text += f"; weight symmetry error {self.symmetry.overall:.3g} (untransformed {self.symmetry.baseline:.3g})"
-            self.weights_view.set_image(eq.weight_symmetry_figure(self.symmetry))
+        self.weights_view.set_image(eq.weight_symmetry_figure(result.symmetry) if result.symmetry else None)
+        self.joint_view.set_image(eq.hue_rotation_figure(result.analysis) if joint else None)
+        if result.attention is not None:
+            self.attention_view.set_image(eq.attention_figure(result.attention))
+        text = " ".join(result.lines())
+        if joint:
+            text += f". Permutation tab: one rotation step ({analysis.step:g}°), hue turns as extra stimuli"
         model = self.state.model
         if model is not None and model.weights_id.startswith("att_gconvs:"):
             text += f". {GCNN_NOTE}"
         self.summary.setText(text)
+        self.tabs.setCurrentIndex(ATTENTION_TAB if result.attention is not None else
+                                  JOINT_TAB if joint else PERMUTATION_TAB)
 
     def _on_candidates(self, found: list[eq.Candidate]) -> None:
         self.candidates.clear()
@@ -359,7 +353,7 @@ class EquivariancePane(Pane):
         units = item.data(Qt.ItemDataRole.UserRole)
         if units:
             self.units.setText(" ".join(units))
-            self.tabs.setCurrentIndex(0)
+            self.tabs.setCurrentIndex(PERMUTATION_TAB)
             self.run_analysis()
 
     def _on_save(self, _checked: bool = False, name: str | None = None) -> None:
@@ -383,35 +377,15 @@ class EquivariancePane(Pane):
         self.family.addItem(name.strip(), units)
         self.state.message(f"saved family '{name.strip()}' ({len(units)} units)")
 
-    def _on_attention(self, view: eq.AttentionView) -> None:
-        self.attention = view
-        self.attention_view.set_image(eq.attention_figure(view))
-        self.tabs.setCurrentIndex(3)
-
     # ------------------------------------------------------------------ export
 
     def figure(self, scale: float = 1.0) -> Image.Image | None:
-        if self.tabs.currentIndex() == 3 and self.attention is not None:
-            return eq.attention_figure(self.attention, scale)
         if self.result is None:
             return None
-        image = eq.summary_figure(self.result, scale)
-        if self.symmetry is not None:
-            grids = eq.weight_symmetry_figure(self.symmetry, scale)
-            image = side_by_side([image, grids], height=int(image.height / scale), scale=scale)
-        return image
+        return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
 
     def cli_command(self) -> str | None:
-        if self.result is None or self._run is None or self.state.model is None:
+        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
+        if self.result is None or self.state.model is None or is_edited(self.result.weights_id):
             return None
-        run = self._run
-        units = ",".join(run["units"])
-        command = (f"circuitloupe equivariance {units} --model {self.state.model.spec} --transform {run['kind']} "
-                   f"--steps {run['steps']} --reduce {run['reduce']} --json equivariance.json --out equivariance.png")
-        if run["stimuli"] != "synthetic":
-            command += f" --stimuli '{run['stimuli']}'"
-        if run["second"]:
-            command += f" --weights-to {','.join(run['second'])}"
-        if self.attention is not None and self.state.image is not None:
-            command += f" --attention '{self.state.image.name}'"
-        return command
+        return tasks.command_line(self.result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})

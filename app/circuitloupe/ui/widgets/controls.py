@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
+from typing import Callable
+
+from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QSpinBox
 
 from circuitloupe.core.imagenet import class_name
 
@@ -20,6 +22,14 @@ def spin_box(low: float, high: float, value: float, tip: str, step: float | None
     box.setValue(value)
     box.setToolTip(tip)
     return box
+
+
+def button(text: str, tip: str, on_click: Callable[[], object]) -> QPushButton:
+    """A push button with a tooltip that calls ``on_click`` when clicked."""
+    push = QPushButton(text)
+    push.setToolTip(tip)
+    push.clicked.connect(lambda _checked=False: on_click())
+    return push
 
 
 class ClassSpinBox(QSpinBox):
