@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
 
 from circuitloupe import tasks
 from circuitloupe.core import equivariance as eq
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import parse_unit_list
 from circuitloupe.tasks import DiscoverResult, EquivarianceRequest, EquivarianceResult
@@ -31,6 +30,7 @@ from circuitloupe.ui.widgets.controls import button, spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
 GCNN_NOTE = ("Shipped rot-MNIST checkpoints: the authors' code selected them on the test set, "
@@ -39,7 +39,7 @@ GCNN_NOTE = ("Shipped rot-MNIST checkpoints: the authors' code selected them on 
 PERMUTATION_TAB, WEIGHTS_TAB, JOINT_TAB, DISCOVER_TAB, ATTENTION_TAB = range(5)
 
 
-class EquivariancePane(Pane):
+class EquivariancePane(ResultExport, Pane):
     title = "Equivariance"
     object_name = "equivariance"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -383,9 +383,3 @@ class EquivariancePane(Pane):
         if self.result is None:
             return None
         return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        if self.result is None or self.state.model is None or is_edited(self.result.weights_id):
-            return None
-        return tasks.command_line(self.result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})
