@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task
+from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, open_model, read_image, run_task, write_json
 from circuitloupe.tasks import ActivationsRequest
 
 
@@ -16,8 +16,11 @@ def register(commands) -> None:
     parser.add_argument("--layers", type=types.name_list, required=True,
                         help="comma-separated layer names, e.g. mixed3a,mixed3b")
     parser.add_argument("--pre-relu", action="store_true", help="save each layer's pre-ReLU value instead")
+    parser.add_argument("--channel", type=types.integer(0, 100_000), default=None,
+                        help="the channel of the first layer the figure shows (default: the strongest)")
     parser.add_argument("--out", type=types.output_file, required=True,
-                        help="output .npz: one [images, C, H, W] array per layer")
+                        help="output .npz: one [images, C, H, W] array per layer; or .png: the figure")
+    parser.add_argument("--json", type=types.output_or_stdout, metavar="J", help="the arrays' shapes as JSON")
     parser.set_defaults(run=run)
 
 
@@ -26,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
     for image in request.images:  # a bad image fails with one line before the model loads
         read_image(image)
     result = run_task(open_model(args), request, "activations")
-    result.save_npz(args.out)
+    result.save(args.out)
+    if args.json:
+        write_json(args.json, result.to_json())
     for name, array in result.arrays.items():
         print(f"{name}: {list(array.shape)}")
     return 0
