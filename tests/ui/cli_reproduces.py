@@ -13,10 +13,10 @@ from circuitloupe.core.figures import save_png
 from circuitloupe.tasks.base import jsonable
 
 
-def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, ignore: tuple[str, ...] = ()) -> list[str]:
+def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, volatile: tuple[str, ...] = ()) -> list[str]:
     """Run ``pane.cli_command()`` in-process; its PNG equals ``pane.figure(1.0)`` (byte for byte when
-    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()`` but for the keys in
-    ``ignore`` (at any depth: e.g. a run's duration). Returns the argv."""
+    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()`` but for the
+    ``volatile`` keys, at any depth (timings and counts of work done, e.g. a scan's). Returns the argv."""
     argv = shlex.split(pane.cli_command())
     assert argv[0] == "circuitloupe" and argv[-2:] == ["--out", "FIG.png"], argv
     cli_png, cli_json, pane_png = tmp_path / "cli.png", tmp_path / "cli.json", tmp_path / "pane.png"
@@ -28,7 +28,7 @@ def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, ign
         from PIL import Image
         assert Image.open(cli_png).size == Image.open(pane_png).size
     pane_numbers = json.loads(json.dumps(pane.result.to_json(), default=jsonable))
-    assert _without(json.loads(cli_json.read_text()), ignore) == _without(pane_numbers, ignore)
+    assert _without(json.loads(cli_json.read_text()), volatile) == _without(pane_numbers, volatile)
     return argv
 
 

@@ -6,27 +6,18 @@ import pytest
 import torch
 from PIL import Image
 
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.featurevis import EXPORT_SELECTED, FeatureVisPane
-from circuitloupe.ui.state import AppState
 from circuitloupe.ui.widgets.export import export_pane
+from open_pane import open_pane
 
 
 @pytest.fixture
 def pane(qtbot, inception):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    service = InferenceService("cpu")
-    service.model = inception
-    state = AppState()
-    pane = FeatureVisPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 640)
-    pane.show()
-    state.set_model(inception)
-    yield pane
-    pane.cancel()
-    service.shutdown()
+    with open_pane(qtbot, FeatureVisPane, inception, (900, 640)) as pane:
+        yield pane
+        pane.cancel()
     torch.set_num_threads(before)
 
 
@@ -106,7 +97,7 @@ def test_a_single_unit_export_carries_its_label(qtbot, pane, tmp_path):
 def test_copy_as_cli_writes_the_exported_grid_and_numbers(qtbot, pane, tmp_path):
     from cli_reproduces import assert_cli_reproduces
 
-    typed(pane, "mixed3a:1 conv2d2:7", steps=6, size=32)  # and every other option not at its default
+    typed(pane, "mixed3a:1 conv2d2:7", steps=8, size=32)  # and every other option not at its default
     pane.seed.setValue(3)
     pane.diversity.setValue(2)
     pane.objective.setCurrentText("neuron")
@@ -121,7 +112,7 @@ def test_copy_as_cli_writes_the_exported_grid_and_numbers(qtbot, pane, tmp_path)
     qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
     assert all(vis.cached for vis in pane.results)
     # Same PNG bytes and numbers; only the run's duration and the CLI's file names differ.
-    argv = assert_cli_reproduces(pane, tmp_path, ignore=("seconds", "file"))
+    argv = assert_cli_reproduces(pane, tmp_path, volatile=("seconds", "file"))
     assert argv[1:4] == ["featvis", "mixed3a:1", "conv2d2:7"]
     for option in ("--seed", "--diversity", "--objective", "--param", "--no-transforms"):
         assert option in argv

@@ -7,20 +7,19 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from circuitloupe import tasks
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.units import UnitRef
 from circuitloupe.tasks import ActivationsRequest, ActivationsResult
 from circuitloupe.ui.widgets.array_view import ArrayView
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport
 
 
-class ActivationsPane(Pane):
+class ActivationsPane(ResultExport, Pane):
     title = "Activations"
     object_name = "activations"
     area = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -157,11 +156,3 @@ class ActivationsPane(Pane):
         self.info.setText(f"{self._title()} on {self.state.image.name}: max {self.activation.max():.4g}, "
                           f"mean {self.activation.mean():.4g}")
 
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        return None if self.result is None else self.result.figure(scale)
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        if self.result is None or self.state.model is None or is_edited(self.result.weights_id):
-            return None
-        return tasks.command_line(self.result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})

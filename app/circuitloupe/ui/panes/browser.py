@@ -24,10 +24,8 @@ from PySide6.QtCore import QFileSystemWatcher, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QPushButton,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from circuitloupe import tasks
 from circuitloupe.core import figures
 from circuitloupe.core import weights as W
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.units import UnitRef
@@ -39,6 +37,7 @@ from circuitloupe.ui.panes.unit_card import ENTRY_ROLE, UnitCardView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import UnitGrid
 
 GRID = "grid"
@@ -47,7 +46,7 @@ EXPORTS = (("unit grid", GRID), ("card: top inputs", "inputs"), ("card: top outp
            ("card: polysemanticity", "polysemanticity"))
 
 
-class BrowserPane(Pane):
+class BrowserPane(ResultExport, Pane):
     title = "Browser"
     object_name = "browser"
     area = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -451,8 +450,8 @@ class BrowserPane(Pane):
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         """The listed (filtered) units as a tile grid with thumbnails where rendered, or the figure of
         the card's Result chosen for export."""
-        if self.export_choice.currentData() != GRID:
-            return self.result.figure(scale) if self.result is not None else None
+        if self.export_choice.currentData() != GRID:  # no command draws the grid: cli_command() is None
+            return super().figure(scale)
         if self.listing is None:
             return None
         units = [self.grid.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1)
@@ -485,13 +484,6 @@ class BrowserPane(Pane):
         if choice == GRID or card is None or card.unit != unit or isinstance(getattr(card, choice), str):
             return None
         return getattr(card, choice)
-
-    def cli_command(self) -> str | None:
-        # No command draws the unit grid; a result of the edited model has no command either.
-        result = self.result
-        if result is None or self.state.model is None or is_edited(result.weights_id):
-            return None
-        return tasks.command_line(result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})
 
     def key_help(self) -> list[tuple[str, str]]:
         return [("Arrows", "move through units (browser grid)"), ("Enter", "open the unit in every pane"),

@@ -17,12 +17,11 @@ from PIL import Image
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
-                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core import figures
-from circuitloupe.core.ablation import is_edited
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis import cache
 from circuitloupe.core.featurevis.cache import UnitVis
@@ -32,8 +31,11 @@ from circuitloupe.core.units import UnitRef, parse_unit_list
 from circuitloupe.service import Job
 from circuitloupe.tasks import FeatvisRequest, FeatvisResult
 from circuitloupe.tasks.featvis import lookup
+from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.flow_layout import labelled
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
 
 CURRENT, TYPED = "current", "typed"
@@ -46,7 +48,7 @@ def _icon(image: np.ndarray, size: int) -> QIcon:
     return QIcon(array_to_pixmap(np.asarray(pil)))
 
 
-class FeatureVisPane(Pane):
+class FeatureVisPane(ResultExport, Pane):
     title = "Feature visualisation"
     object_name = "featurevis"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -54,8 +56,8 @@ class FeatureVisPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
-        self.results: list[UnitVis] = []  # the visualisations shown (of ``result``, or a preview)
-        self.result: FeatvisResult | None = None
+        self.results: list[UnitVis] = []  # the visualisations shown: of ``result``, or a preview
+        self.result: FeatvisResult | None = None  # None while a preview shows
         self.job: Job | None = None
         self.preview_count = 0
         self.last_rate = ""
@@ -73,11 +75,11 @@ class FeatureVisPane(Pane):
         self.objective.addItems(OBJECTIVE_KINDS)
         self.objective.setToolTip("channel: the unit's mean over positions; neuron: its centre position; "
                                   "direction: cosine with the unit's one-hot direction (fire it alone)")
-        self.steps = self._spin(8, 4096, 256, 32, "Optimisation steps (Adam, learning rate 0.05)")
-        self.size = self._spin(32, 512, 128, 16, "Image size in pixels")
-        self.diversity = self._spin(1, 8, 1, 1, "Images per unit; more than one adds a diversity term that "
-                                                "pushes them apart (Gram-matrix cosine penalty)")
-        self.seed = self._spin(0, 99999, 0, 1, "Random seed: the same seed gives the same images")
+        self.steps = spin_box(8, 4096, 256, step=32, tip="Optimisation steps (Adam, learning rate 0.05)")
+        self.size = spin_box(32, 512, 128, step=16, tip="Image size in pixels")
+        self.diversity = spin_box(1, 8, 1, step=1, tip="Images per unit; more than one adds a diversity term "
+                                                       "that pushes them apart (Gram-matrix cosine penalty)")
+        self.seed = spin_box(0, 99999, 0, step=1, tip="Random seed: the same seed gives the same images")
         self.transforms = QCheckBox("transforms")
         self.transforms.setChecked(True)
         self.transforms.setToolTip("Transformation robustness: random pad, jitter, scale and rotate each step "
@@ -103,19 +105,18 @@ class FeatureVisPane(Pane):
         self.info.setWordWrap(True)
         self.gallery_label = QLabel("Gallery")
 
+        options = QHBoxLayout()
+        for label, widget in (("Objective", self.objective), ("Steps", self.steps), ("Size", self.size),
+                              ("Images/unit", self.diversity), ("Seed", self.seed)):
+            options.addWidget(labelled(label, widget))
+        options.addWidget(self.param)
+        options.addWidget(self.transforms)
+        options.addStretch(1)
         form = QFormLayout()
         units_row = QHBoxLayout()
         units_row.addWidget(self.source, 1)
         units_row.addWidget(self.units_edit, 2)
         form.addRow("Units", units_row)
-        options = QHBoxLayout()
-        for label, widget in (("Objective", self.objective), ("Steps", self.steps), ("Size", self.size),
-                              ("Images/unit", self.diversity), ("Seed", self.seed)):
-            options.addWidget(QLabel(label))
-            options.addWidget(widget)
-        options.addWidget(self.param)
-        options.addWidget(self.transforms)
-        options.addStretch(1)
         form.addRow(options)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
@@ -147,15 +148,6 @@ class FeatureVisPane(Pane):
             self._on_model(state.model)
 
     # ----- widgets -------------------------------------------------------------------------
-
-    @staticmethod
-    def _spin(lo: int, hi: int, value: int, step: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(lo, hi)
-        spin.setValue(value)
-        spin.setSingleStep(step)
-        spin.setToolTip(tip)
-        return spin
 
     @staticmethod
     def _icon_list(tile: int, tip: str) -> QListWidget:
@@ -253,7 +245,7 @@ class FeatureVisPane(Pane):
             self.info.setText(str(error))
             return
         units = request.units
-        self.results = []
+        self.results, self.result = [], None
         self._selected = None
         self.preview_count = 0
         self.live.clear()
@@ -371,27 +363,15 @@ class FeatureVisPane(Pane):
 
     # ----- export --------------------------------------------------------------------------
 
-    def shown_result(self) -> FeatvisResult | None:
-        """The Result whose images the pane shows (None while they are a preview)."""
-        return self.result if self.result is not None and self.result.visualisations is self.results else None
-
     def figure(self, scale: float = 1.0) -> Image.Image | None:
         if self.export_mode.currentData() == EXPORT_SELECTED:
             chosen = self._selected or (
                 (str(self.results[0].unit), self.results[0].images[0]) if self.results else None)
             return None if chosen is None else single_image(chosen[1], scale)
-        result = self.shown_result()
-        if result is not None and sum(len(vis.images) for vis in result.visualisations) > 1:
-            return result.figure(scale)
+        if self.result is not None and sum(len(vis.images) for vis in self.result.visualisations) > 1:
+            return super().figure(scale)
         # a single image keeps its label here (the CLI writes it bare); a cancelled run, its last preview
         return unit_grid(self.results, scale) if self.results else None
-
-    def cli_command(self) -> str | None:
-        # The CLI cannot apply the Edits pane's edits: no command reproduces a result of an edited model.
-        result = self.shown_result()
-        if result is None or self.state.model is None or is_edited(result.weights_id):
-            return None
-        return tasks.command_line(result.request, tasks.model_arguments(self.state.model), {"out": "FIG.png"})
 
     def project_state(self) -> dict[str, Any]:
         return {"size": self.size.value(), "steps": self.steps.value(), "seed": self.seed.value(),

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core import figures
@@ -24,6 +24,7 @@ from circuitloupe.service import Job
 from circuitloupe.tasks.polysemanticity import PolysemanticityRequest, PolysemanticityResult
 from circuitloupe.tasks.thumbnails import THUMB_SIZE, THUMB_STEPS, thumbnail_batches
 from circuitloupe.tasks.unit_card import UnitCard, unit_card
+from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
 
 if TYPE_CHECKING:
@@ -86,11 +87,8 @@ class UnitCardView(QScrollArea):
                                     "its diverse feature visualisations and, with a folder, the clusters of its "
                                     "top examples (circuitloupe polysemanticity)")
         self.poly_button.clicked.connect(self.score_polysemanticity)
-        self.poly_steps = QSpinBox()
-        self.poly_steps.setRange(0, 10_000)
-        self.poly_steps.setValue(PolysemanticityRequest.steps)
-        self.poly_steps.setSingleStep(32)
-        self.poly_steps.setToolTip("Optimisation steps of each diverse feature visualisation")
+        self.poly_steps = spin_box(0, 10_000, PolysemanticityRequest.steps, "Optimisation steps of each diverse "
+                                   "feature visualisation", step=32)
         self.poly_examples = QCheckBox("with examples from the scanned folder")
         self.poly_examples.setToolTip("Also cluster the unit's top examples over the folder last scanned in the "
                                       "Dataset pane (slower: every image is read)")
