@@ -308,3 +308,17 @@ def test_card_scores_polysemanticity_as_the_cli_does(qtbot, service, inception, 
     assert f"polysemanticity {score:.2f}" in card.poly_score.text() and not card.poly_figure.pixmap().isNull()
     pane.state.set_unit("mixed3a:8")  # another unit: nothing scored for it yet
     assert card.poly_score.text() == "" and card.poly_figure.pixmap().isNull()
+
+
+def test_polysemanticity_shows_its_progress_and_cancels(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3a:9")
+    card = pane.unit_card
+    card.poly_steps.setValue(10_000)
+    job = card.score_polysemanticity()
+    assert card.poly_score.text() == "scoring mixed3a:9…" and pane.progress.job is job
+    with qtbot.waitSignal(job.sigProgress, timeout=60_000):
+        pass
+    with qtbot.waitSignal(job.sigCancelled, timeout=30_000):
+        pane.progress.cancel_button.click()
+    assert card.poly_score.text() == "" and UnitRef("mixed3a", 9) not in card.polysemanticity

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPlainTextEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
@@ -45,9 +45,11 @@ class UnitCardView(QScrollArea):
         self.state = owner.state
         self.card: UnitCard | None = None
         self.polysemanticity: dict[UnitRef, PolysemanticityResult] = {}  # scored this session, by unit
+        self._poly_figures: dict[UnitRef, QPixmap] = {}
         self._job: Job | None = None
         self._render_job: Job | None = None
         self._poly_job: Job | None = None
+        self._poly_unit: UnitRef | None = None  # the unit the polysemanticity job scores
 
         self.title = QLabel("No unit selected")
         self.title.setStyleSheet("font-weight: bold")
@@ -299,22 +301,20 @@ class UnitCardView(QScrollArea):
             return None
         if self._poly_job is not None and not self._poly_job.done:
             self._poly_job.cancel()
-        unit = self.state.unit
-        self.poly_score.setText(f"scoring {unit}…")
+        self._poly_unit = unit = self.state.unit
         self._poly_job = job = self.owner.run_job(tasks.run, request, name=f"polysemanticity {unit}",
                                                   on_done=lambda result: self._on_polysemanticity(unit, result))
         for signal in (job.sigFailed, job.sigCancelled):
-            signal.connect(lambda *_args, u=unit: self._on_poly_stopped(u))
+            signal.connect(lambda *_args: self._show_polysemanticity())
         self.owner.progress.follow(job)
+        self._show_polysemanticity()
         return job
 
     def _on_polysemanticity(self, unit: UnitRef, result: PolysemanticityResult) -> None:
         self.polysemanticity[unit] = result
+        self._poly_figures[unit] = array_to_pixmap(np.asarray(result.figure(1.0).convert("RGB"))).scaledToWidth(
+            POLY_WIDTH, Qt.TransformationMode.SmoothTransformation)
         self._show_polysemanticity()
-
-    def _on_poly_stopped(self, unit: UnitRef) -> None:
-        if unit == self.state.unit:
-            self._show_polysemanticity()
 
     def _show_polysemanticity(self) -> None:
         result = self.polysemanticity.get(self.state.unit)
@@ -322,10 +322,10 @@ class UnitCardView(QScrollArea):
         if self.state.folder:
             self.poly_examples.setToolTip(f"Also cluster the unit's top examples over {self.state.folder}")
         if result is None:
-            running = self._poly_job is not None and not self._poly_job.done
-            self.poly_score.setText("scoring…" if running else "")
+            job = self._poly_job
+            running = job is not None and not job.done and self._poly_unit == self.state.unit
+            self.poly_score.setText(f"scoring {self.state.unit}…" if running else "")
             self.poly_figure.clear()
             return
         self.poly_score.setText(result.lines()[0])
-        self.poly_figure.setPixmap(array_to_pixmap(np.asarray(result.figure(1.0).convert("RGB"))).scaledToWidth(
-            POLY_WIDTH, Qt.TransformationMode.SmoothTransformation))
+        self.poly_figure.setPixmap(self._poly_figures[self.state.unit])
