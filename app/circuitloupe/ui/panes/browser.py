@@ -160,6 +160,7 @@ class BrowserPane(ResultExport, Pane):
         self.grid.units.search_text = self._search_text
         self._render_failed = False
         self.listing = None
+        self.unit_card.forget_model()
         self._fill_tree()
         self.refresh_marks()
         if self.state.unit is not None:

@@ -130,6 +130,7 @@ class UnitCardView(QScrollArea):
         row = QHBoxLayout()
         for widget in (self.poly_button, QLabel("steps"), self.poly_steps):
             row.addWidget(widget)
+        row.addStretch(1)
         layout.addLayout(row)
         for widget in (self.poly_examples, self.poly_score, self.poly_figure):
             layout.addWidget(widget)
@@ -145,6 +146,12 @@ class UnitCardView(QScrollArea):
         listing.setMaximumHeight(150)
         listing.itemDoubleClicked.connect(lambda item: self.state.set_unit(item.data(ENTRY_ROLE)))
         return listing
+
+    def forget_model(self) -> None:
+        """Drop the scores computed on the previous model (a new one, or the same with edits); the
+        card itself is computed again for the current unit."""
+        self.polysemanticity.clear()
+        self._poly_figures.clear()
 
     # ----------------------------------------------------------------- the unit's basics
     def show_basics(self, unit: UnitRef) -> None:
@@ -304,8 +311,8 @@ class UnitCardView(QScrollArea):
         self._poly_unit = unit = self.state.unit
         self._poly_job = job = self.owner.run_job(tasks.run, request, name=f"polysemanticity {unit}",
                                                   on_done=lambda result: self._on_polysemanticity(unit, result))
-        for signal in (job.sigFailed, job.sigCancelled):
-            signal.connect(lambda *_args: self._show_polysemanticity())
+        job.sigCancelled.connect(self._show_polysemanticity)
+        job.sigFailed.connect(lambda message: self.poly_score.setText(message) if unit == self.state.unit else None)
         self.owner.progress.follow(job)
         self._show_polysemanticity()
         return job
