@@ -54,7 +54,8 @@ def main() -> None:
 
     def loaded(model) -> None:
         units = [UnitRef(args.layer, c) for c in range(model.catalogue.layer(args.layer).channels)]
-        state["thumbs"] = thumbs = service.submit(thumbnail_batches, units, True, priority="background", name="thumbnails")
+        state["thumbs"] = thumbs = service.submit(thumbnail_batches, units, True, priority="background",
+                                                  name="thumbnails")
 
         def first_steps(step: int, _total: int, _preview) -> None:
             if step >= 2:  # the render is under way (its one-off set-up is done): start clicking

@@ -25,6 +25,7 @@ from circuitloupe.tasks.polysemanticity import PolysemanticityRequest, Polyseman
 from circuitloupe.tasks.thumbnails import THUMB_SIZE, THUMB_STEPS, thumbnail_batches
 from circuitloupe.tasks.unit_card import UnitCard, unit_card
 from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.flow_layout import FlowLayout
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class UnitCardView(QScrollArea):
         self.poly_button.clicked.connect(self.score_polysemanticity)
         self.poly_steps = spin_box(0, 10_000, PolysemanticityRequest.steps, "Optimisation steps of each diverse "
                                    "feature visualisation", step=32)
-        self.poly_examples = QCheckBox("with examples from the scanned folder")
+        self.poly_steps.setSuffix(" steps")
+        self.poly_examples = QCheckBox("+ folder examples")
         self.poly_examples.setToolTip("Also cluster the unit's top examples over the folder last scanned in the "
                                       "Dataset pane (slower: every image is read)")
         self.poly_score = QLabel("")
@@ -118,6 +120,13 @@ class UnitCardView(QScrollArea):
         layout = QVBoxLayout(card)
         for widget in (self.image, self.render_button, self.title, self.favourite):  # fits a narrow dock
             layout.addWidget(widget)
+        # Polysemanticity near the top, its button in sight; the flow wraps rather than widening the card.
+        row = FlowLayout()
+        for widget in (self.poly_button, self.poly_steps, self.poly_examples):
+            row.addWidget(widget)
+        layout.addLayout(row)
+        for widget in (self.poly_score, self.poly_figure):
+            layout.addWidget(widget)
         for label, combo, listing in (("Top inputs from", self.inputs_layer, self.inputs),
                                       ("Top outputs to", self.outputs_layer, self.outputs)):
             head = QHBoxLayout()
@@ -126,13 +135,6 @@ class UnitCardView(QScrollArea):
             layout.addLayout(head)
             layout.addWidget(listing)
         for widget in (QLabel("Notes"), self.note, self.tags, QLabel("Top dataset examples"), self.examples):
-            layout.addWidget(widget)
-        row = QHBoxLayout()
-        for widget in (self.poly_button, QLabel("steps"), self.poly_steps):
-            row.addWidget(widget)
-        row.addStretch(1)
-        layout.addLayout(row)
-        for widget in (self.poly_examples, self.poly_score, self.poly_figure):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.setWidget(card)
@@ -319,8 +321,7 @@ class UnitCardView(QScrollArea):
 
     def _on_polysemanticity(self, unit: UnitRef, result: PolysemanticityResult) -> None:
         self.polysemanticity[unit] = result
-        self._poly_figures[unit] = array_to_pixmap(np.asarray(result.figure(1.0).convert("RGB"))).scaledToWidth(
-            POLY_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        self._poly_figures[unit] = array_to_pixmap(np.asarray(result.figure(1.0).convert("RGB")))
         self._show_polysemanticity()
 
     def _show_polysemanticity(self) -> None:
@@ -335,4 +336,12 @@ class UnitCardView(QScrollArea):
             self.poly_figure.clear()
             return
         self.poly_score.setText(result.lines()[0])
-        self.poly_figure.setPixmap(self._poly_figures[self.state.unit])
+        margins = self.widget().layout().contentsMargins()
+        width = self.viewport().width() - margins.left() - margins.right()  # fits the card, never widens it
+        self.poly_figure.setPixmap(self._poly_figures[self.state.unit].scaledToWidth(
+            max(64, min(POLY_WIDTH, width)), Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self.state.unit in self.polysemanticity:
+            self._show_polysemanticity()
