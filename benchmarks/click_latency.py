@@ -1,7 +1,7 @@
 """Delay from a click to the start of its job while the browser renders thumbnails.
 
 The service renders feature-visualisation thumbnails of a whole layer in the background (the
-browser's own ``thumbnail_job``, 8 units a batch, 64 steps at 64 px, priority "background"); every
+browser's own ``tasks.thumbnails.thumbnail_batches``, 8 units a batch, 64 steps at 64 px, priority "background"); every
 second a "click" submits a user job (the browser's unit card job, as a click in the grid does) and
 the time from ``submit`` to the job's ``sigStarted`` is recorded. Target: under 0.5 s on a CPU.
 
@@ -24,7 +24,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from circuitloupe.core.units import UnitRef  # noqa: E402
 from circuitloupe.service import InferenceService  # noqa: E402
-from circuitloupe.ui.panes.browser import CARD_K, thumbnail_job, unit_card_job  # noqa: E402
+from circuitloupe.tasks.thumbnails import thumbnail_batches  # noqa: E402
+from circuitloupe.tasks.unit_card import unit_card  # noqa: E402
+from circuitloupe.ui.panes.unit_card import CARD_K  # noqa: E402
 
 
 def main() -> None:
@@ -46,13 +48,14 @@ def main() -> None:
             return
         unit = UnitRef(args.layer, 10 + len(delays))
         clicked = time.perf_counter()
-        job = service.submit(unit_card_job, unit, None, None, CARD_K, name=f"unit card {unit}")
+        job = service.submit(unit_card, unit, None, None, CARD_K, name=f"unit card {unit}")
         job.sigStarted.connect(lambda: delays.append(time.perf_counter() - clicked))
         job.sigStarted.connect(lambda: QTimer.singleShot(1000, click))  # one click at a time
 
     def loaded(model) -> None:
         units = [UnitRef(args.layer, c) for c in range(model.catalogue.layer(args.layer).channels)]
-        state["thumbs"] = thumbs = service.submit(thumbnail_job, units, True, priority="background", name="thumbnails")
+        state["thumbs"] = thumbs = service.submit(thumbnail_batches, units, True, priority="background",
+                                                  name="thumbnails")
 
         def first_steps(step: int, _total: int, _preview) -> None:
             if step >= 2:  # the render is under way (its one-off set-up is done): start clicking

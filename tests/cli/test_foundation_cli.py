@@ -97,6 +97,8 @@ def test_every_image_argument_goes_through_one_helper():
       "--out", "x.npz"], "no layer 'mixed9z'"),
     (["activations", "--model", "bundled", "sample:kitten", "--layers", "conv2", "--out", "x.npz"],
      "no sample image 'kitten'"),
+    (["activations", "--model", "bundled", "sample:chelsea", "--layers", "conv2", "--channel", "999", "--out",
+      "x.png"], "--channel 999 is out of range"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(args, message, images):
     result = run_cli(*[a.format(img=images[0]) for a in args])

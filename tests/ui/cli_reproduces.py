@@ -13,9 +13,10 @@ from circuitloupe.core.figures import save_png
 from circuitloupe.tasks.base import jsonable
 
 
-def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True) -> list[str]:
+def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, volatile: tuple[str, ...] = ()) -> list[str]:
     """Run ``pane.cli_command()`` in-process; its PNG equals ``pane.figure(1.0)`` (byte for byte when
-    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()``. Returns the argv."""
+    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()`` but for the
+    ``volatile`` keys, at any depth (timings and counts of work done, e.g. a scan's). Returns the argv."""
     argv = shlex.split(pane.cli_command())
     assert argv[0] == "circuitloupe" and argv[-2:] == ["--out", "FIG.png"], argv
     cli_png, cli_json, pane_png = tmp_path / "cli.png", tmp_path / "cli.json", tmp_path / "pane.png"
@@ -27,5 +28,13 @@ def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True) -> 
         from PIL import Image
         assert Image.open(cli_png).size == Image.open(pane_png).size
     pane_numbers = json.loads(json.dumps(pane.result.to_json(), default=jsonable))
-    assert json.loads(cli_json.read_text()) == pane_numbers
+    assert _without(json.loads(cli_json.read_text()), volatile) == _without(pane_numbers, volatile)
     return argv
+
+
+def _without(data, keys: tuple[str, ...]):
+    if isinstance(data, dict):
+        return {k: _without(v, keys) for k, v in data.items() if k not in keys}
+    if isinstance(data, list):
+        return [_without(v, keys) for v in data]
+    return data

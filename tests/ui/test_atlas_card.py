@@ -20,11 +20,11 @@ def test_unit_card_shows_the_open_atlas(qtbot, service, inception, tmp_path):
     with qtbot.waitSignal(state.sigAtlasChanged):
         atlas = state.open_atlas(tmp_path / "atlas")
     state.set_unit("mixed3b:379")
-    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379)
-                    and pane.card["atlas"] is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == UnitRef("mixed3b", 379)
+                    and pane.card.atlas is not None, timeout=60_000)
     top = atlas.unit("mixed3b:379").top
-    assert [value for _, value in pane.card["examples"]] == [e.value for e in top] and len(top) == 3
-    assert f"max {top[0].value:.3g}" in pane.card_title.text()
+    assert [value for _, value in pane.card.examples] == [e.value for e in top] and len(top) == 3
+    assert f"max {top[0].value:.3g}" in pane.unit_card.title.text()
     state.set_unit("mixed3a:5")  # a layer the atlas lacks: examples come from the scan cache (none here)
-    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3a", 5), timeout=60_000)
-    assert pane.card["atlas"] is None and "atlas:" not in pane.card_title.text()
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == UnitRef("mixed3a", 5), timeout=60_000)
+    assert pane.card.atlas is None and "atlas:" not in pane.unit_card.title.text()

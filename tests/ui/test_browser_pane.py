@@ -79,10 +79,10 @@ def test_keyboard_moves_activates_and_stars(qtbot, service, inception):
 def test_notes_and_favourites_survive_an_app_restart(qtbot, service, inception):
     pane = open_browser(qtbot, service, inception)
     pane.state.set_unit("mixed3b:379")
-    pane.note.setPlainText("curve detector, opening left")
+    pane.unit_card.note.setPlainText("curve detector, opening left")
     qtbot.waitUntil(lambda: pane.store.note("mixed3b:379") == "curve detector, opening left", timeout=5000)
-    pane.tags.setText("curve, 3b")
-    pane.tags.editingFinished.emit()
+    pane.unit_card.tags.setText("curve, 3b")
+    pane.unit_card.tags.editingFinished.emit()
     pane.toggle_favourite(UnitRef("mixed3b", 379))
     pane.save_family("picked")  # the whole of mixed3b
     pane.close()
@@ -90,8 +90,8 @@ def test_notes_and_favourites_survive_an_app_restart(qtbot, service, inception):
     again = open_browser(qtbot, service, inception)  # a new pane, state and store: as after a restart
     assert AnnotationStore.for_model(inception).favourites() == [UnitRef("mixed3b", 379)]
     again.state.set_unit("mixed3b:379")
-    assert again.note.toPlainText() == "curve detector, opening left"
-    assert again.tags.text() == "3b, curve" and again.card_favourite.isChecked()
+    assert again.unit_card.note.toPlainText() == "curve detector, opening left"
+    assert again.unit_card.tags.text() == "3b, curve" and again.unit_card.favourite.isChecked()
     entries = tree_entries(again)
     assert "★ Favourites (1)" in entries and "picked (480)" in entries and "curve" in entries
     again.filter.setText("opening")
@@ -106,7 +106,7 @@ def test_families_saved_by_other_writers_appear_and_survive_the_browsers_writes(
     AnnotationStore.for_model(inception).save_family("curves mixed3b", "mixed3b:379,385")  # as find-curves
     qtbot.waitUntil(lambda: "curves mixed3b (2)" in tree_entries(pane), timeout=10_000)  # the folder is watched
     pane.toggle_favourite(UnitRef("mixed3b", 379))
-    pane.note.setPlainText("curve")
+    pane.unit_card.note.setPlainText("curve")
     equivariance.save_family(inception, "rotated", ["mixed3a:1", "mixed3a:2"])  # as the equivariance pane
     qtbot.waitUntil(lambda: "rotated (2)" in tree_entries(pane), timeout=10_000)
     qtbot.waitUntil(lambda: AnnotationStore.for_model(inception).note("mixed3b:379") == "curve", timeout=5000)
@@ -124,13 +124,14 @@ def test_families_saved_by_other_writers_appear_and_survive_the_browsers_writes(
 def test_unit_card_ranks_inputs_and_outputs(qtbot, service, inception):
     pane = open_browser(qtbot, service, inception)
     pane.state.set_unit("mixed3b:379")
-    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379), timeout=60_000)
-    assert pane.inputs_layer.currentText() == "mixed3a" and pane.outputs_layer.currentText() == "mixed4a"
-    inputs = pane.card["inputs"]
-    assert len(inputs) == 6 and pane.inputs.count() == 6
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == UnitRef("mixed3b", 379), timeout=60_000)
+    card = pane.unit_card
+    assert card.inputs_layer.currentText() == "mixed3a" and card.outputs_layer.currentText() == "mixed4a"
+    inputs = pane.card.ranked("inputs")
+    assert len(inputs) == 6 and pane.unit_card.inputs.count() == 6
     assert [n for _, n in inputs] == sorted((n for _, n in inputs), reverse=True)
-    assert all(u.layer == "mixed4a" for u, _ in pane.card["outputs"])
-    pane.inputs.itemDoubleClicked.emit(pane.inputs.item(0))
+    assert all(u.layer == "mixed4a" for u, _ in pane.card.ranked("outputs"))
+    pane.unit_card.inputs.itemDoubleClicked.emit(pane.unit_card.inputs.item(0))
     assert pane.state.unit == inputs[0][0]
 
 
@@ -173,7 +174,7 @@ def test_a_click_stops_a_running_thumbnail_render(qtbot, service, inception, mon
     qtbot.waitUntil(started.is_set, timeout=30_000)
     first = len(renders)
     pane.state.set_unit("mixed3b:379")  # the unit card's job must not wait for the render
-    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3b", 379), timeout=30_000)
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == UnitRef("mixed3b", 379), timeout=30_000)
     qtbot.waitUntil(lambda: len(renders) > first, timeout=30_000)  # and the render resumed afterwards
     resumed, paused = renders[-1], renders[first - 1]
     # the same units again, in a smaller batch (halved at each pause, so renders land between clicks)
@@ -193,12 +194,12 @@ def test_unit_card_shows_top_examples_once_a_scan_ends(qtbot, service, inception
     dataset.size.setValue(64)
     dataset.workers.setValue(0)
     pane.state.set_unit("mixed3a:81")
-    qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == UnitRef("mixed3a", 81), timeout=60_000)
-    assert pane.card["examples"] is None and pane.examples.text().startswith("Scan a dataset")
+    qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == UnitRef("mixed3a", 81), timeout=60_000)
+    assert pane.card.examples is None and pane.unit_card.examples.text().startswith("Scan a dataset")
     dataset.set_folder(make_mixed_folder(tmp_path / "mixed"))
     dataset.start_scan()
-    qtbot.waitUntil(lambda: bool(pane.card["examples"]), timeout=90_000)  # the card follows the new data
-    assert not pane.examples.pixmap().isNull() and pane.examples.pixmap().width() > 64
+    qtbot.waitUntil(lambda: bool(pane.card.examples), timeout=90_000)  # the card follows the new data
+    assert not pane.unit_card.examples.pixmap().isNull() and pane.unit_card.examples.pixmap().width() > 64
 
 
 def test_grid_scrolls_to_the_current_unit(qtbot, service, inception):
@@ -220,11 +221,11 @@ def test_card_offers_to_render_a_unit_without_feature_vis(qtbot, service, incept
     monkeypatch.setattr(weights, "render_missing_thumbnails", render)
     pane = open_browser(qtbot, service, inception)  # background rendering off: nothing renders by itself
     pane.state.set_unit("mixed4a:7")
-    assert pane.render_button.isVisible() and pane.render_button.isEnabled()
-    pane.render_button.click()
+    assert pane.unit_card.render_button.isVisible() and pane.unit_card.render_button.isEnabled()
+    pane.unit_card.render_button.click()
     qtbot.waitUntil(lambda: UnitRef("mixed4a", 7) in pane.grid.units.thumbnails, timeout=30_000)
     assert rendered == [[UnitRef("mixed4a", 7)]]
-    assert not pane.render_button.isVisible()  # the card shows the picture now
+    assert not pane.unit_card.render_button.isVisible()  # the card shows the picture now
 
 
 def test_thumbnails_keep_rendering_while_the_user_clicks(qtbot, service, inception, monkeypatch):
@@ -251,10 +252,73 @@ def test_thumbnails_keep_rendering_while_the_user_clicks(qtbot, service, incepti
     pane.state.set_unit("mixed3b:0")
     bars = []
     for channel in range(1, 13):  # a click 80 unit-steps after each card: one unit's render (64) fits, 8 (512) do not
-        qtbot.waitUntil(lambda: pane.card is not None and pane.card["unit"] == pane.state.unit, timeout=30_000)
+        qtbot.waitUntil(lambda: pane.card is not None and pane.card.unit == pane.state.unit, timeout=30_000)
         start = work[0]
         qtbot.waitUntil(lambda start=start: work[0] - start >= 80, timeout=30_000)
         bars.append(pane.progress.bar.value())
         pane.state.set_unit(f"mixed3b:{channel}")
     assert len(pane.grid.units.thumbnails) >= 3  # (none ever landed when each click restarted the batch)
     assert bars[-1] >= 2 and all(b >= a for a, b in zip(bars, bars[1:]) if a >= 0)
+
+
+def test_card_results_export_and_copy_as_cli_reproduce_them(qtbot, service, inception, tmp_path):
+    from cli_reproduces import assert_cli_reproduces
+
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3b:379")
+    assert pane.cli_command() is None  # the unit grid (the default export): no command draws it
+    card = pane.unit_card
+    for combo, layer in ((card.inputs_layer, "mixed3a_3x3"), (card.outputs_layer, "mixed4a_3x3")):  # not the defaults
+        combo.setCurrentText(layer)
+        combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: pane.card is not None and not isinstance(pane.card.outputs, str)
+                    and pane.card.outputs.layer == "mixed4a_3x3", timeout=60_000)
+    for name in ("inputs", "outputs"):
+        (tmp_path / name).mkdir()
+    pane.export_choice.setCurrentIndex(pane.export_choice.findData("inputs"))
+    argv = assert_cli_reproduces(pane, tmp_path / "inputs")
+    assert argv[1:5] == ["expanded", "mixed3a_3x3", "mixed3b:379", "--top"]
+    pane.export_choice.setCurrentIndex(pane.export_choice.findData("outputs"))
+    argv = assert_cli_reproduces(pane, tmp_path / "outputs")
+    assert argv[1:3] == ["outputs", "mixed3b:379"] and "mixed4a_3x3" in argv
+
+
+def test_card_scores_polysemanticity_as_the_cli_does(qtbot, service, inception, tmp_path):
+    import json
+
+    from circuitloupe import tasks
+    from circuitloupe.cli import main
+    from circuitloupe.tasks import PolysemanticityRequest
+
+    # The diverse feature visualisations come from the shared cache once rendered (8-bit PNGs), for the
+    # card and the CLI alike; render them first so both score the same images.
+    tasks.run(tasks.TaskContext(inception), PolysemanticityRequest("mixed3a:7", steps=16))
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3a:7")
+    card = pane.unit_card
+    assert card.poly_score.text() == "" and not card.poly_examples.isEnabled()  # no folder scanned yet
+    card.poly_steps.setValue(16)
+    with qtbot.waitSignal(card.poly_button.clicked):
+        card.poly_button.click()
+    qtbot.waitUntil(lambda: UnitRef("mixed3a", 7) in card.polysemanticity, timeout=60_000)
+    assert main(["polysemanticity", "mixed3a:7", "--model", "inceptionv1", "--weights", "random:0", "--steps", "16",
+                 "--json", str(tmp_path / "p.json")]) == 0
+    score = json.loads((tmp_path / "p.json").read_text())["score"]
+    assert card.polysemanticity[UnitRef("mixed3a", 7)].scores.score == score
+    assert f"polysemanticity {score:.2f}" in card.poly_score.text() and not card.poly_figure.pixmap().isNull()
+    pane.state.set_unit("mixed3a:8")  # another unit: nothing scored for it yet
+    assert card.poly_score.text() == "" and card.poly_figure.pixmap().isNull()
+
+
+def test_polysemanticity_shows_its_progress_and_cancels(qtbot, service, inception):
+    pane = open_browser(qtbot, service, inception)
+    pane.state.set_unit("mixed3a:9")
+    card = pane.unit_card
+    card.poly_steps.setValue(10_000)
+    job = card.score_polysemanticity()
+    assert card.poly_score.text() == "scoring mixed3a:9…" and pane.progress.job is job
+    with qtbot.waitSignal(job.sigProgress, timeout=60_000):
+        pass
+    with qtbot.waitSignal(job.sigCancelled, timeout=30_000):
+        pane.progress.cancel_button.click()
+    assert card.poly_score.text() == "" and UnitRef("mixed3a", 9) not in card.polysemanticity

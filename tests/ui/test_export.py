@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog
 
 from circuitloupe.ui.panes.activations import ActivationsPane
-from circuitloupe.ui.state import AppState, OpenImage
+from circuitloupe.ui.state import AppState
 from circuitloupe.ui.widgets import export
 
 
@@ -20,8 +20,11 @@ def test_export_dialog_proposes_model_and_unit_and_remembers_the_folder(qtbot, s
     qtbot.addWidget(pane)
     state.set_model(inception)
     state.set_unit("mixed3b:379")
-    state.set_image(OpenImage("stripes.png", np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))[..., None]
-                              .repeat(3, axis=2)))
+    from PIL import Image
+
+    stripes = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (64, 1))
+    Image.fromarray(stripes).convert("RGB").save(tmp_path / "stripes.png")  # the activations task reads the file
+    state.open_image_file(tmp_path / "stripes.png")
     qtbot.waitUntil(lambda: pane.activation is not None, timeout=30_000)
     proposed = []
 

@@ -6,27 +6,18 @@ import pytest
 import torch
 from PIL import Image
 
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.featurevis import EXPORT_SELECTED, FeatureVisPane
-from circuitloupe.ui.state import AppState
 from circuitloupe.ui.widgets.export import export_pane
+from open_pane import open_pane
 
 
 @pytest.fixture
 def pane(qtbot, inception):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    service = InferenceService("cpu")
-    service.model = inception
-    state = AppState()
-    pane = FeatureVisPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 640)
-    pane.show()
-    state.set_model(inception)
-    yield pane
-    pane.cancel()
-    service.shutdown()
+    with open_pane(qtbot, FeatureVisPane, inception, (900, 640)) as pane:
+        yield pane
+        pane.cancel()
     torch.set_num_threads(before)
 
 
@@ -39,8 +30,7 @@ def typed(pane, units: str, steps: int, size: int) -> None:
 
 def test_run_shows_live_previews_then_results_and_exports(qtbot, pane, tmp_path):
     typed(pane, "mixed3a:1,2 conv2d2:7", steps=16, size=48)
-    assert "featvis mixed3a:1 mixed3a:2 conv2d2:7 --model inceptionv1 --weights random:0 --steps 16" \
-        in pane.cli_command()
+    assert pane.cli_command() is None  # nothing rendered yet
     pane.run_button.click()
     assert not pane.run_button.isEnabled()
     qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
@@ -48,6 +38,8 @@ def test_run_shows_live_previews_then_results_and_exports(qtbot, pane, tmp_path)
     assert [str(v.unit) for v in pane.results] == ["mixed3a:1", "mixed3a:2", "conv2d2:7"]
     assert pane.live.count() == 3 and pane.run_button.isEnabled()
     assert "objective mixed3a:1" in pane.info.text() and "steps/s" in pane.info.text()
+    assert pane.cli_command().startswith("circuitloupe featvis mixed3a:1 mixed3a:2 conv2d2:7 --steps 16 --size 48 "
+                                         "--model inceptionv1 --weights random:0")
     assert pane.grab().save(str(tmp_path / "featurevis_pane.png"))
 
     grid_path, single_path = tmp_path / "grid.png", tmp_path / "single.png"
@@ -100,3 +92,27 @@ def test_a_single_unit_export_carries_its_label(qtbot, pane, tmp_path):
     assert image.shape[0] > 96 and image.shape[1] >= 96  # the tile plus its label row, not the bare 48 px image
     label_row = image[96 + 4:]  # the unit's name is printed under the tile
     assert (label_row < 128).any()
+
+
+def test_copy_as_cli_writes_the_exported_grid_and_numbers(qtbot, pane, tmp_path):
+    from cli_reproduces import assert_cli_reproduces
+
+    typed(pane, "mixed3a:1 conv2d2:7", steps=8, size=32)  # and every other option not at its default
+    pane.seed.setValue(3)
+    pane.diversity.setValue(2)
+    pane.objective.setCurrentText("neuron")
+    pane.param.setCurrentText("pixel")
+    pane.transforms.setChecked(False)
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
+    assert not any(vis.cached for vis in pane.results)
+    # The cache keeps 8-bit images, and the CLI reads them back: the activations measured on them
+    # differ from those of the float images just rendered. Run again, from the cache, as the CLI will.
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
+    assert all(vis.cached for vis in pane.results)
+    # Same PNG bytes and numbers; only the run's duration and the CLI's file names differ.
+    argv = assert_cli_reproduces(pane, tmp_path, volatile=("seconds", "file"))
+    assert argv[1:4] == ["featvis", "mixed3a:1", "conv2d2:7"]
+    for option in ("--seed", "--diversity", "--objective", "--param", "--no-transforms"):
+        assert option in argv

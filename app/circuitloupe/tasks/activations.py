@@ -17,19 +17,23 @@ from circuitloupe.tasks.inputs import read_images
 
 @dataclass(frozen=True)
 class ActivationsRequest(Request):
-    """``images`` (files or ``sample:NAME``) through the model, recorded at ``layers``."""
+    """``images`` (files or ``sample:NAME``) through the model, recorded at ``layers``. The figure
+    shows ``channel`` of the first layer on the first image (None: the channel with the largest peak)."""
 
     command = "activations"
 
     images: tuple[str, ...] = positional(many=True)
     layers: tuple[str, ...] = option("--layers", many=True, default=())
     pre_relu: bool = flag("--pre-relu")
+    channel: int | None = option("--channel", default=None)
 
     def validate(self) -> None:
         if not self.images:
             raise UserError("name at least one IMAGE")
         if not self.layers:
             raise UserError("name at least one layer (--layers mixed3a,mixed3b)")
+        if self.channel is not None and self.channel < 0:
+            raise UserError(f"--channel {self.channel} is out of range; channels count from 0")
 
 
 @dataclass
@@ -40,12 +44,16 @@ class ActivationsResult(Result):
     pixels: list[np.ndarray]
 
     def figure(self, scale: float = 1.0):
-        """The first image beside its strongest unit of the first layer (largest peak)."""
+        """The first image beside the request's channel of the first layer (else its strongest: largest peak)."""
         from circuitloupe.core.figures import activation_figure
 
         layer, array = next(iter(self.arrays.items()))
-        channel = int(array[0].reshape(len(array[0]), -1).max(axis=1).argmax())
-        return activation_figure(self.pixels[0][..., :3], array[0, channel], f"{layer}:{channel} (strongest)", scale)
+        channel = self.request.channel  # type: ignore[attr-defined]
+        title = f"{layer}:{channel}"
+        if channel is None:
+            channel = int(array[0].reshape(len(array[0]), -1).max(axis=1).argmax())
+            title = f"{layer}:{channel} (strongest)"
+        return activation_figure(self.pixels[0][..., :3], array[0, channel], title, scale)
 
     def data(self) -> dict[str, Any]:
         return {"shapes": {name: list(array.shape) for name, array in self.arrays.items()}}
@@ -75,6 +83,9 @@ def activations(ctx: Context, request: ActivationsRequest) -> ActivationsResult:
         if missing:
             raise UserError(f"no pre-ReLU value for {', '.join(missing)}")
         layers = [catalogue.pre_relu_of(name) for name in layers]
+    channels = catalogue.layer(layers[0]).channels
+    if request.channel is not None and request.channel >= channels:
+        raise UserError(f"--channel {request.channel} is out of range; {layers[0]} has {channels} channels")
     pixels = read_images(request.images, model.in_channels)
     ctx.progress(0, 1)
     arrays = capture(model, to_batch(pixels, model.input_size), layers)

@@ -16,6 +16,7 @@ from circuitloupe.core.units import parse_unit_list
 from circuitloupe.tasks.base import Context, Request, Result, flag, option, positional, task
 
 PARAMETERISATIONS = ("fourier", "pixel")
+PREVIEW_EVERY = 4
 
 
 @dataclass(frozen=True)
@@ -136,28 +137,84 @@ class FeatvisResult(Result):
 
 @task(FeatvisRequest)
 def featvis(ctx: Context, request: FeatvisRequest) -> FeatvisResult:
-    import torch
-
-    from circuitloupe.core.activations import capture
-    from circuitloupe.core.featurevis.cache import visualise_units
-
+    """Previews (``ctx.progress``'s third argument) of units: ``{"cached": [UnitVis]}`` at once, then
+    ``{"units": [UnitRef], "images": [n, H, W, 3]}`` of those being rendered (``diversity`` images
+    per unit, in order); of a direction or attributions, the images [n, H, W, 3]."""
     model = ctx.model
     started = time.perf_counter()
     objectives = None
     if request.direction or request.attribution_from:
         visualisations, objectives = _render_special(ctx, request)
     else:
-        units = [model.catalogue.unit(u) for u in request.units]
-        visualisations = visualise_units(model, units, request.settings(), progress=ctx.progress,
-                                         should_stop=ctx.should_stop, use_cache=not request.no_cache)
+        visualisations = _render_units(ctx, request)
     seconds = time.perf_counter() - started
+    activations = [] if request.direction else _activations(model, visualisations)
+    return FeatvisResult(request, model.spec, model.weights_id, visualisations, activations, seconds, objectives)
+
+
+def cached_result(ctx: Context, request: FeatvisRequest) -> FeatvisResult | None:
+    """The result ``request`` gives when every unit is cached (no rendering), else None."""
+    from circuitloupe.core.featurevis.cache import cached_visualisations
+
+    if request.direction or request.attribution_from or request.no_cache:
+        return None
+    model = ctx.model
+    started = time.perf_counter()
+    found = cached_visualisations(model, [model.catalogue.unit(u) for u in request.units], request.settings())
+    if not found or any(vis is None for vis in found):
+        return None
+    return FeatvisResult(request, model.spec, model.weights_id, found, _activations(model, found),
+                         time.perf_counter() - started)
+
+
+def lookup(ctx: Context, request: FeatvisRequest | None, gallery_unit) -> tuple[FeatvisResult | None, list]:
+    """The cached result of ``request`` (None when a unit is not cached, or no request), and every
+    cached visualisation of ``gallery_unit`` (any settings), best first: [(cache entry, image)]."""
+    from circuitloupe.core.featurevis import cache
+
+    gallery = []
+    for entry in cache.entries(ctx.model, gallery_unit):
+        try:
+            gallery.append((entry, entry.load()))
+        except OSError:
+            continue
+    return (cached_result(ctx, request) if request is not None else None), gallery
+
+
+def _render_units(ctx: Context, request: FeatvisRequest) -> list:
+    """Cached visualisations at once (as a preview), then the rest rendered in one batch."""
+    from circuitloupe.core.featurevis.cache import cached_visualisations, visualise_units
+
+    model, settings = ctx.model, request.settings()
+    units = [model.catalogue.unit(u) for u in request.units]
+    found = [None] * len(units) if request.no_cache else cached_visualisations(model, units, settings)
+    ctx.progress(0, settings.steps, {"cached": [vis for vis in found if vis is not None]})
+    missing = [unit for unit, vis in zip(units, found) if vis is None]
+    if not missing:
+        return found
+
+    def report(step: int, total: int, preview: np.ndarray | None = None) -> None:
+        ctx.progress(step, total, None if preview is None else {"units": missing, "images": preview})
+
+    every = max(PREVIEW_EVERY, len(missing) * settings.diversity // 8)  # fewer previews for big batches
+    rendered = iter(visualise_units(model, missing, settings, progress=report, should_stop=ctx.should_stop,
+                                    use_cache=False, preview_every=every))
+    return [vis if vis is not None else next(rendered) for vis in found]
+
+
+def _activations(model, visualisations: list) -> list[list[tuple[float, float]]]:
+    """Each unit's activation on each of its images: (centre, mean over positions)."""
+    import torch
+
+    from circuitloupe.core.activations import capture
+
     activations = []
-    for vis in visualisations if not request.direction else []:
+    for vis in visualisations:
         maps = capture(model, torch.as_tensor(vis.images).permute(0, 3, 1, 2), [vis.unit.layer])[vis.unit.layer]
         unit_maps = maps[:, vis.unit.channel]
         h, w = unit_maps.shape[1:]
         activations.append([(float(m[h // 2, w // 2]), float(m.mean())) for m in unit_maps])
-    return FeatvisResult(request, model.spec, model.weights_id, visualisations, activations, seconds, objectives)
+    return activations
 
 
 def _render_special(ctx: Context, request: FeatvisRequest) -> tuple[list, list[str]]:

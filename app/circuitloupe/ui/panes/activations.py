@@ -1,30 +1,25 @@
 """Activations pane: the layer list with channel counts and the current unit's activation map
-on the current image."""
+on the current image (the activations task: one run per image and layer; stepping through the
+layer's channels shows the maps it returned)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
-from circuitloupe.core import figures
-from circuitloupe.core.activations import capture
-from circuitloupe.core.images import to_batch
+from circuitloupe import tasks
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import JobContext
+from circuitloupe.tasks import ActivationsRequest, ActivationsResult
 from circuitloupe.ui.widgets.array_view import ArrayView
 from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.result_export import ResultExport
 
 
-def activation_map_job(ctx: JobContext, pixels: np.ndarray, layer: str) -> np.ndarray:
-    """One image's activations at ``layer``: [C, H, W]."""
-    batch = to_batch([pixels], ctx.model.input_size)
-    return capture(ctx.model, batch, [layer])[layer][0]
-
-
-class ActivationsPane(Pane):
+class ActivationsPane(ResultExport, Pane):
     title = "Activations"
     object_name = "activations"
     area = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -69,7 +64,7 @@ class ActivationsPane(Pane):
         layout.addWidget(splitter)
 
         self.activation: np.ndarray | None = None  # [H, W] of the current unit
-        self._maps: tuple[str, str, np.ndarray] | None = None  # (image name, layer, [C, H, W])
+        self.result: ActivationsResult | None = None  # its request names the channel shown
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
         state.sigImageChanged.connect(lambda _: self._refresh())
@@ -83,7 +78,7 @@ class ActivationsPane(Pane):
         self.views.setOrientation(Qt.Orientation.Vertical if tall else Qt.Orientation.Horizontal)
 
     def _on_model(self, model) -> None:
-        self._maps = None
+        self.result = None
         self.layers.blockSignals(True)
         self.layers.clear()
         for info in model.catalogue:
@@ -122,50 +117,42 @@ class ActivationsPane(Pane):
         if self.state.unit is not None:
             self.state.set_unit(UnitRef(self.state.unit.layer, channel))
 
-    def _layer(self) -> str | None:
-        unit, model = self.state.unit, self.state.model
-        if unit is None or model is None:
+    def request(self) -> ActivationsRequest | None:
+        """The current image through the current unit's layer (its pre-ReLU value when ticked and it
+        has one), the figure showing the unit's channel."""
+        unit, model, image = self.state.unit, self.state.model, self.state.image
+        if unit is None or model is None or image is None:
             return None
-        if self.pre_relu.isChecked():
-            return model.catalogue.pre_relu_of(unit.layer) or unit.layer
-        return unit.layer
+        pre_relu = self.pre_relu.isChecked() and model.catalogue.pre_relu_of(unit.layer) is not None
+        return ActivationsRequest((image.name,), (unit.layer,), pre_relu, unit.channel)
 
     def _title(self) -> str:
-        return f"{self._layer()}:{self.state.unit.channel}" if self.state.unit else ""
+        layer = next(iter(self.result.arrays)) if self.result is not None else ""
+        return f"{layer}:{self.state.unit.channel}" if self.state.unit else ""
 
     def _refresh(self) -> None:
-        image, layer = self.state.image, self._layer()
-        if image is None or layer is None:
+        request = self.request()
+        if request is None:
             return
-        self.image_view.set_image(image.pixels)
-        if self._maps is not None and self._maps[:2] == (image.name, layer):
+        self.image_view.set_image(self.state.image.pixels)
+        shown = self.result.request if self.result is not None else None
+        if shown is not None and dataclasses.replace(shown, channel=request.channel) == request:
+            # the same image and layer: only the channel changed, and the maps are at hand
+            self.result = dataclasses.replace(self.result, request=request)
             self._show()
             return
-        self.run_job(activation_map_job, image.pixels, layer, name=f"activations {layer}",
-                     on_done=lambda maps, key=(image.name, layer): self._on_maps(key, maps))
+        self.run_job(tasks.run, request, name=f"activations {request.layers[0]}", on_done=self._on_result)
 
-    def _on_maps(self, key: tuple[str, str], maps: np.ndarray) -> None:
-        self._maps = (*key, maps)
+    def _on_result(self, result: ActivationsResult) -> None:
+        self.result = result
         self._show()
 
     def _show(self) -> None:
-        if self._maps is None or self.state.unit is None:
+        if self.result is None or self.state.unit is None or self.result.request != self.request():
             return
-        maps = self._maps[2]
-        if self.state.unit.channel >= maps.shape[0]:
-            return
+        maps = next(iter(self.result.arrays.values()))[0]
         self.activation = maps[self.state.unit.channel]
-        self.map_view.set_values(self.activation, signed=self.pre_relu.isChecked())
-        self.info.setText(f"{self._title()} on {self._maps[0]}: max {self.activation.max():.4g}, "
+        self.map_view.set_values(self.activation, signed=self.result.request.pre_relu)
+        self.info.setText(f"{self._title()} on {self.state.image.name}: max {self.activation.max():.4g}, "
                           f"mean {self.activation.mean():.4g}")
 
-    def figure(self, scale: float = 1.0) -> Image.Image | None:
-        if self.activation is None or self.state.image is None:
-            return None
-        return figures.activation_figure(self.state.image.pixels, self.activation, self._title(), scale)
-
-    def cli_command(self) -> str | None:
-        if self.state.image is None or self.state.model is None:
-            return None
-        return (f"circuitloupe activations --model {self.state.model.spec} {self.state.image.name} "
-                f"--layers {self._layer()} --out acts.npz")

@@ -9,8 +9,9 @@ per model in the user's data folder (:mod:`circuitloupe.core.annotations`); the 
 folder and redraws when another writer (the curve finder or equivariance pane, ``circuitloupe
 find-curves --save-family``, another window) changes the model's file.
 
-Over 600 lines: the layer tree, unit grid, thumbnail scheduling and unit card live together;
-the card is the piece to split out next (issue 15).
+The unit card is :mod:`circuitloupe.ui.panes.unit_card`. Export PNG writes the unit grid, or one of
+the card's results (top inputs, top outputs, polysemanticity): "Copy as CLI command" then gives the
+command that writes that very figure.
 """
 
 from __future__ import annotations
@@ -19,103 +20,33 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPlainTextEdit, QPushButton, QScrollArea, QSplitter, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QFileSystemWatcher, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from circuitloupe.core import figures
 from circuitloupe.core import weights as W
-from circuitloupe.core.atlas import figures as AF
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
-from circuitloupe.core.jobs import check_stop
 from circuitloupe.core.units import UnitRef
-from circuitloupe.service import Job, JobContext
+from circuitloupe.service import Job
+from circuitloupe.tasks import Result
+from circuitloupe.tasks.thumbnails import THUMB_BATCH, THUMB_SIZE, THUMB_STEPS, thumbnail_batches
+from circuitloupe.tasks.unit_card import UnitCard
+from circuitloupe.ui.panes.unit_card import ENTRY_ROLE, UnitCardView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
-from circuitloupe.ui.widgets.unit_grid import UnitGrid, array_to_pixmap
+from circuitloupe.ui.widgets.result_export import ResultExport
+from circuitloupe.ui.widgets.unit_grid import UnitGrid
 
-THUMB_SIZE, THUMB_STEPS, THUMB_BATCH = 64, 64, 8
-CARD_K = 6
-ENTRY_ROLE = Qt.ItemDataRole.UserRole
-
-
-def thumbnail_job(ctx: JobContext, units: list[UnitRef], render: bool, memo: dict | None = None,
-                  size: list[int] | None = None) -> dict[UnitRef, np.ndarray]:
-    """Cached thumbnails of ``units`` at once (as a progress preview), then, when ``render``,
-    the missing ones rendered in batches, each batch previewed as it lands.
-
-    A paused background job starts again after the user's job. ``memo`` (one per job) keeps the
-    thumbnails it rendered and how often it started; ``size`` holds the batch size the pane shares
-    between its jobs, halved at each restart (down to one unit) and doubled after each batch that
-    lands, so renders still land between clicks that come faster than a whole batch."""
-    memo = memo if memo is not None else {}
-    size = size if size is not None else [THUMB_BATCH]
-    found = {**W.cached_thumbnails(ctx.model, units), **memo.setdefault("rendered", {})}
-    ctx.progress(0, 1, {"thumbnails": dict(found)})
-    missing = [u for u in units if u not in found]
-    if not render or not missing or not W.featurevis_available():
-        return found
-    if memo.get("starts"):
-        size[0] = max(1, size[0] // 2)
-    memo["starts"] = memo.get("starts", 0) + 1
-    batches = [missing[i:i + size[0]] for i in range(0, len(missing), size[0])]
-    total = len(batches) * THUMB_STEPS
-    for b, batch in enumerate(batches):
-        check_stop(ctx.should_stop)
-        done = b * THUMB_STEPS
-        new = W.render_missing_thumbnails(
-            ctx.model, batch, size=THUMB_SIZE, steps=THUMB_STEPS, should_stop=ctx.should_stop,
-            progress=lambda step, _total, _preview=None, done=done: ctx.progress(done + step, total, None))
-        found.update(new)
-        memo["rendered"].update(new)
-        size[0] = min(THUMB_BATCH, size[0] * 2)
-        ctx.progress(done + THUMB_STEPS, total, {"thumbnails": new})
-    return found
+GRID = "grid"
+#: What Export PNG writes: the grid of listed units, or a Result of the unit card.
+EXPORTS = (("unit grid", GRID), ("card: top inputs", "inputs"), ("card: top outputs", "outputs"),
+           ("card: polysemanticity", "polysemanticity"))
 
 
-def unit_card_job(ctx: JobContext, unit: UnitRef, src: str | None, dst: str | None, k: int,
-                  atlas=None) -> dict[str, Any]:
-    """Everything the unit card shows: top inputs and outputs by expanded-weight norm (or a
-    reason each could not be computed), cached thumbnails, and top dataset examples from the
-    open atlas when it covers the unit, else from the scan cache."""
-    model = ctx.model
-    card: dict[str, Any] = {"unit": unit, "src": src, "dst": dst}
-    for key, layer, fn in (("inputs", src, W.top_inputs), ("outputs", dst, W.top_outputs)):
-        if layer is None:
-            card[key] = "no layer"
-            continue
-        try:
-            card[key] = fn(model, unit, layer, k)
-        except UserError as error:
-            card[key] = str(error)
-    linked = [u for key in ("inputs", "outputs") if isinstance(card[key], list) for u, _ in card[key]]
-    card["thumbnails"] = W.cached_thumbnails(model, [unit, *linked])
-    card["examples"], card["atlas"] = _top_examples(model, unit), None
-    if AF.covers(atlas, model, unit):
-        try:
-            card["examples"] = AF.top_crops(atlas, model, unit, 6)
-            card["atlas"] = AF.summary_line(atlas.unit(unit))
-        except UserError as error:
-            card["atlas"] = str(error)
-    return card
-
-
-def _top_examples(model, unit: UnitRef) -> list[tuple[np.ndarray, float]] | None:
-    try:
-        from circuitloupe.core.dataset import top_examples
-    except ImportError:
-        return None
-    try:
-        return top_examples(model, unit, 6)
-    except (UserError, OSError, ValueError):
-        return None
-
-
-class BrowserPane(Pane):
+class BrowserPane(ResultExport, Pane):
     title = "Browser"
     object_name = "browser"
     area = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -125,12 +56,9 @@ class BrowserPane(Pane):
         super().__init__(service, state, parent)
         self.store: AnnotationStore | None = None
         self.listing: tuple[str, Any] | None = None  # ("layer", name) | ("units", (title, [UnitRef]))
-        self.card: dict[str, Any] | None = None
         self._pending: list[UnitRef] = []
-        self._thumb_batch = [THUMB_BATCH]  # render batch size, shared by the thumbnail jobs (see thumbnail_job)
+        self._thumb_batch = [THUMB_BATCH]  # render batch size, shared by the thumbnail jobs (see thumbnail_batches)
         self._thumb_job: Job | None = None
-        self._card_job: Job | None = None
-        self._render_job: Job | None = None  # the card's Render button
         self._render_failed = False
 
         self.tree = QTreeWidget()
@@ -176,12 +104,19 @@ class BrowserPane(Pane):
         self.grid.verticalScrollBar().rangeChanged.connect(self._on_grid_range)
         self.grid.verticalScrollBar().actionTriggered.connect(lambda _action: setattr(self, "_follow_current", False))
         self.count_label = QLabel("")
+        self.export_choice = QComboBox()
+        for label, key in EXPORTS:
+            self.export_choice.addItem(label, key)
+        self.export_choice.setToolTip("What Export PNG writes: the units listed, or a result of the unit card "
+                                      "(Copy as CLI command gives the command that writes it)")
         self.progress = JobProgress("steps")
+        self.unit_card = UnitCardView(self)
         row = QHBoxLayout()
         row.addWidget(self.filter, 1)
         row.addWidget(self.only_favourites)
         row2 = FlowLayout()  # wraps in a narrow dock rather than widening the pane
-        for widget in (self.favourite_button, self.save_family_button, self.auto_render, self.count_label):
+        for widget in (self.favourite_button, self.save_family_button, self.auto_render, self.count_label,
+                       QLabel("Export"), self.export_choice):
             row2.addWidget(widget)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
@@ -194,7 +129,7 @@ class BrowserPane(Pane):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
-        splitter.addWidget(self._build_card())
+        splitter.addWidget(self.unit_card)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 2)
@@ -203,91 +138,14 @@ class BrowserPane(Pane):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter)
 
-        self._note_timer = QTimer(self)
-        self._note_timer.setSingleShot(True)
-        self._note_timer.setInterval(500)
-        self._note_timer.timeout.connect(self._save_note)
-        self._card_timer = QTimer(self)
-        self._card_timer.setSingleShot(True)
-        self._card_timer.setInterval(150)
-        self._card_timer.timeout.connect(self._compute_card)
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(lambda _path: self.refresh_annotations())
         state.sigModelChanged.connect(self._on_model)
         state.sigUnitChanged.connect(self._on_unit)
-        state.sigAtlasChanged.connect(lambda _atlas: self._card_timer.start())
+        state.sigAtlasChanged.connect(lambda _atlas: self.unit_card.timer.start())
         state.sigDatasetScanned.connect(self._on_dataset_scanned)
         if state.model is not None:
             self._on_model(state.model)
-
-    # ----------------------------------------------------------------- unit card
-    def _build_card(self) -> QWidget:
-        self.card_title = QLabel("No unit selected")
-        self.card_title.setStyleSheet("font-weight: bold")
-        self.card_title.setWordWrap(True)
-        self.card_image = QLabel()
-        self.card_image.setFixedSize(128, 128)
-        self.card_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.card_image.setToolTip("Feature visualisation (from the cache; rendered in the background)")
-        self.render_button = QPushButton("Render feature vis")
-        self.render_button.setToolTip(f"Render this unit's feature visualisation now ({THUMB_SIZE} px, "
-                                      f"{THUMB_STEPS} steps; cached for every pane)")
-        self.render_button.clicked.connect(self.render_current)
-        self.render_button.hide()
-        self.card_favourite = QCheckBox("Favourite")
-        self.card_favourite.setToolTip("Star this unit (F in the grid)")
-        self.card_favourite.clicked.connect(lambda checked: self._set_favourite(self.state.unit, checked))
-        self.inputs_layer = QComboBox()
-        self.inputs_layer.setToolTip("Earlier layer to rank input units from (by expanded-weight L2 norm)")
-        self.inputs_layer.activated.connect(lambda _: self._card_timer.start())
-        self.outputs_layer = QComboBox()
-        self.outputs_layer.setToolTip("Later layer to rank the units this one feeds (by expanded-weight L2 norm)")
-        self.outputs_layer.activated.connect(lambda _: self._card_timer.start())
-        self.inputs = self._unit_list("Top input units; double-click to go there")
-        self.outputs = self._unit_list("Top output units; double-click to go there")
-        self.note = QPlainTextEdit()
-        self.note.setPlaceholderText("Notes about this unit (saved as you type)")
-        self.note.setToolTip("Your notes on this unit, stored per model in your data folder")
-        self.note.setMaximumHeight(90)
-        self.note.textChanged.connect(lambda: self._note_timer.start())
-        self.tags = QLineEdit()
-        self.tags.setPlaceholderText("tags, comma separated")
-        self.tags.setToolTip("Tags for this unit (comma separated); tags appear in the tree")
-        self.tags.editingFinished.connect(self._save_tags)
-        self.examples = QLabel("Scan a dataset (Dataset pane) to see this unit's top examples here.")
-        self.examples.setWordWrap(True)
-        self.examples.setToolTip("Top dataset examples from the most recent dataset cache of this layer")
-
-        card = QWidget()
-        layout = QVBoxLayout(card)
-        for widget in (self.card_image, self.render_button, self.card_title, self.card_favourite):  # fits a narrow dock
-            layout.addWidget(widget)
-        for label, combo, listing in (("Top inputs from", self.inputs_layer, self.inputs),
-                                      ("Top outputs to", self.outputs_layer, self.outputs)):
-            head = QHBoxLayout()
-            head.addWidget(QLabel(label))
-            head.addWidget(combo, 1)
-            layout.addLayout(head)
-            layout.addWidget(listing)
-        layout.addWidget(QLabel("Notes"))
-        layout.addWidget(self.note)
-        layout.addWidget(self.tags)
-        layout.addWidget(QLabel("Top dataset examples"))
-        layout.addWidget(self.examples)
-        layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(card)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(220)
-        return scroll
-
-    def _unit_list(self, tip: str) -> QListWidget:
-        listing = QListWidget()
-        listing.setToolTip(tip)
-        listing.setIconSize(listing.iconSize().expandedTo(listing.iconSize() * 2))
-        listing.setMaximumHeight(150)
-        listing.itemDoubleClicked.connect(lambda item: self.state.set_unit(item.data(ENTRY_ROLE)))
-        return listing
 
     # ----------------------------------------------------------------- model and tree
     def _on_model(self, model) -> None:
@@ -302,8 +160,9 @@ class BrowserPane(Pane):
         self.grid.units.search_text = self._search_text
         self._render_failed = False
         self.listing = None
+        self.unit_card.forget_model()
         self._fill_tree()
-        self._refresh_marks()
+        self.refresh_marks()
         if self.state.unit is not None:
             self._on_unit(self.state.unit)
 
@@ -313,15 +172,11 @@ class BrowserPane(Pane):
         if self.store is None:
             return
         changed = self.store.reload()
-        if self._note_timer.isActive():
-            self._note_timer.stop()
-            self._save_note()
-        if self.tags.isModified():
-            self._save_tags()
+        self.unit_card.save_pending_edits()
         if changed:
-            self._refresh_marks()
+            self.refresh_marks()
             if self.state.unit is not None:
-                self._show_card_basics(self.state.unit)
+                self.unit_card.show_basics(self.state.unit)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -458,45 +313,28 @@ class BrowserPane(Pane):
             self.grid.select_unit(unit)
         self._follow_current = True
         self._scroll_to_current()
-        self._show_card_basics(unit)
-        self._card_timer.start()
+        self.unit_card.show_basics(unit)
+        self.unit_card.timer.start()
 
     def _on_dataset_scanned(self, _unit: UnitRef) -> None:
         """A scan wrote new dataset caches: the card's top examples may exist now."""
         if self.state.unit is not None:
-            self._card_timer.start()
+            self.unit_card.timer.start()
 
     # ----------------------------------------------------------------- favourites, notes, families
     def toggle_favourite(self, unit: UnitRef | None) -> None:
         if unit is None or self.store is None:
             return
-        self._set_favourite(unit, not self.store.is_favourite(unit))
+        self.set_favourite(unit, not self.store.is_favourite(unit))
 
-    def _set_favourite(self, unit: UnitRef | None, favourite: bool) -> None:
+    def set_favourite(self, unit: UnitRef | None, favourite: bool) -> None:
         if unit is None or self.store is None:
             return
         self.store.set_favourite(unit, favourite)
-        self._refresh_marks()
+        self.refresh_marks()
         if unit == self.state.unit:
-            self.card_favourite.setChecked(favourite)
+            self.unit_card.favourite.setChecked(favourite)
         self.state.message(f"{unit} {'starred' if favourite else 'unstarred'}")
-
-    def _save_note(self) -> None:
-        unit = self.state.unit
-        if unit is None or self.store is None or self.note.property("unit") != str(unit):
-            return
-        if self.note.toPlainText().strip() != self.store.note(unit):
-            self.store.set_note(unit, self.note.toPlainText())
-            self._refresh_marks(rebuild_tree=False)
-
-    def _save_tags(self) -> None:
-        unit = self.state.unit
-        if unit is None or self.store is None or self.tags.property("unit") != str(unit):
-            return
-        tags = [t for t in self.tags.text().split(",") if t.strip()]
-        if sorted(t.strip() for t in tags) != self.store.tags(unit):
-            self.store.set_tags(unit, tags)
-            self._refresh_marks()
 
     def save_family(self, name: str) -> list[UnitRef]:
         """Save the units shown in the grid (after filtering) as the user family ``name``."""
@@ -517,7 +355,7 @@ class BrowserPane(Pane):
             except UserError as error:
                 self.state.message(str(error))
 
-    def _refresh_marks(self, rebuild_tree: bool = True) -> None:
+    def refresh_marks(self, rebuild_tree: bool = True) -> None:
         if self.store is None:
             return
         self.grid.units.set_marks(self.store.favourites(), self.store.annotated())
@@ -568,17 +406,17 @@ class BrowserPane(Pane):
                 self.progress.follow(job, part=part)
 
         # background: a user job from any pane pauses the batch, which resumes after it
-        self._thumb_job = self.run_job(thumbnail_job, batch, render, {}, self._thumb_batch, connect=connect,
+        self._thumb_job = self.run_job(thumbnail_batches, batch, render, {}, self._thumb_batch, connect=connect,
                                        priority="background", name=f"thumbnails ({len(batch)})")
 
     def _on_thumbnail_progress(self, _step: int, _total: int, preview) -> None:
         if isinstance(preview, dict) and preview.get("thumbnails"):
             self.grid.units.set_thumbnails(preview["thumbnails"])
-            self._update_card_image()
+            self.unit_card.update_image()
 
     def _thumbnails_done(self, found: dict[UnitRef, np.ndarray]) -> None:
         self.grid.units.set_thumbnails(found)
-        self._update_card_image()
+        self.unit_card.update_image()
         self._thumb_job = None
         self._next_thumbnails()
 
@@ -609,119 +447,12 @@ class BrowserPane(Pane):
         else:
             self._cancel_thumbnails()
 
-    # ----------------------------------------------------------------- card contents
-    def _show_card_basics(self, unit: UnitRef) -> None:
-        model = self.state.model
-        branch = model.catalogue.branch_of(unit)
-        info = model.catalogue.layer(unit.layer)
-        extra = f" = {branch}" if branch != unit else ""
-        self.card_title.setText(f"{unit}{extra}\n{info.name}: {info.channels} units, "
-                                f"maps {info.shape[1]}x{info.shape[2]}")
-        for combo, names, default in (
-                (self.inputs_layer, W.source_layers(model, unit.layer), W.default_source_layer(model, unit.layer)),
-                (self.outputs_layer, W.target_layers(model, unit.layer), W.default_target_layer(model, unit.layer))):
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            keep = current if current in names and self.card and self.card["unit"].layer == unit.layer else default
-            if keep is not None:
-                combo.setCurrentText(keep)
-            combo.blockSignals(False)
-        notes = self.store.notes(unit)
-        for widget in (self.note, self.tags):
-            widget.setProperty("unit", "")
-        self.note.blockSignals(True)
-        self.note.setPlainText(notes.note)
-        self.note.blockSignals(False)
-        self.tags.setText(", ".join(notes.tags))
-        for widget in (self.note, self.tags):
-            widget.setProperty("unit", str(unit))
-        self.card_favourite.setChecked(notes.favourite)
-        self._update_card_image()
-
-    def _update_card_image(self) -> None:
-        unit = self.state.unit
-        pixmap = self.grid.units.thumbnails.get(unit) if unit is not None else None
-        if pixmap is None and self.card is not None and self.card["unit"] == unit:
-            image = self.card["thumbnails"].get(unit)
-            pixmap = array_to_pixmap(image) if image is not None else None
-        rendering = self._render_job is not None and not self._render_job.done
-        self.render_button.setVisible(pixmap is None and unit is not None and W.featurevis_available())
-        self.render_button.setEnabled(not rendering)
-        if pixmap is None:
-            self.card_image.setPixmap(array_to_pixmap(W.pending_tile(128, "rendering…" if rendering
-                                                                     else "no feature vis yet")))
-        else:
-            self.card_image.setPixmap(pixmap.scaled(128, 128, Qt.AspectRatioMode.KeepAspectRatio,
-                                                    Qt.TransformationMode.SmoothTransformation))
-
-    def render_current(self) -> Job | None:
-        """Render the current unit's feature visualisation (the card's button), ahead of background work."""
-        unit = self.state.unit
-        if unit is None or self.state.model is None:
-            return None
-
-        def on_done(found: dict[UnitRef, np.ndarray]) -> None:
-            self.grid.units.set_thumbnails(found)
-            self._update_card_image()
-
-        self._render_job = self.run_job(thumbnail_job, [unit], True, name=f"feature vis {unit}",
-                                        on_done=on_done)
-        self._render_job.sigFailed.connect(lambda _message: self._update_card_image())
-        self._render_job.sigCancelled.connect(self._update_card_image)
-        self.progress.follow(self._render_job)
-        self._update_card_image()
-        return self._render_job
-
-    def _compute_card(self) -> None:
-        unit = self.state.unit
-        if unit is None or self.state.model is None:
-            return
-        if self._card_job is not None and not self._card_job.done:
-            self._card_job.cancel()
-        src = self.inputs_layer.currentText() or None
-        dst = self.outputs_layer.currentText() or None
-        self._card_job = self.run_job(unit_card_job, unit, src, dst, CARD_K, self.state.atlas,
-                                      name=f"unit card {unit}", on_done=self._on_card)
-
-    def _on_card(self, card: dict[str, Any]) -> None:
-        if card["unit"] != self.state.unit:
-            return
-        self.card = card
-        thumbs = card["thumbnails"]
-        for listing, key, layer in ((self.inputs, "inputs", card["src"]), (self.outputs, "outputs", card["dst"])):
-            listing.clear()
-            ranked = card[key]
-            if isinstance(ranked, str):
-                listing.addItem(QListWidgetItem(ranked))
-                continue
-            for unit, norm in ranked:
-                item = QListWidgetItem(f"{unit}   |w| {norm:.3g}")
-                item.setData(ENTRY_ROLE, unit)
-                image = thumbs.get(unit)
-                if image is not None:
-                    item.setIcon(QIcon(array_to_pixmap(image)))
-                direction = "from" if key == "inputs" else "to"
-                item.setToolTip(f"{unit}: expanded-weight L2 norm {norm:.4g} ({direction} {layer})")
-                listing.addItem(item)
-        self._show_examples(card["examples"])
-        if card["atlas"]:
-            self.card_title.setText(self.card_title.text().split("\natlas:")[0] + "\n" + card["atlas"])
-        self._update_card_image()
-
-    def _show_examples(self, examples: list[tuple[np.ndarray, float]] | None) -> None:
-        if not examples:
-            self.examples.setPixmap(array_to_pixmap(np.full((1, 1, 3), 255, np.uint8)))
-            self.examples.setText("Scan a dataset (Dataset pane) to see this unit's top examples here.")
-            return
-        strip = figures.side_by_side([figures.to_pil(crop) for crop, _ in examples],
-                                     [f"{value:.3g}" for _, value in examples], height=64)
-        self.examples.setPixmap(array_to_pixmap(np.asarray(strip)))
-
     # ----------------------------------------------------------------- export
     def figure(self, scale: float = 1.0) -> Image.Image | None:
-        """The listed (filtered) units as a tile grid with thumbnails where rendered."""
+        """The listed (filtered) units as a tile grid with thumbnails where rendered, or the figure of
+        the card's Result chosen for export."""
+        if self.export_choice.currentData() != GRID:  # no command draws the grid: cli_command() is None
+            return super().figure(scale)
         if self.listing is None:
             return None
         units = [self.grid.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1)
@@ -740,13 +471,20 @@ class BrowserPane(Pane):
         image = self.grid.units.arrays.get(unit)
         return W.pending_tile(64, str(unit.channel)) if image is None else image
 
-    def cli_command(self) -> str | None:
-        model, unit = self.state.model, self.state.unit
-        src = self.inputs_layer.currentText()
-        if model is None or unit is None or not src:
+    @property
+    def card(self) -> UnitCard | None:
+        """The unit card's inputs, outputs and examples, once computed."""
+        return self.unit_card.card
+
+    @property
+    def result(self) -> Result | None:
+        """The card's Result chosen for export (None for the unit grid, or while there is none)."""
+        choice, card, unit = self.export_choice.currentData(), self.card, self.state.unit
+        if choice == "polysemanticity":
+            return self.unit_card.polysemanticity.get(unit)
+        if choice == GRID or card is None or card.unit != unit or isinstance(getattr(card, choice), str):
             return None
-        weights = f" --weights {model.weights_spec}" if model.is_random else ""
-        return f"circuitloupe expanded {src} {unit} --model {model.spec}{weights} --top {CARD_K} --json -"
+        return getattr(card, choice)
 
     def key_help(self) -> list[tuple[str, str]]:
         return [("Arrows", "move through units (browser grid)"), ("Enter", "open the unit in every pane"),
@@ -757,12 +495,13 @@ class BrowserPane(Pane):
         listing = {"kind": kind, "value": value if kind in ("layer", "tag") else
                    (value[0] if kind == "units" else None)}
         return {"listing": listing, "filter": self.filter.text(), "only_favourites": self.only_favourites.isChecked(),
-                "render_thumbnails": self.auto_render.isChecked()}
+                "render_thumbnails": self.auto_render.isChecked(), "export": self.export_choice.currentData()}
 
     def restore_project_state(self, data: dict[str, Any]) -> None:
         self.filter.setText(str(data.get("filter", "")))
         self.only_favourites.setChecked(bool(data.get("only_favourites", False)))
         self.auto_render.setChecked(bool(data.get("render_thumbnails", True)))
+        self.export_choice.setCurrentIndex(max(0, self.export_choice.findData(data.get("export", GRID))))
         listing = data.get("listing") or {}
         model = self.state.model
         if model is None:

@@ -4,8 +4,8 @@ Units come from the current unit, a family preset of the model, or a typed list.
 all of them (times the diversity count) in one batch on the inference service; the images
 update live while the optimiser runs, and the progress bar shows steps per second. Results are
 cached on disk per model, unit and settings, so asking again is instant; the gallery lists every
-cached visualisation of the current unit. Export PNG writes the labelled grid (or the selected
-image) through the same core figure functions as ``circuitloupe featvis``.
+cached visualisation of the current unit. The pane runs the featvis task; Export PNG writes its
+Result's labelled grid (or the selected image), the figure ``circuitloupe featvis`` writes.
 """
 
 from __future__ import annotations
@@ -17,62 +17,30 @@ from PIL import Image
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
-                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
+from circuitloupe import tasks
 from circuitloupe.core import figures
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis import cache
-from circuitloupe.core.featurevis.cache import Settings, UnitVis
+from circuitloupe.core.featurevis.cache import UnitVis
 from circuitloupe.core.featurevis.figures import single_image, unit_grid
 from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
 from circuitloupe.core.units import UnitRef, parse_unit_list
-from circuitloupe.service import Job, JobContext
+from circuitloupe.service import Job
+from circuitloupe.tasks import FeatvisRequest, FeatvisResult
+from circuitloupe.tasks.featvis import lookup
+from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.flow_layout import labelled
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
+from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
 
 CURRENT, TYPED = "current", "typed"
 LIVE_TILE, GALLERY_TILE = 144, 72
-PREVIEW_EVERY = 4
 EXPORT_GRID, EXPORT_SELECTED = "grid", "selected"
-
-
-def featurevis_job(ctx: JobContext, units: list[UnitRef], settings: Settings) -> list[UnitVis]:
-    """Cached visualisations at once (as a preview), then the rest rendered in one batch.
-
-    Previews are dicts ``{"units": [UnitRef], "images": [n, H, W, 3]}`` (``diversity`` images per
-    unit, in order) or ``{"cached": [UnitVis]}``.
-    """
-    model = ctx.model
-    found = cache.cached_visualisations(model, units, settings)
-    ctx.progress(0, settings.steps, {"cached": [vis for vis in found if vis is not None]})
-    missing = [unit for unit, vis in zip(units, found) if vis is None]
-    rendered: dict[UnitRef, UnitVis] = {}
-    if missing:
-        def report(step: int, total: int, preview: np.ndarray | None = None) -> None:
-            ctx.progress(step, total, None if preview is None else {"units": missing, "images": preview})
-
-        images = len(missing) * settings.diversity  # fewer previews for big batches keep the GUI smooth
-        every = max(PREVIEW_EVERY, images // 8)
-        for vis in cache.visualise_units(model, missing, settings, progress=report, should_stop=ctx.should_stop,
-                                         use_cache=False, preview_every=every):
-            rendered[vis.unit] = vis
-    return [vis if vis is not None else rendered[unit] for unit, vis in zip(units, found)]
-
-
-def lookup_job(ctx: JobContext, units: list[UnitRef], settings: Settings, gallery_unit: UnitRef | None
-               ) -> tuple[list[UnitVis | None], list[tuple[cache.CacheEntry, np.ndarray]]]:
-    """Cached visualisations of ``units`` with ``settings``, and every cached image of ``gallery_unit``."""
-    found = cache.cached_visualisations(ctx.model, units, settings)
-    gallery = []
-    if gallery_unit is not None:
-        for entry in cache.entries(ctx.model, gallery_unit):
-            try:
-                gallery.append((entry, entry.load()))
-            except OSError:
-                continue
-    return found, gallery
 
 
 def _icon(image: np.ndarray, size: int) -> QIcon:
@@ -80,7 +48,7 @@ def _icon(image: np.ndarray, size: int) -> QIcon:
     return QIcon(array_to_pixmap(np.asarray(pil)))
 
 
-class FeatureVisPane(Pane):
+class FeatureVisPane(ResultExport, Pane):
     title = "Feature visualisation"
     object_name = "featurevis"
     area = Qt.DockWidgetArea.RightDockWidgetArea
@@ -88,7 +56,8 @@ class FeatureVisPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)
-        self.results: list[UnitVis] = []
+        self.results: list[UnitVis] = []  # the visualisations shown: of ``result``, or a preview
+        self.result: FeatvisResult | None = None  # None while a preview shows
         self.job: Job | None = None
         self.preview_count = 0
         self.last_rate = ""
@@ -106,11 +75,11 @@ class FeatureVisPane(Pane):
         self.objective.addItems(OBJECTIVE_KINDS)
         self.objective.setToolTip("channel: the unit's mean over positions; neuron: its centre position; "
                                   "direction: cosine with the unit's one-hot direction (fire it alone)")
-        self.steps = self._spin(8, 4096, 256, 32, "Optimisation steps (Adam, learning rate 0.05)")
-        self.size = self._spin(32, 512, 128, 16, "Image size in pixels")
-        self.diversity = self._spin(1, 8, 1, 1, "Images per unit; more than one adds a diversity term that "
-                                                "pushes them apart (Gram-matrix cosine penalty)")
-        self.seed = self._spin(0, 99999, 0, 1, "Random seed: the same seed gives the same images")
+        self.steps = spin_box(8, 4096, 256, step=32, tip="Optimisation steps (Adam, learning rate 0.05)")
+        self.size = spin_box(32, 512, 128, step=16, tip="Image size in pixels")
+        self.diversity = spin_box(1, 8, 1, step=1, tip="Images per unit; more than one adds a diversity term "
+                                                       "that pushes them apart (Gram-matrix cosine penalty)")
+        self.seed = spin_box(0, 99999, 0, step=1, tip="Random seed: the same seed gives the same images")
         self.transforms = QCheckBox("transforms")
         self.transforms.setChecked(True)
         self.transforms.setToolTip("Transformation robustness: random pad, jitter, scale and rotate each step "
@@ -136,19 +105,18 @@ class FeatureVisPane(Pane):
         self.info.setWordWrap(True)
         self.gallery_label = QLabel("Gallery")
 
+        options = QHBoxLayout()
+        for label, widget in (("Objective", self.objective), ("Steps", self.steps), ("Size", self.size),
+                              ("Images/unit", self.diversity), ("Seed", self.seed)):
+            options.addWidget(labelled(label, widget))
+        options.addWidget(self.param)
+        options.addWidget(self.transforms)
+        options.addStretch(1)
         form = QFormLayout()
         units_row = QHBoxLayout()
         units_row.addWidget(self.source, 1)
         units_row.addWidget(self.units_edit, 2)
         form.addRow("Units", units_row)
-        options = QHBoxLayout()
-        for label, widget in (("Objective", self.objective), ("Steps", self.steps), ("Size", self.size),
-                              ("Images/unit", self.diversity), ("Seed", self.seed)):
-            options.addWidget(QLabel(label))
-            options.addWidget(widget)
-        options.addWidget(self.param)
-        options.addWidget(self.transforms)
-        options.addStretch(1)
         form.addRow(options)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
@@ -182,15 +150,6 @@ class FeatureVisPane(Pane):
     # ----- widgets -------------------------------------------------------------------------
 
     @staticmethod
-    def _spin(lo: int, hi: int, value: int, step: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(lo, hi)
-        spin.setValue(value)
-        spin.setSingleStep(step)
-        spin.setToolTip(tip)
-        return spin
-
-    @staticmethod
     def _icon_list(tile: int, tip: str) -> QListWidget:
         listing = QListWidget()
         listing.setViewMode(QListView.ViewMode.IconMode)
@@ -204,12 +163,12 @@ class FeatureVisPane(Pane):
 
     # ----- state ---------------------------------------------------------------------------
 
-    def settings(self) -> Settings:
-        """The settings the controls describe."""
-        return Settings(size=self.size.value(), steps=self.steps.value(), seed=self.seed.value(),
-                        objective=self.objective.currentText(), diversity=self.diversity.value(),
-                        transforms="standard" if self.transforms.isChecked() else "none",
-                        param=self.param.currentText())
+    def request(self, units: list[UnitRef] | None = None) -> FeatvisRequest:
+        """The featvis request the controls describe (of ``units``, default :meth:`units`); raises UserError."""
+        return FeatvisRequest(tuple(str(u) for u in (self.units() if units is None else units)),
+                              steps=self.steps.value(), size=self.size.value(), seed=self.seed.value(),
+                              objective=self.objective.currentText(), diversity=self.diversity.value(),
+                              no_transforms=not self.transforms.isChecked(), param=self.param.currentText())
 
     def units(self) -> list[UnitRef]:
         """The units to visualise (validated against the model); raises UserError."""
@@ -237,6 +196,7 @@ class FeatureVisPane(Pane):
         self.source.blockSignals(False)
         self._on_source()
         self.results = []
+        self.result = None
         self._selected = None
         self.live.clear()
         self.gallery.clear()
@@ -256,22 +216,19 @@ class FeatureVisPane(Pane):
             self.units_edit.setText(str(unit))
         if self.job is not None or self.state.model is None:
             return
-        units = [unit] if self.source.currentData() == CURRENT else []
         try:
-            settings = self.settings()
+            request = self.request([unit]) if self.source.currentData() == CURRENT else None
         except UserError:
             return
-        self.run_job(lookup_job, units, settings, unit, name=f"featvis cache {unit}",
+        self.run_job(lookup, request, unit, name=f"featvis cache {unit}",
                      on_done=lambda found, u=unit: self._on_lookup(u, found))
 
-    def _on_lookup(self, unit: UnitRef, found) -> None:
-        cached, gallery = found
+    def _on_lookup(self, unit: UnitRef, found: tuple[FeatvisResult | None, list]) -> None:
+        result, gallery = found
         if unit != self.state.unit or self.job is not None:
             return
-        hits = [vis for vis in cached if vis is not None]
-        if hits:
-            self.results = hits
-            self._show_results(hits)
+        if result is not None:
+            self._show_result(result)
             self.info.setText(f"{unit}: from the cache")
         self._fill_gallery(unit, gallery)
 
@@ -282,36 +239,37 @@ class FeatureVisPane(Pane):
         if self.job is not None:
             self.job.cancel()
         try:
-            units, settings = self.units(), self.settings()
+            request = self.request()
         except UserError as error:
             self.state.message(str(error))
             self.info.setText(str(error))
             return
-        self.results = []
+        units = request.units
+        self.results, self.result = [], None
         self._selected = None
         self.preview_count = 0
         self.live.clear()
         self.run_button.setEnabled(False)
-        n = len(units) * settings.diversity
+        n = len(units) * request.diversity
         self.info.setText(f"rendering {n} image{'s' if n > 1 else ''} of {len(units)} unit"
-                          f"{'s' if len(units) > 1 else ''} at {settings.size} px, {settings.steps} steps…")
+                          f"{'s' if len(units) > 1 else ''} at {request.size} px, {request.steps} steps…")
 
         def connect(job: Job) -> None:
             self.job = job
             self.progress.follow(job)
-            job.sigProgress.connect(self._on_progress)
-            job.sigFinished.connect(lambda results, j=job: self._on_finished(j, results))
+            job.sigProgress.connect(lambda step, total, preview: self._on_progress(request, step, total, preview))
+            job.sigFinished.connect(lambda result, j=job: self._on_finished(j, result))
             job.sigFailed.connect(lambda message, j=job: self._on_stopped(j, message))
             job.sigCancelled.connect(lambda j=job: self._on_stopped(j, "cancelled"))
 
-        self.run_job(featurevis_job, units, settings, connect=connect,
+        self.run_job(tasks.run, request, connect=connect,
                      name=f"featvis {len(units)} unit{'s' if len(units) > 1 else ''}")
 
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
 
-    def _on_progress(self, step: int, total: int, preview: Any) -> None:
+    def _on_progress(self, request: FeatvisRequest, step: int, total: int, preview: Any) -> None:
         self.last_rate = self.progress.rate.text()
         if not isinstance(preview, dict):
             return
@@ -321,7 +279,7 @@ class FeatureVisPane(Pane):
             return
         units, images = preview["units"], preview["images"]
         k = len(images) // max(1, len(units))
-        settings = self.settings()
+        settings = request.settings()
         live = [UnitVis(u, settings, images[i * k:(i + 1) * k], np.full(k, np.nan), np.full(k, np.nan))
                 for i, u in enumerate(units)]
         done = {vis.unit for vis in live}
@@ -329,13 +287,13 @@ class FeatureVisPane(Pane):
         self.preview_count += 1
         self.info.setText(f"step {step} of {total}  {self.last_rate}")
 
-    def _on_finished(self, job: Job, results: list[UnitVis]) -> None:
+    def _on_finished(self, job: Job, result: FeatvisResult) -> None:
         if job is not self.job:
             return
         self.job = None
         self.run_button.setEnabled(True)
-        self.results = results
-        self._show_results(results)
+        self._show_result(result)
+        results = result.visualisations
         parts = []
         for vis in results[:6]:
             start, end = np.nanmean(vis.start_values), np.nanmean(vis.end_values)
@@ -356,10 +314,15 @@ class FeatureVisPane(Pane):
         unit = self.state.unit
         if unit is None:
             return
-        self.run_job(lookup_job, [], self.settings(), unit, name=f"featvis gallery {unit}",
+        self.run_job(lookup, None, unit, name=f"featvis gallery {unit}",
                      on_done=lambda found, u=unit: self._fill_gallery(u, found[1]))
 
     # ----- display -------------------------------------------------------------------------
+
+    def _show_result(self, result: FeatvisResult) -> None:
+        self.result = result
+        self.results = result.visualisations
+        self._show_results(self.results)
 
     def _show_results(self, results: list[UnitVis]) -> None:
         """Show every image of ``results`` in the live list (reusing items to avoid flicker)."""
@@ -405,28 +368,15 @@ class FeatureVisPane(Pane):
             chosen = self._selected or (
                 (str(self.results[0].unit), self.results[0].images[0]) if self.results else None)
             return None if chosen is None else single_image(chosen[1], scale)
-        if not self.results:
-            return None
-        return unit_grid(self.results, scale)  # labelled, even for a single unit
-
-    def cli_command(self) -> str | None:
-        model = self.state.model
-        try:
-            units, settings = self.units(), self.settings()
-        except UserError:
-            return None
-        weights = f" --weights {model.weights_spec}" if model.is_random else ""
-        flags = "" if settings.objective == "channel" else f" --objective {settings.objective}"
-        flags += "" if settings.diversity == 1 else f" --diversity {settings.diversity}"
-        flags += "" if settings.transforms == "standard" else " --no-transforms"
-        flags += "" if settings.param == "fourier" else f" --param {settings.param}"
-        return (f"circuitloupe featvis {' '.join(str(u) for u in units)} --model {model.spec}{weights} "
-                f"--steps {settings.steps} --size {settings.size} --seed {settings.seed}{flags} --out featvis.png")
+        if self.result is not None and sum(len(vis.images) for vis in self.result.visualisations) > 1:
+            return super().figure(scale)
+        # a single image keeps its label here (the CLI writes it bare); a cancelled run, its last preview
+        return unit_grid(self.results, scale) if self.results else None
 
     def project_state(self) -> dict[str, Any]:
-        s = self.settings()
-        return {"size": s.size, "steps": s.steps, "seed": s.seed, "objective": s.objective,
-                "diversity": s.diversity, "transforms": s.transforms == "standard", "param": s.param,
+        return {"size": self.size.value(), "steps": self.steps.value(), "seed": self.seed.value(),
+                "objective": self.objective.currentText(), "diversity": self.diversity.value(),
+                "transforms": self.transforms.isChecked(), "param": self.param.currentText(),
                 "source": self.source.currentData(), "units": self.units_edit.text()}
 
     def restore_project_state(self, data: dict[str, Any]) -> None:
