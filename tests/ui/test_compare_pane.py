@@ -8,25 +8,16 @@ import json
 import pytest
 
 from circuitloupe.core.models import load_model
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.compare import ComparePane, default_other
-from circuitloupe.ui.state import AppState
-from test_experiments_pane import assert_cli_reproduces, run_pane
+from cli_reproduces import assert_cli_reproduces
+from open_pane import open_pane
+from test_experiments_pane import run_pane
 
 
 @pytest.fixture
 def pane(qtbot):
-    model = load_model("bundled")
-    service = InferenceService("cpu")
-    service.model = model
-    state = AppState()
-    state.set_model(model)
-    pane = ComparePane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 700)
-    pane.show()
-    yield pane
-    service.shutdown()
+    with open_pane(qtbot, ComparePane, load_model("bundled"), size=(900, 700)) as pane:
+        yield pane
 
 
 def test_the_other_model_defaults_to_a_relative():

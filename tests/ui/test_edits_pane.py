@@ -10,26 +10,17 @@ import torch
 
 from circuitloupe.core.ablation import edited_copy, parse_edits
 from circuitloupe.core.models import load_model
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.edits import EditRow, EditsPane
-from circuitloupe.ui.state import AppState
+from open_pane import open_pane
 
 IMAGES = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
 @pytest.fixture
 def pane(qtbot):
-    model = load_model("bundled")
-    service = InferenceService("cpu")
-    service.model = model
-    state = AppState()
-    service.sigModelChanged.connect(state.set_model)  # as the main window does
-    state.set_model(model)
-    pane = EditsPane(service, state)
-    qtbot.addWidget(pane)
-    pane.show()
-    yield pane
-    service.shutdown()
+    with open_pane(qtbot, EditsPane, load_model("bundled")) as pane:
+        pane.service.sigModelChanged.connect(pane.state.set_model)  # as the main window does
+        yield pane
 
 
 def logits(model):

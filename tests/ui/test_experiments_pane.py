@@ -8,11 +8,10 @@ import json
 import pytest
 
 from circuitloupe.core.models import load_model
-from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.experiments import ExperimentsPane
-from circuitloupe.ui.state import AppState
 from cli_reproduces import assert_cli_reproduces
 from image_folders import make_plain_folder
+from open_pane import open_pane
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +21,8 @@ def bundled():
 
 @pytest.fixture
 def pane(qtbot, bundled):
-    service = InferenceService("cpu")
-    service.model = bundled
-    state = AppState()
-    state.set_model(bundled)
-    pane = ExperimentsPane(service, state)
-    qtbot.addWidget(pane)
-    pane.resize(900, 700)
-    pane.show()
-    yield pane
-    service.shutdown()
+    with open_pane(qtbot, ExperimentsPane, bundled, size=(900, 700)) as pane:
+        yield pane
 
 
 def run_pane(qtbot, pane):
