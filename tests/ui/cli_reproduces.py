@@ -13,9 +13,10 @@ from circuitloupe.core.figures import save_png
 from circuitloupe.tasks.base import jsonable
 
 
-def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True) -> list[str]:
+def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, volatile: tuple[str, ...] = ()) -> list[str]:
     """Run ``pane.cli_command()`` in-process; its PNG equals ``pane.figure(1.0)`` (byte for byte when
-    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()``. Returns the argv."""
+    ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()`` but for the
+    ``volatile`` keys (timings and counts of work done, e.g. a scan's). Returns the argv."""
     argv = shlex.split(pane.cli_command())
     assert argv[0] == "circuitloupe" and argv[-2:] == ["--out", "FIG.png"], argv
     cli_png, cli_json, pane_png = tmp_path / "cli.png", tmp_path / "cli.json", tmp_path / "pane.png"
@@ -27,5 +28,8 @@ def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True) -> 
         from PIL import Image
         assert Image.open(cli_png).size == Image.open(pane_png).size
     pane_numbers = json.loads(json.dumps(pane.result.to_json(), default=jsonable))
-    assert json.loads(cli_json.read_text()) == pane_numbers
+    cli_numbers = json.loads(cli_json.read_text())
+    for key in volatile:
+        pane_numbers.pop(key, None), cli_numbers.pop(key, None)
+    assert cli_numbers == pane_numbers
     return argv
