@@ -28,7 +28,7 @@ from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelResults,
                                         session_path)
 from circuitloupe.core.labeling.controller import LabelingController
 from circuitloupe.core.labeling.figures import view_figure
-from circuitloupe.core.labeling.jobs import attribution_job, new_session_job, reference_job
+from circuitloupe.core.labeling.jobs import atlas_session_job, attribution_job, new_session_job, reference_job
 from circuitloupe.core.labeling.reference import cached_reference, is_session_model
 from circuitloupe.ui.panes.labeling_widgets import LabelingOptions, NewSessionDialog, edit_label_text, wrapped_label
 from circuitloupe.ui.panes.labeling_results import LabelResultsView
@@ -229,8 +229,8 @@ class LabelingPane(Pane):
         self.session_label.setToolTip(details)
 
     def create_session(self, path: str, unit: str, folder: str, plan: SamplingPlan, label_set: LabelSet,
-                       settings: ScanSettings) -> None:
-        """Scan and sample a new session as a job, then open it."""
+                       settings: ScanSettings, atlas: str | None = None) -> None:
+        """Scan and sample a new session as a job (from ``atlas``'s sample instead, when given), then open it."""
         if self.state.model is None:
             self.state.message("Load a model before creating a labeling session")
             return
@@ -246,17 +246,18 @@ class LabelingPane(Pane):
             for signal in (job.sigFinished, job.sigFailed, job.sigCancelled):
                 signal.connect(lambda *_: self.job_progress.hide())
 
-        self.run_job(new_session_job, target, unit, folder, settings, plan, label_set, connect=connect,
-                     name=f"new labeling session {unit}")
+        job, source = (atlas_session_job, (atlas,)) if atlas else (new_session_job, (folder, settings))
+        self.run_job(job, target, unit, *source, plan, label_set, connect=connect, name=f"new labeling session {unit}")
 
     def new_session_dialog(self) -> None:
-        dialog = NewSessionDialog(str(self.state.unit or ""), self.state.folder, self)
+        atlas = str(self.state.atlas.folder) if self.state.atlas is not None else None
+        dialog = NewSessionDialog(str(self.state.unit or ""), self.state.folder, self, atlas=atlas)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         name = dialog.name.text().strip() or dialog.unit.text().replace(":", "-")
         try:
             self.create_session(name, dialog.unit.text().strip(), dialog.folder.text().strip(), dialog.plan(),
-                                BUILTIN[dialog.labels.currentText()], dialog.settings())
+                                BUILTIN[dialog.labels.currentText()], dialog.settings(), dialog.atlas())
         except UserError as error:
             self.state.message(str(error))
 

@@ -19,11 +19,19 @@ from circuitloupe.ui.widgets.controls import spin_box
 
 
 class NewSessionDialog(QDialog):
-    """Folder, unit, sampling plan and label set of a new session."""
+    """Folder (or the open atlas), unit, sampling plan and label set of a new session."""
 
-    def __init__(self, unit: str, folder: str | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, unit: str, folder: str | None = None, parent: QWidget | None = None,
+                 atlas: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New labeling session")
+        self.source = QComboBox()
+        self.source.addItem("the folder (scanned, or its cache reused)", None)
+        if atlas:
+            self.source.addItem(f"the open atlas {Path(atlas).name} (its sample of positions, no scan)", atlas)
+            self.source.setCurrentIndex(1)
+        self.source.setToolTip("Where the candidates come from: every position of the scanned folder, or the "
+                               "positions the atlas sampled for the unit's layer (instant; the atlas's images)")
         self.folder = QLineEdit(folder or "")
         self.folder.setToolTip("Folder of images to sample from (scanned first, or its cache reused); the folder "
                                "the Dataset pane scanned last is offered")
@@ -63,7 +71,7 @@ class NewSessionDialog(QDialog):
         self.size.setSuffix(" px")
         self.size.setToolTip("Scan input size (\"model\": the model's own input size)")
         form = QFormLayout(self)
-        for label, widget in (("Folder", folder_row), ("Unit", self.unit), ("Session", self.name),
+        for label, widget in (("Sample from", self.source), ("Folder", folder_row), ("Unit", self.unit), ("Session", self.name),
                               ("Bin width", self.bin_width), ("Bins", self.bins), ("Per bin", self.per_bin),
                               ("Seed", self.seed), ("Sample over", self.over), ("Labels", self.labels),
                               ("Input size", self.size)):
@@ -84,6 +92,10 @@ class NewSessionDialog(QDialog):
     def _name_after(self, folder: str) -> None:
         if not self.name.text():
             self.name.setText(f"{self.unit.text().replace(':', '-')}-{Path(folder).name}")
+
+    def atlas(self) -> str | None:
+        """The atlas folder to sample from, or None to scan the folder."""
+        return self.source.currentData()
 
     def plan(self) -> SamplingPlan:
         width = self.bin_width.value()
