@@ -13,7 +13,8 @@ from circuitloupe.core.figures import save_png
 from circuitloupe.tasks.base import jsonable
 
 
-def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True, volatile: tuple[str, ...] = ()) -> list[str]:
+def assert_cli_reproduces(pane, tmp_path: Path, *, same_pixels: bool = True,
+                          volatile: tuple[str, ...] = ()) -> list[str]:
     """Run ``pane.cli_command()`` in-process; its PNG equals ``pane.figure(1.0)`` (byte for byte when
     ``same_pixels``, else in size) and its JSON equals ``pane.result.to_json()`` but for the
     ``volatile`` keys (timings and counts of work done, e.g. a scan's). Returns the argv."""

@@ -1,7 +1,8 @@
 """circuitloupe label: create labeling sessions, and report and export their answers.
 
 ``label new`` scans (or reuses the cache for) a folder, or reads an atlas's sample of
-positions (``--atlas``), and samples a session stratified by activation bin; labelling itself happens in the app's Labeling pane. ``label stats`` writes
+positions (``--atlas``), and samples a session stratified by activation bin; labelling
+itself happens in the app's Labeling pane. ``label stats`` writes
 the label-by-activation results (figure and JSON, with agreement between labellers) and
 ``label export`` the answers as CSV or JSON.
 """

@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+                               QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
 from circuitloupe import tasks
 from circuitloupe.core.ablation import is_edited
@@ -29,7 +29,7 @@ from circuitloupe.core.dataset.figures import FIRING_COLOUR, NEGATIVE_COLOUR, re
 from circuitloupe.core.errors import UserError
 from circuitloupe.tasks.atlas import AtlasQueryRequest
 from circuitloupe.tasks.scan import ScanRequest, open_scan
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.controls import input_size_box, spin_box
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.legend import add_legend
@@ -55,21 +55,14 @@ class DatasetPane(Pane):
         browse = QPushButton("Browse…")
         browse.setToolTip("Pick the image folder")
         browse.clicked.connect(self._browse)
-        self.size = QSpinBox()
-        self.size.setRange(0, 1024)
-        self.size.setSpecialValueText("model")
-        self.size.setSuffix(" px")
-        self.size.setToolTip("Input size the images are resized to (\"model\": the model's own input size)")
+        self.size = input_size_box("Input size the images are resized to (\"model\": the model's own input size)")
         self.size.valueChanged.connect(lambda _: self._reopen())
         self.workers = spin_box(
             0, 32, 2, "DataLoader processes decoding images in parallel (0: decode on the worker thread)")
         self.whole_layer = QCheckBox("whole layer")
         self.whole_layer.setToolTip("Cache every unit of the layer (more disk, then any unit of it opens instantly)")
-        self.k = QSpinBox()
-        self.k.setRange(1, 64)
-        self.k.setValue(9)
+        self.k = spin_box(1, 64, 9, "How many top and bottom examples to show")
         self.k.setPrefix("top ")
-        self.k.setToolTip("How many top and bottom examples to show")
         self.scan_button = QPushButton("Scan")
         self.scan_button.setToolTip("Run the folder through the model for the current unit; only files not yet "
                                     "in the cache are run")

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMenu, QPlainTextEdit, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget, QWidgetAction)
 
 from circuitloupe.core.dataset import ScanSettings
 from circuitloupe.core.labeling import BUILTIN, DEFAULT_LABELLER, SamplingPlan
 from circuitloupe.core.labeling.sampling import DEFAULT_BINS, OVER
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.controls import input_size_box, spin_box
 
 
 class NewSessionDialog(QDialog):
@@ -44,13 +44,11 @@ class NewSessionDialog(QDialog):
         self.unit.setToolTip("The unit whose activation the sample is stratified by")
         self.name = QLineEdit()
         self.name.setPlaceholderText("session name (kept in the data folder) or a .labels path")
-        self.bin_width = QDoubleSpinBox()
-        self.bin_width.setRange(0.0, 1e6)
+        self.bin_width = spin_box(0.0, 1e6, 0.0, "Activation bin width; \"from the data\": a round width giving "
+                                  "about the number of bins below over the unit's observed range (the article "
+                                  "used 100 for InceptionV1 mixed3b:379)")
         self.bin_width.setDecimals(4)
         self.bin_width.setSpecialValueText("from the data")
-        self.bin_width.setToolTip("Activation bin width; \"from the data\": a round width giving about the number "
-                                  "of bins below over the unit's observed range (the article used 100 for "
-                                  "InceptionV1 mixed3b:379)")
         self.bins = spin_box(2, 1000, DEFAULT_BINS, "About how many bins over the observed range, when the width "
                              "comes from the data")
         self.bin_width.valueChanged.connect(lambda width: self.bins.setEnabled(width == 0))
@@ -65,13 +63,10 @@ class NewSessionDialog(QDialog):
         self.labels = QComboBox()
         self.labels.addItems(list(BUILTIN))
         self.labels.setToolTip("Label set (editable later with Edit labels…)")
-        self.size = QSpinBox()
-        self.size.setRange(0, 1024)
-        self.size.setSpecialValueText("model")
-        self.size.setSuffix(" px")
-        self.size.setToolTip("Scan input size (\"model\": the model's own input size)")
+        self.size = input_size_box("Scan input size (\"model\": the model's own input size)")
         form = QFormLayout(self)
-        for label, widget in (("Sample from", self.source), ("Folder", folder_row), ("Unit", self.unit), ("Session", self.name),
+        for label, widget in (("Sample from", self.source), ("Folder", folder_row), ("Unit", self.unit),
+                              ("Session", self.name),
                               ("Bin width", self.bin_width), ("Bins", self.bins), ("Per bin", self.per_bin),
                               ("Seed", self.seed), ("Sample over", self.over), ("Labels", self.labels),
                               ("Input size", self.size)):
