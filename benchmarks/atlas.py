@@ -9,7 +9,9 @@ The build includes a one-off calibration pass over 32 images (the histogram rang
 ratio is reported with and without it, since it vanishes for a real dataset. ``--repeat N``
 alternates the two N times and keeps each one's fastest run (a shared machine's load comes and goes).
 Both are also timed in CPU seconds of this process (decoding runs in the DataLoader's workers, so
-it is left out of both): on a busy machine that ratio is the steadier one.
+it is left out of both): on a busy machine that ratio is the steadier one. ``--per-batch`` times
+instead, in this process and without the loader, the forward pass of a batch of random pixels and
+then the summaries of that batch, the fastest of 3 batches each.
 
     python benchmarks/atlas.py [--model inceptionv1 --weights random:0] [--images 64] [--batch 32]
                                [--layers mixed3a,...,mixed5b] [--workers 2] [--repeat 1] [--json out.json]
@@ -60,6 +62,38 @@ def bare_loop(model, folder: Path, settings: BuildSettings) -> tuple[float, floa
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def per_batch(model, settings: BuildSettings, batches: int = 3) -> tuple[float, float]:
+    """Seconds (fastest of ``batches``) of one batch's forward pass and of its summaries."""
+    import numpy as np
+
+    from circuitloupe.core.atlas.summary import LayerSummary, unit_edges
+
+    specs = layer_specs(model, settings.layers, tuple(model.input_size))
+    sources = sorted({s.source for s in specs})
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.rand(settings.batch_size, model.in_channels, *model.input_size, generator=generator)
+    with torch.no_grad():
+        found = forward_until(model, batch, sources)
+    summaries = []
+    for spec in specs:  # ranges as the calibration pass would give them
+        values = found[spec.source].reshape(batch.shape[0], spec.channels, -1).double()
+        low, high = values.amin(dim=(0, 2)).numpy(), values.amax(dim=(0, 2)).numpy()
+        summaries.append(LayerSummary(spec, settings.top, settings.reservoir,
+                                      unit_edges(low - (high - low) / 4, high + (high - low) / 4, settings.bins)))
+    forward, summary = float("inf"), float("inf")
+    for step in range(batches):
+        started = time.perf_counter()
+        with torch.no_grad():
+            found = forward_until(model, batch, sources)
+        forward = min(forward, time.perf_counter() - started)
+        files = np.arange(step * batch.shape[0], (step + 1) * batch.shape[0])
+        started = time.perf_counter()
+        for spec, kept in zip(specs, summaries):
+            kept.update(files, files.astype(np.uint64) * np.uint64(2654435761), found[spec.source])
+        summary = min(summary, time.perf_counter() - started)
+    return forward, summary
+
+
 class CalibrationClock:
     """CPU seconds the build spends choosing histogram ranges (wraps the build's calibration pass)."""
 
@@ -94,11 +128,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "circuitloupe-bench-images"))
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--per-batch", action="store_true")
     parser.add_argument("--json")
     args = parser.parse_args()
     model = load_model(args.model, args.weights, device=pick_device(args.device))
-    folder = make_images(Path(args.folder) / f"n{args.images}", args.images)
     settings = BuildSettings(layers=tuple(args.layers.split(",")), batch_size=args.batch, workers=args.workers)
+    if args.per_batch:
+        forward, summary = per_batch(model, settings)
+        print(f"batch of {args.batch}: forward {forward:.3f} s, summaries {summary:.3f} s: "
+              f"{forward / (forward + summary):.2f}x of the bare forward's throughput")
+        return
+    folder = make_images(Path(args.folder) / f"n{args.images}", args.images)
     bare_loop(model, folder, BuildSettings(layers=settings.layers, batch_size=args.batch, workers=0))  # warm-up
     bare, bare_cpu, report, build_cpu, clock = float("inf"), float("inf"), None, float("inf"), CalibrationClock()
     for _ in range(args.repeat):
