@@ -94,6 +94,7 @@ def test_histogram_counts_equal_numpy_on_and_next_to_every_edge(lo, hi):
     summary = LayerSummary(spec, 1, 0, unit_edges(np.full(2, lo), np.full(2, hi), 7))
     edges = summary.edges[0]
     values = np.concatenate([edges, np.nextafter(edges, np.float32(-np.inf)), np.nextafter(edges, np.float32(np.inf)),
+                             np.array([-np.inf, np.inf], np.float32),
                              np.random.default_rng(0).uniform(lo - 1, hi + 1, 500).astype(np.float32)])
     summary.update(np.arange(values.size), np.zeros(values.size, np.uint64),
                    torch.as_tensor(np.stack([values, values[::-1]], axis=1).astype(np.float32)))

@@ -1,7 +1,8 @@
 """circuitloupe label: create labeling sessions, and report and export their answers.
 
-``label new`` scans (or reuses the cache for) a folder and samples a session stratified by
-activation bin; labelling itself happens in the app's Labeling pane. ``label stats`` writes
+``label new`` scans (or reuses the cache for) a folder, or reads an atlas's sample of
+positions (``--atlas``), and samples a session stratified by activation bin; labelling
+itself happens in the app's Labeling pane. ``label stats`` writes
 the label-by-activation results (figure and JSON, with agreement between labellers) and
 ``label export`` the answers as CSV or JSON.
 """
@@ -15,10 +16,12 @@ from pathlib import Path
 from circuitloupe.cli import types
 from circuitloupe.cli.common import (ProgressBar, add_model_arguments, add_scale_argument, open_model, run_task,
                                      write_outputs)
+from circuitloupe.core.atlas import Atlas
 from circuitloupe.core.dataset import ScanSettings, resolve_target, scan
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelSession, SamplingPlan, create_session,
                                         session_path)
+from circuitloupe.core.labeling.session import create_session_from_atlas
 from circuitloupe.core.labeling.figures import VIEWS
 from circuitloupe.core.labeling.labelsets import read_label_set
 from circuitloupe.core.labeling.sampling import DEFAULT_BINS
@@ -35,8 +38,10 @@ def register(commands) -> None:
     new.add_argument("session", type=types.text, metavar="SESSION",
                      help="session name (kept in the data folder) or a .labels path")
     new.add_argument("unit", type=types.text, metavar="UNIT", help="unit to label, e.g. mixed3b:379")
-    new.add_argument("folder", type=types.input_folder, metavar="DIR",
-                     help="folder of images (scanned, or the cache reused)")
+    new.add_argument("folder", type=types.input_folder, metavar="DIR", nargs="?",
+                     help="folder of images (scanned, or the cache reused); not with --atlas")
+    new.add_argument("--atlas", type=types.text, metavar="ATLAS",
+                     help="sample from this atlas's sample of positions instead of scanning a folder")
     add_model_arguments(new)
     new.add_argument("--bin-width", type=types.number(1e-3, 1e9),
                      help="activation bin width, 0.001 to 1e9 (default: a round width giving about --bins bins "
@@ -86,8 +91,17 @@ def run_new(args: argparse.Namespace) -> int:
         raise UserError(f"{path} already exists; use --overwrite to replace it")
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a session file")
-    if not Path(args.folder).is_dir():
-        raise UserError(f"{args.folder} is not a folder of images")
+    if args.atlas is not None:
+        if args.folder is not None:
+            raise UserError("give a folder to scan or --atlas, not both")
+        atlas = Atlas(args.atlas)
+        with create_session_from_atlas(path, open_model(args), args.unit, atlas, plan, label_set,
+                                       weights=args.weights, overwrite=args.overwrite) as session:
+            _print_created(path, session, f"from the atlas {atlas.folder}'s sample, no scan")
+        return 0
+    if args.folder is None or not Path(args.folder).is_dir():
+        raise UserError(f"{args.folder} is not a folder of images" if args.folder else
+                        "give the folder of images to scan (or --atlas ATLAS)")
     model = open_model(args)
     target = resolve_target(model, args.unit)
     if target.unit is None:
@@ -104,10 +118,14 @@ def run_new(args: argparse.Namespace) -> int:
     session = create_session(path, model, target.unit, result.cache, plan, label_set, weights=args.weights,
                              overwrite=args.overwrite)
     with session:
-        bins = len({item.bin for item in session.items})
-        print(f"{path}: {len(session.items)} items over {bins} bins of {session.info.plan.bin_width:g} "
-              f"({result.scanned} images scanned, {result.reused} from the cache, {len(result.bad)} skipped)")
+        _print_created(path, session, f"{result.scanned} images scanned, {result.reused} from the cache, "
+                                      f"{len(result.bad)} skipped")
     return 0
+
+
+def _print_created(path: Path, session: LabelSession, source: str) -> None:
+    bins = len({item.bin for item in session.items})
+    print(f"{path}: {len(session.items)} items over {bins} bins of {session.info.plan.bin_width:g} ({source})")
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -112,24 +112,44 @@ def _layer_stats(cache) -> list[dict[str, Any]]:
 
 @task(ScanRequest)
 def scan(ctx: Context, request: ScanRequest) -> ScanTaskResult:
-    from circuitloupe.core.dataset import drop_cache, open_dataset, resolve_target, scan as scan_folder, unit_report
-    from circuitloupe.core.dataset.report import add_attributions
+    from circuitloupe.core.dataset import drop_cache, open_dataset, resolve_target, scan as scan_folder
 
     model = ctx.model
     settings = request.settings()
     target = resolve_target(model, request.target, whole_layer=request.whole_layer)
     if request.top != DEFAULT_TOP and target.unit is None:
         raise UserError("--top needs a unit (layer:channel), not a whole layer")
+    if request.attributions and target.unit is None:
+        raise UserError("--attributions needs a unit (layer:channel), not a whole layer")
     if request.rescan:
         old = open_dataset(model, target, request.folder, settings)
         if old is not None:
             drop_cache(old)
     result = scan_folder(model, target, request.folder, settings, progress=ctx.progress, should_stop=ctx.should_stop)
-    report = None
+    return _result(ctx, request, result)
+
+
+def open_scan(ctx: Context, request: ScanRequest) -> ScanTaskResult | None:
+    """The Result ``request`` gives from the folder's existing cache, without scanning or walking
+    the folder (so no files are listed as ignored), or None when there is no cache for its target."""
+    from circuitloupe.core.dataset import open_dataset, resolve_target
+    from circuitloupe.core.dataset.scan import ScanResult
+
+    target = resolve_target(ctx.model, request.target, whole_layer=request.whole_layer)
+    cache = open_dataset(ctx.model, target, request.folder, request.settings())
+    if cache is None:
+        return None
+    return _result(ctx, request, ScanResult(cache, target, 0, len(cache), cache.bad(), [], 0, 0.0))
+
+
+def _result(ctx: Context, request: ScanRequest, result) -> ScanTaskResult:
+    """The unit's report (with attributions when asked) over a scan's cache."""
+    from circuitloupe.core.dataset import unit_report
+    from circuitloupe.core.dataset.report import add_attributions
+
+    model, target, report = ctx.model, result.target, None
     if target.unit is not None:
         report = unit_report(model, result.cache, target.unit.channel, k=request.top, should_stop=ctx.should_stop)
         if request.attributions:
             add_attributions(model, report, result.cache, ctx.should_stop)
-    elif request.attributions:
-        raise UserError("--attributions needs a unit (layer:channel), not a whole layer")
     return ScanTaskResult(request, model.spec, model.weights_id, result, target, report)

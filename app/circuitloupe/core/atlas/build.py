@@ -31,7 +31,7 @@ from circuitloupe.core.atlas.distributed import Group, shard
 from circuitloupe.core.atlas.featvis import OBJECTIVES, render_featvis
 from circuitloupe.core.atlas.sources import ImageList, file_keys, list_images
 from circuitloupe.core.atlas.store import FORMAT, VERSION, write_atlas
-from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary, unit_edges
+from circuitloupe.core.atlas.summary import LayerSpec, LayerSummary, release_scratch, unit_edges
 from circuitloupe.core.dataset.folder import RESIZE_MODES, ImageFolderData, collate_decoded
 from circuitloupe.core.dataset.scan import _pad_colour, resolve_target
 from circuitloupe.core.errors import UserError
@@ -140,7 +140,10 @@ def build_atlas(model: LoadedModel, source: str | Path, out: str | Path, setting
     checkpoint = out / CHECKPOINTS / f"{fingerprint}-{mine.start}-{mine.stop}.npz"
     summaries, bad, done = _resume(checkpoint, mine.start, specs, settings, ranges)
     resumed = done - mine.start
-    _run(model, data, keys, specs, summaries, bad, mine, done, settings, checkpoint, progress, should_stop)
+    try:
+        _run(model, data, keys, specs, summaries, bad, mine, done, settings, checkpoint, progress, should_stop)
+    finally:
+        release_scratch()
     if settings.featvis:
         render_featvis(model, out, specs, settings.featvis_size, settings.featvis_steps, settings.seed, group=group,
                        progress=progress, should_stop=should_stop)

@@ -25,7 +25,29 @@ import torch
 
 _EMPTY = -1
 _MARGIN = 0.01  # of a bin width: float32 bin positions closer than this to an edge are checked
-_SEARCH_CHUNK = 1 << 16
+
+
+_SCRATCH: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _scratch(name: str, shape: torch.Size, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A reused work buffer of ``shape``: fresh large CPU tensors cost page faults on every batch."""
+    size, key = int(np.prod(shape)), (name, dtype, device)
+    if key not in _SCRATCH or _SCRATCH[key].numel() < size:
+        _SCRATCH[key] = torch.empty(size, dtype=dtype, device=device)
+    return _SCRATCH[key][:size].view(shape)
+
+
+def release_scratch() -> None:
+    """Free the work buffers (after a build)."""
+    _SCRATCH.clear()
+
+
+def _flat_nonzero(mask: torch.Tensor) -> torch.Tensor:
+    """Flat indices of the true entries of a contiguous ``mask`` (numpy's is faster on the CPU)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return mask.view(-1).nonzero().squeeze(1)
 
 
 @dataclass(frozen=True)
@@ -126,6 +148,7 @@ class LayerSummary:
         self.sample_pos = np.zeros(0, np.int32)
         self.sample_value = np.zeros((0, c), np.float32)
         self.tree = MomentTree()
+        self._device_tables: dict[torch.device, tuple[torch.Tensor, ...]] = {}
 
     # -- adding images -----------------------------------------------------------------------
 
@@ -133,18 +156,19 @@ class LayerSummary:
         """Add images ``files`` (indices into the sorted file list) with their hash keys
         (uint64 [B]) and the layer's values [B, C, H, W] (or [B, C]), on any device."""
         b = values.shape[0]
-        x = values.reshape(b, self.spec.channels, -1).float()
+        x = values.reshape(b, self.spec.channels, -1).float().contiguous()
         files = np.asarray(files, np.int64)
         vmax, amax = x.max(dim=2)
         vmin, amin = x.min(dim=2)
         self.top.add(files, vmax.cpu().numpy(), amax.cpu().numpy())
         self.bottom.add(files, vmin.cpu().numpy(), amin.cpu().numpy())
         self.hist += self._bin_counts(x)
-        xd = x.double()
+        positive = torch.gt(x, 0, out=_scratch("mask", x.shape, torch.bool, x.device))
+        self.positives += positive.sum(dim=(0, 2)).cpu().numpy()
+        xd = _scratch("double", x.shape, torch.float64, x.device).copy_(x)
         mean = xd.mean(dim=2)
-        m2 = (xd - mean[:, :, None]).square().sum(dim=2)
-        tail = xd.clamp(min=0).sum(dim=2)
-        self.positives += (x > 0).sum(dim=(0, 2)).cpu().numpy()
+        m2 = xd.sub_(mean[:, :, None]).square_().sum(dim=2)
+        tail = xd.copy_(x).clamp_(min=0).sum(dim=2)
         positions = x.shape[2]
         mean, m2, tail = (t.cpu().numpy() for t in (mean, m2, tail))
         for i, f in enumerate(files):
@@ -155,29 +179,47 @@ class LayerSummary:
         """Histogram counts [C, bins + 2] of float32 values [B, C, P], binned exactly as
         ``np.histogram(values, bins=edges)`` does (right edge of the last bin included).
 
-        The bin is read off ``(x - lo) * bins / (hi - lo)`` in float32; values whose position
-        lies within _MARGIN of a bin edge (and all values of units where rounding could matter)
-        are placed by an exact search of the edges instead.
+        The column (0 the underflow, 1..bins the bins, bins + 1 the overflow) is read off
+        ``(x - lo) * bins / (hi - lo) + 1 + _MARGIN`` in float32, within _MARGIN / 4 of exact;
+        where the fraction is under 2 * _MARGIN the value may sit on either side of a boundary,
+        and is checked against the two column starts around it. Units where rounding could
+        matter more are searched whole.
         """
         c, bins, device = self.spec.channels, self.bins, x.device
-        edges = torch.as_tensor(self.edges, device=device)
-        scale = bins / (edges[:, -1:] - edges[:, :1])
-        position = torch.addcmul(-edges[:, :1] * scale, x, scale)  # (x - lo) * scale, within _MARGIN / 4
-        whole = position.floor()
-        unsure = (position - whole - 0.5).abs_() > 0.5 - _MARGIN
-        unsure |= torch.as_tensor(self._searched, device=device)[:, None]
-        # Column 0 is the underflow, 1..bins the bins, bins + 1 the overflow; then one block per unit.
-        offset = (torch.arange(c, device=device, dtype=x.dtype) * (bins + 2) + 1)[:, None]
-        flat = whole.clamp_(-1, bins).add_(offset).int()
-        where = unsure.nonzero(as_tuple=True)
-        channel, values = where[1], x[where]
-        for start in range(0, values.numel(), _SEARCH_CHUNK):
-            part = slice(start, start + _SEARCH_CHUNK)
-            rows = edges[channel[part]]
-            found = torch.searchsorted(rows, values[part, None], right=True)[:, 0]
-            found -= (values[part] == rows[:, -1]).long()  # the last edge belongs to the last bin
-            flat[tuple(w[part] for w in where)] = (found + channel[part] * (bins + 2)).int()
-        return torch.bincount(flat.reshape(-1), minlength=c * (bins + 2)).reshape(c, bins + 2).cpu().numpy()
+        edges, scale, shift, lowest, offset = self._tables(device)
+        near = torch.addcmul(shift, x, scale, out=_scratch("position", x.shape, torch.float32, device))
+        column = _scratch("column", x.shape, torch.int32, device).copy_(near.clamp_(-0.5, bins + 1.5))  # truncates
+        unsure = _flat_nonzero(torch.lt(near.sub_(column), 2 * _MARGIN,
+                                        out=_scratch("mask", x.shape, torch.bool, device)))
+        if unsure.numel():
+            value, unit = x.view(-1)[unsure], unsure // x.shape[2] % c
+            estimate = column.view(-1)[unsure].long()
+            start = estimate + unit * (bins + 3)
+            exact = estimate - 1 + (lowest.take(start) <= value) + (lowest.take(start + 1) <= value)
+            column.view(-1)[unsure] = exact.int()
+        for u in np.flatnonzero(self._searched).tolist():
+            values = x[:, u].contiguous()
+            found = torch.searchsorted(edges[u], values, right=True)
+            column[:, u] = (found - (values == edges[u, -1]).long()).int()
+        column += offset
+        return torch.bincount(column.view(-1), minlength=c * (bins + 2)).reshape(c, bins + 2).cpu().numpy()
+
+    def _tables(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Per unit on ``device``: the edges, the scale and shift from value to column position
+        (plus _MARGIN), the flat table of each column's lowest value (-inf, the edges, the float
+        after the last edge, which belongs to the last bin, and NaN, which no value reaches),
+        and the unit's offset into the flat counts."""
+        if device not in self._device_tables:
+            c, bins = self.spec.channels, self.bins
+            edges = torch.as_tensor(self.edges, device=device)
+            scale = bins / (edges[:, -1:] - edges[:, :1])
+            shift = 1 + _MARGIN - edges[:, :1] * scale
+            after = torch.as_tensor(np.nextafter(self.edges[:, -1:], np.float32(np.inf)), device=device)
+            lowest = torch.cat([torch.full((c, 1), -np.inf, device=device), edges[:, :-1], after,
+                                torch.full((c, 1), np.nan, device=device)], dim=1).reshape(-1)
+            offset = (torch.arange(c, device=device, dtype=torch.int32) * (bins + 2))[:, None]
+            self._device_tables[device] = (edges, scale, shift, lowest, offset)
+        return self._device_tables[device]
 
     def _sample(self, files: np.ndarray, file_keys: np.ndarray, x: torch.Tensor) -> None:
         if self.r == 0:

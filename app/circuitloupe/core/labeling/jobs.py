@@ -15,7 +15,7 @@ from circuitloupe.core.labeling.labelsets import LabelSet
 from circuitloupe.core.labeling.reference import render_reference
 from circuitloupe.core.labeling.reveal import position_attribution
 from circuitloupe.core.labeling.sampling import SamplingPlan
-from circuitloupe.core.labeling.session import LabelSession, create_session
+from circuitloupe.core.labeling.session import LabelSession, create_session, create_session_from_atlas
 from circuitloupe.core.models.base import LoadedModel
 
 
@@ -31,6 +31,15 @@ def new_session_job(ctx: Context, path: str, unit: str, folder: str, settings: S
     result = scan(ctx.model, unit, folder, settings, progress=ctx.progress, should_stop=ctx.should_stop)
     weights = ctx.model.weights_spec if ctx.model.is_random else None
     create_session(path, ctx.model, unit, result.cache, plan, label_set, weights=weights).close()
+    return path
+
+
+def atlas_session_job(ctx: Context, path: str, unit: str, atlas: str, plan: SamplingPlan, label_set: LabelSet) -> str:
+    """Sample a session into ``path`` from the atlas folder's sample of positions (no scan)."""
+    from circuitloupe.core.atlas import Atlas
+
+    weights = ctx.model.weights_spec if ctx.model.is_random else None
+    create_session_from_atlas(path, ctx.model, unit, Atlas(atlas), plan, label_set, weights=weights).close()
     return path
 
 

@@ -26,10 +26,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from circuitloupe.core.dataset import CropLoader, DatasetCache, ReceptiveField, receptive_field, resolve_target
+from circuitloupe.core.atlas.store import Atlas
 from circuitloupe.core.dbfiles import LABEL_SESSION_ID, DatabaseFileError, check_integrity, connect
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.labeling.labelsets import CURVE_LABELS, LabelSet
@@ -138,9 +140,7 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
     (so attribution can reload the model); the model is needed for the receptive field only.
     With ``overwrite`` an existing session at ``path`` is replaced, atomically, once the new one
     is complete; any error before that leaves it as it was."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise UserError(f"{path} already exists; open it to go on labelling, or pick another name")
+    path = _new_path(path, overwrite)
     target = resolve_target(model, unit)
     if target.unit is None:
         raise UserError(f"a labeling session needs a unit (layer:channel), not the layer {target.layer}")
@@ -157,18 +157,68 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
     else:
         grid = np.indices((n, h, w)).reshape(3, -1).T
         candidates, values = grid, maps.ravel()
+    source = {"dataset": cache.key.dataset, "input_size": list(cache.input_size), "resize": cache.resize,
+              "pad_colour": list(cache.pad_colour)}
+
+    def locate(index: int) -> tuple[str, int, int]:
+        image, y, x = candidates[index]
+        return records[int(image)].relpath, int(y), int(x)
+
+    return _sample(path, model, target.unit, receptive_field(model, cache.key.layer, cache.input_size), source,
+                   locate, values, plan, label_set, weights)
+
+
+def create_session_from_atlas(path: str | Path, model: LoadedModel, unit: UnitRef | str, atlas: Atlas,
+                              plan: SamplingPlan = SamplingPlan(), label_set: LabelSet = CURVE_LABELS,
+                              weights: str | None = None, overwrite: bool = False) -> LabelSession:
+    """Sample a new session from an atlas's seeded sample of positions (no scan): the same
+    stratified draw, per activation bin, over the positions the atlas kept for the unit's layer.
+    The session's dataset distribution is that sample's (a uniform sample of every position)."""
+    from circuitloupe.core.atlas.figures import covers
+
+    path = _new_path(path, overwrite)
+    target = resolve_target(model, unit)
+    if target.unit is None:
+        raise UserError(f"a labeling session needs a unit (layer:channel), not the layer {target.layer}")
+    if not covers(atlas, model, target.unit):
+        raise UserError(f"the atlas {atlas.folder} was not built with this model and weights for "
+                        f"{target.unit.layer}; it has {', '.join(atlas.layers)} of {atlas.meta['model']}")
+    if plan.over != "positions":
+        raise UserError("an atlas keeps a sample of positions, not every image's maximum: sample over positions")
+    sample = atlas.unit(target.unit).sample
+    if not sample:
+        raise UserError(f"the atlas {atlas.folder} keeps no sampled positions (built with --reservoir 0)")
+    meta = atlas.meta
+    source = {"dataset": str(atlas.root), "input_size": list(meta["input_size"]), "resize": meta["resize"],
+              "pad_colour": list(meta["pad_colour"]), "atlas": str(atlas.folder)}
+    receptive = receptive_field(model, atlas.layers[target.unit.layer].source, tuple(meta["input_size"]))
+    return _sample(path, model, target.unit, receptive, source, lambda i: (sample[i].file, sample[i].y, sample[i].x),
+                   np.array([e.value for e in sample], np.float64), plan, label_set, weights)
+
+
+def _new_path(path: str | Path, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} already exists; open it to go on labelling, or pick another name")
+    return path
+
+
+def _sample(path: Path, model: LoadedModel, unit: UnitRef, receptive: ReceptiveField, source: dict,
+            locate: Callable[[int], tuple[str, int, int]], values: np.ndarray, plan: SamplingPlan,
+            label_set: LabelSet, weights: str | None) -> LabelSession:
+    """Draw the plan's items from the candidates with ``values`` (``locate(i)``: candidate i's
+    file, y and x) and write the session; ``source`` says where the images are and how they
+    were prepared."""
     plan = plan.resolved(values)  # default bins follow the unit's observed range
     _check_plan(plan, values)
     chosen = stratified_sample(values, plan)
     if chosen.size == 0:
         raise UserError(f"no values fall inside the sampling range; the unit's values run from "
                         f"{float(values.min()):.4g} to {float(values.max()):.4g}")
-    receptive = receptive_field(model, cache.key.layer, cache.input_size)
     bins = DatasetBins.from_values(values, plan.bin_width)
     meta = {
-        "format": 1, "model": model.spec, "weights": weights, "weights_id": model.weights_id,
-        "unit": str(target.unit), "dataset": cache.key.dataset, "input_size": list(cache.input_size),
-        "resize": cache.resize, "pad_colour": list(cache.pad_colour),
+        "format": 1, "model": model.spec, "weights": weights, "weights_id": model.weights_id, "unit": str(unit),
+        **source,
         "receptive": {"size": list(receptive.size), "stride": list(receptive.stride),
                       "offset": list(receptive.offset), "grid": list(receptive.grid),
                       "input_size": list(receptive.input_size)},
@@ -176,8 +226,7 @@ def create_session(path: str | Path, model: LoadedModel, unit: UnitRef | str, ca
         "created": time.time(),
     }
     item_bins = bin_of(values[chosen], plan.bin_width)
-    items = [(order, records[int(candidates[i][0])].relpath, int(candidates[i][1]), int(candidates[i][2]),
-              float(values[i]), int(b)) for order, (i, b) in enumerate(zip(chosen, item_bins))]
+    items = [(order, *locate(int(i)), float(values[i]), int(b)) for order, (i, b) in enumerate(zip(chosen, item_bins))]
     _write_new(path, meta, items)
     return LabelSession(path)
 

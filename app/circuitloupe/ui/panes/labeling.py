@@ -28,10 +28,11 @@ from circuitloupe.core.images import load_image
 from circuitloupe.core.labeling import (BUILTIN, DEFAULT_LABELLER, LabelResults, LabelSession, LabelSet, SamplingPlan,
                                         session_path)
 from circuitloupe.core.labeling.controller import LabelingController
-from circuitloupe.core.labeling.jobs import attribution_job, new_session_job, reference_job
+from circuitloupe.core.labeling.jobs import atlas_session_job, attribution_job, new_session_job, reference_job
 from circuitloupe.core.labeling.reference import cached_reference, is_session_model
 from circuitloupe.tasks import LabelStatsRequest, LabelStatsResult
-from circuitloupe.ui.panes.labeling_widgets import LabelingOptions, NewSessionDialog, edit_label_text, wrapped_label
+from circuitloupe.ui.panes.labeling_widgets import (FillLayout, LabelingOptions, NewSessionDialog, display_image,
+                                                    edit_label_text, wrapped_label)
 from circuitloupe.ui.panes.labeling_results import LabelResultsView
 from circuitloupe.ui.widgets.pane import Pane
 from circuitloupe.ui.widgets.progress import JobProgress
@@ -168,7 +169,7 @@ class LabelingPane(Pane):
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.job_progress = JobProgress("img")
         self.job_progress.hide()
-        layout = _FillLayout(self)
+        layout = FillLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.job_progress)
@@ -230,8 +231,8 @@ class LabelingPane(Pane):
         self.session_label.setToolTip(details)
 
     def create_session(self, path: str, unit: str, folder: str, plan: SamplingPlan, label_set: LabelSet,
-                       settings: ScanSettings) -> None:
-        """Scan and sample a new session as a job, then open it."""
+                       settings: ScanSettings, atlas: str | None = None) -> None:
+        """Scan and sample a new session as a job (from ``atlas``'s sample instead, when given), then open it."""
         if self.state.model is None:
             self.state.message("Load a model before creating a labeling session")
             return
@@ -247,17 +248,18 @@ class LabelingPane(Pane):
             for signal in (job.sigFinished, job.sigFailed, job.sigCancelled):
                 signal.connect(lambda *_: self.job_progress.hide())
 
-        self.run_job(new_session_job, target, unit, folder, settings, plan, label_set, connect=connect,
-                     name=f"new labeling session {unit}")
+        job, source = (atlas_session_job, (atlas,)) if atlas else (new_session_job, (folder, settings))
+        self.run_job(job, target, unit, *source, plan, label_set, connect=connect, name=f"new labeling session {unit}")
 
     def new_session_dialog(self) -> None:
-        dialog = NewSessionDialog(str(self.state.unit or ""), self.state.folder, self)
+        atlas = str(self.state.atlas.folder) if self.state.atlas is not None else None
+        dialog = NewSessionDialog(str(self.state.unit or ""), self.state.folder, self, atlas=atlas)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         name = dialog.name.text().strip() or dialog.unit.text().replace(":", "-")
         try:
             self.create_session(name, dialog.unit.text().strip(), dialog.folder.text().strip(), dialog.plan(),
-                                BUILTIN[dialog.labels.currentText()], dialog.settings())
+                                BUILTIN[dialog.labels.currentText()], dialog.settings(), dialog.atlas())
         except UserError as error:
             self.state.message(str(error))
 
@@ -376,7 +378,7 @@ class LabelingPane(Pane):
 
     def _set_reference(self, pixels: np.ndarray, tip: str, caption: str) -> None:
         self.reference_pixels = pixels
-        self.reference.setPixmap(array_to_pixmap(_display(pixels, DISPLAY_PX // 2)))
+        self.reference.setPixmap(array_to_pixmap(display_image(pixels, DISPLAY_PX // 2)))
         self.reference.setToolTip(tip)
         self.reference_caption.setText(caption)
 
@@ -487,7 +489,7 @@ class LabelingPane(Pane):
         crop, heat = result
         if crop is not None:
             overlay = figures.heat_overlay(crop, heat, signed=True)
-            self.reveal_image.setPixmap(array_to_pixmap(_display(overlay, DISPLAY_PX // 2)))
+            self.reveal_image.setPixmap(array_to_pixmap(display_image(overlay, DISPLAY_PX // 2)))
 
     # ------------------------------------------------------------------ showing items
     def _show_current(self) -> None:
@@ -546,7 +548,7 @@ class LabelingPane(Pane):
             self.current_crop = None
         else:
             self.current_crop = crop
-            self.image.setPixmap(array_to_pixmap(_display(crop, DISPLAY_PX)))
+            self.image.setPixmap(array_to_pixmap(display_image(crop, DISPLAY_PX)))
         self.controller.shown()
 
     def _update_progress(self) -> None:
@@ -593,15 +595,3 @@ class LabelingPane(Pane):
             return None
         return tasks.command_line(self._stats_request(), [], {"out": "FIG.png"})
 
-
-class _FillLayout(QVBoxLayout):
-    """Fills the dock (down to the pane's minimum size): without this, the word-wrapped labels'
-    height-for-width makes the dock's scroll area grow the pane to its preferred height."""
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
-        return False
-
-
-def _display(pixels: np.ndarray, size: int) -> np.ndarray:
-    """An image scaled (smoothly) so its longer side is ``size`` pixels, as uint8 [h, w, 3]."""
-    return np.asarray(figures.upscale(figures.to_pil(pixels).convert("RGB"), size, smooth=True))

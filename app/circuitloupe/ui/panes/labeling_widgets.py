@@ -7,23 +7,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMenu, QPlainTextEdit, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget, QWidgetAction)
 
+from circuitloupe.core import figures
 from circuitloupe.core.dataset import ScanSettings
 from circuitloupe.core.labeling import BUILTIN, DEFAULT_LABELLER, SamplingPlan
 from circuitloupe.core.labeling.sampling import DEFAULT_BINS, OVER
-from circuitloupe.ui.widgets.controls import spin_box
+from circuitloupe.ui.widgets.controls import input_size_box, spin_box
 
 
 class NewSessionDialog(QDialog):
-    """Folder, unit, sampling plan and label set of a new session."""
+    """Folder (or the open atlas), unit, sampling plan and label set of a new session."""
 
-    def __init__(self, unit: str, folder: str | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, unit: str, folder: str | None = None, parent: QWidget | None = None,
+                 atlas: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("New labeling session")
+        self.source = QComboBox()
+        self.source.addItem("the folder (scanned, or its cache reused)", None)
+        if atlas:
+            self.source.addItem(f"the open atlas {Path(atlas).name} (its sample of positions, no scan)", atlas)
+            self.source.setCurrentIndex(1)
+        self.source.setToolTip("Where the candidates come from: every position of the scanned folder, or the "
+                               "positions the atlas sampled for the unit's layer (instant; the atlas's images)")
         self.folder = QLineEdit(folder or "")
         self.folder.setToolTip("Folder of images to sample from (scanned first, or its cache reused); the folder "
                                "the Dataset pane scanned last is offered")
@@ -36,13 +46,11 @@ class NewSessionDialog(QDialog):
         self.unit.setToolTip("The unit whose activation the sample is stratified by")
         self.name = QLineEdit()
         self.name.setPlaceholderText("session name (kept in the data folder) or a .labels path")
-        self.bin_width = QDoubleSpinBox()
-        self.bin_width.setRange(0.0, 1e6)
+        self.bin_width = spin_box(0.0, 1e6, 0.0, "Activation bin width; \"from the data\": a round width giving "
+                                  "about the number of bins below over the unit's observed range (the article "
+                                  "used 100 for InceptionV1 mixed3b:379)")
         self.bin_width.setDecimals(4)
         self.bin_width.setSpecialValueText("from the data")
-        self.bin_width.setToolTip("Activation bin width; \"from the data\": a round width giving about the number "
-                                  "of bins below over the unit's observed range (the article used 100 for "
-                                  "InceptionV1 mixed3b:379)")
         self.bins = spin_box(2, 1000, DEFAULT_BINS, "About how many bins over the observed range, when the width "
                              "comes from the data")
         self.bin_width.valueChanged.connect(lambda width: self.bins.setEnabled(width == 0))
@@ -57,13 +65,10 @@ class NewSessionDialog(QDialog):
         self.labels = QComboBox()
         self.labels.addItems(list(BUILTIN))
         self.labels.setToolTip("Label set (editable later with Edit labels…)")
-        self.size = QSpinBox()
-        self.size.setRange(0, 1024)
-        self.size.setSpecialValueText("model")
-        self.size.setSuffix(" px")
-        self.size.setToolTip("Scan input size (\"model\": the model's own input size)")
+        self.size = input_size_box("Scan input size (\"model\": the model's own input size)")
         form = QFormLayout(self)
-        for label, widget in (("Folder", folder_row), ("Unit", self.unit), ("Session", self.name),
+        for label, widget in (("Sample from", self.source), ("Folder", folder_row), ("Unit", self.unit),
+                              ("Session", self.name),
                               ("Bin width", self.bin_width), ("Bins", self.bins), ("Per bin", self.per_bin),
                               ("Seed", self.seed), ("Sample over", self.over), ("Labels", self.labels),
                               ("Input size", self.size)):
@@ -84,6 +89,10 @@ class NewSessionDialog(QDialog):
     def _name_after(self, folder: str) -> None:
         if not self.name.text():
             self.name.setText(f"{self.unit.text().replace(':', '-')}-{Path(folder).name}")
+
+    def atlas(self) -> str | None:
+        """The atlas folder to sample from, or None to scan the folder."""
+        return self.source.currentData()
 
     def plan(self) -> SamplingPlan:
         width = self.bin_width.value()
@@ -160,3 +169,16 @@ class LabelingOptions(QToolButton):
         self.render_reference.setCheckable(True)
         self.render_reference.setChecked(True)
         self.setMenu(menu)
+
+
+class FillLayout(QVBoxLayout):
+    """Fills the dock (down to the pane's minimum size): without this, the word-wrapped labels'
+    height-for-width makes the dock's scroll area grow the pane to its preferred height."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+        return False
+
+
+def display_image(pixels: np.ndarray, size: int) -> np.ndarray:
+    """An image scaled (smoothly) so its longer side is ``size`` pixels, as uint8 [h, w, 3]."""
+    return np.asarray(figures.upscale(figures.to_pil(pixels).convert("RGB"), size, smooth=True))

@@ -32,6 +32,14 @@ def button(text: str, tip: str, on_click: Callable[[], object]) -> QPushButton:
     return push
 
 
+def input_size_box(tip: str) -> QSpinBox:
+    """An input size in pixels, 0 shown as "model" (the model's own input size)."""
+    box = spin_box(0, 1024, 0, tip)
+    box.setSpecialValueText("model")
+    box.setSuffix(" px")
+    return box
+
+
 class ClassSpinBox(QSpinBox):
     """A class index that shows its name (``285 Egyptian cat``); typing the index still works."""
 
