@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from circuitloupe.ui.panes.featurevis import EXPORT_SELECTED, FeatureVisPane
+from circuitloupe.ui.panes.featurevis import DIRECTION, EXPORT_SELECTED, FeatureVisPane
 from circuitloupe.ui.widgets.export import export_pane
 from open_pane import open_pane
 
@@ -116,3 +117,31 @@ def test_copy_as_cli_writes_the_exported_grid_and_numbers(qtbot, pane, tmp_path)
     assert argv[1:4] == ["featvis", "mixed3a:1", "conv2d2:7"]
     for option in ("--seed", "--diversity", "--objective", "--param", "--no-transforms"):
         assert option in argv
+
+
+def test_a_direction_file_renders_as_featvis_direction_does(qtbot, pane, tmp_path):
+    from cli_reproduces import assert_cli_reproduces
+
+    vector = tmp_path / "dir.npy"
+    np.save(vector, np.linspace(-1, 1, pane.state.model.catalogue.layer("mixed3a").channels).astype(np.float32))
+    pane.set_direction(str(vector), "mixed3a")
+    pane.source.setCurrentIndex(pane.source.findData(DIRECTION))  # no dialog: the file is chosen
+    pane.steps.setValue(8)
+    pane.size.setValue(32)
+    pane.seed.setValue(2)
+    pane.diversity.setValue(2)  # two images: the grid the CLI writes (a single one is labelled only here)
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: pane.job is None, timeout=60_000)
+    assert pane.result is not None and pane.result.request.direction == str(vector), pane.info.text()
+    argv = assert_cli_reproduces(pane, tmp_path, volatile=("seconds", "file"))  # not cached: rendered alike
+    assert argv[1:3] == ["featvis", "mixed3a"] and "--direction" in argv
+    saved = pane.project_state()
+    assert saved["source"] == DIRECTION and saved["direction"] == str(vector)
+
+
+def test_a_direction_without_a_file_is_one_message(qtbot, pane):
+    pane.source.blockSignals(True)  # choosing the source would open the file dialog
+    pane.source.setCurrentIndex(pane.source.findData(DIRECTION))
+    pane.source.blockSignals(False)
+    pane.run_button.click()
+    assert pane.job is None and "direction file" in pane.info.text()

@@ -10,13 +10,14 @@ Result's labelled grid (or the selected image), the figure ``circuitloupe featvi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QSplitter, QVBoxLayout,
                                QWidget)
 
@@ -38,7 +39,7 @@ from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
 
-CURRENT, TYPED = "current", "typed"
+CURRENT, TYPED, DIRECTION = "current", "typed", "direction"
 LIVE_TILE, GALLERY_TILE = 144, 72
 EXPORT_GRID, EXPORT_SELECTED = "grid", "selected"
 
@@ -62,10 +63,11 @@ class FeatureVisPane(ResultExport, Pane):
         self.preview_count = 0
         self.last_rate = ""
         self._selected: tuple[str, np.ndarray] | None = None  # (label, image) picked in a list
+        self.direction_path = ""  # the .npy vector rendered when the source is "direction"
 
         self.source = QComboBox()
         self.source.setToolTip("Which units to visualise: the current unit, a family preset of this model, "
-                               "or a list you type")
+                               "a list you type, or a direction: a .npy vector over a layer's channels")
         self.source.currentIndexChanged.connect(self._on_source)
         self.units_edit = QLineEdit()
         self.units_edit.setPlaceholderText("mixed3a:81,147 mixed3b:379")
@@ -165,10 +167,27 @@ class FeatureVisPane(ResultExport, Pane):
 
     def request(self, units: list[UnitRef] | None = None) -> FeatvisRequest:
         """The featvis request the controls describe (of ``units``, default :meth:`units`); raises UserError."""
-        return FeatvisRequest(tuple(str(u) for u in (self.units() if units is None else units)),
-                              steps=self.steps.value(), size=self.size.value(), seed=self.seed.value(),
-                              objective=self.objective.currentText(), diversity=self.diversity.value(),
-                              no_transforms=not self.transforms.isChecked(), param=self.param.currentText())
+        settings = dict(steps=self.steps.value(), size=self.size.value(), seed=self.seed.value(),
+                        objective=self.objective.currentText(), diversity=self.diversity.value(),
+                        no_transforms=not self.transforms.isChecked(), param=self.param.currentText())
+        if units is None and self.source.currentData() == DIRECTION:
+            if not self.direction_path:
+                raise UserError("choose a direction file (.npy) first")
+            if self.state.model is None:
+                raise UserError("open a model first")
+            layer = self.state.model.catalogue.layer(self.units_edit.text().strip()).name
+            return FeatvisRequest((layer,), direction=self.direction_path, **settings)
+        return FeatvisRequest(tuple(str(u) for u in (self.units() if units is None else units)), **settings)
+
+    def set_direction(self, path: str, layer: str | None = None) -> None:
+        """Render the direction in ``path`` (a .npy vector over ``layer``'s channels; default: the
+        current unit's layer) when the source is "direction"."""
+        self.direction_path = path
+        if layer is None and self.state.unit is not None:
+            layer = self.state.unit.layer
+        if layer:
+            self.units_edit.setText(layer)
+        self.info.setText(f"direction {Path(path).name}: Run renders it" if path else "no direction file chosen")
 
     def units(self) -> list[UnitRef]:
         """The units to visualise (validated against the model); raises UserError."""
@@ -193,6 +212,7 @@ class FeatureVisPane(ResultExport, Pane):
         for name in model.families:
             self.source.addItem(f"family: {name}", name)
         self.source.addItem("typed list", TYPED)
+        self.source.addItem("direction (.npy)…", DIRECTION)
         self.source.blockSignals(False)
         self._on_source()
         self.results = []
@@ -205,7 +225,14 @@ class FeatureVisPane(ResultExport, Pane):
 
     def _on_source(self, _index: int = 0) -> None:
         source = self.source.currentData()
-        self.units_edit.setEnabled(source == TYPED)
+        self.units_edit.setEnabled(source in (TYPED, DIRECTION))
+        self.units_edit.setPlaceholderText("the direction's layer, e.g. mixed4a" if source == DIRECTION
+                                           else "mixed3a:81,147 mixed3b:379")
+        if source == DIRECTION:
+            if not self.direction_path:
+                path, _ = QFileDialog.getOpenFileName(self, "Direction vector", "", "NumPy vector (*.npy)")
+                self.set_direction(path)
+            return
         if source == CURRENT and self.state.unit is not None:
             self.units_edit.setText(str(self.state.unit))
         elif source not in (CURRENT, TYPED, None) and self.state.model is not None:
@@ -377,7 +404,8 @@ class FeatureVisPane(ResultExport, Pane):
         return {"size": self.size.value(), "steps": self.steps.value(), "seed": self.seed.value(),
                 "objective": self.objective.currentText(), "diversity": self.diversity.value(),
                 "transforms": self.transforms.isChecked(), "param": self.param.currentText(),
-                "source": self.source.currentData(), "units": self.units_edit.text()}
+                "source": self.source.currentData(), "units": self.units_edit.text(),
+                "direction": self.direction_path}
 
     def restore_project_state(self, data: dict[str, Any]) -> None:
         for key, spin in (("size", self.size), ("steps", self.steps), ("seed", self.seed),
@@ -389,8 +417,10 @@ class FeatureVisPane(ResultExport, Pane):
                 combo.setCurrentText(data[key])
         if isinstance(data.get("transforms"), bool):
             self.transforms.setChecked(data["transforms"])
+        if isinstance(data.get("direction"), str):
+            self.direction_path = data["direction"]  # before the source, which asks for a missing one
         index = self.source.findData(data.get("source"))
-        if index >= 0:
+        if index >= 0 and (data.get("source") != DIRECTION or self.direction_path):
             self.source.setCurrentIndex(index)
-        if data.get("source") == TYPED and isinstance(data.get("units"), str):
+        if data.get("source") in (TYPED, DIRECTION) and isinstance(data.get("units"), str):
             self.units_edit.setText(data["units"])
