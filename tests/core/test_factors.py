@@ -12,6 +12,7 @@ from torch import nn
 
 from circuitloupe.cli import main
 from circuitloupe.core import factors as F
+from circuitloupe.core.errors import UserError
 from circuitloupe.core.models.base import UNIT_RANGE, LoadedModel
 
 
@@ -66,3 +67,29 @@ def test_cli_on_the_bundled_model(tmp_path, folder):
     assert data["k"] == 3 and len(data["factors"][0]["channel_weights"]) == 48 and 0 < data["explained"] <= 1
     assert np.array(data["circuit"]["totals"]).shape == (3, 3)
     assert (tmp_path / "factors.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_circuit_compared_with_its_own_transpose_scores_as_the_closed_form_says(folder):
+    from circuitloupe.tasks import FactorsRequest, TaskContext, run
+
+    model = two_colour_model()
+    result = run(TaskContext(model), FactorsRequest("a", str(folder), k=2, to="b", steps=0, size=16,
+                                                    compare_transpose=("a", "b")))
+    source, target = result.factors, result.target
+    totals = target.directions @ model.net[2].weight[:, :, 0, 0].double().numpy() @ source.directions.T
+    expected = float(totals.ravel() @ totals.T.ravel() / (totals ** 2).sum())
+    assert result.transpose_similarity == pytest.approx(expected, abs=1e-5)
+    assert result.to_json()["compare_transpose"]["layers"] == ["a", "b"]
+    assert "against the transpose of a -> b" in result.lines()[-1]
+    with pytest.raises(UserError, match="two layers"):
+        FactorsRequest("a", str(folder), to="b", compare_transpose=("a",))
+    with pytest.raises(UserError, match="needs --to"):
+        FactorsRequest("a", str(folder), compare_transpose=("a", "b"))
+
+
+def test_compare_transpose_on_the_command_line(tmp_path, folder):
+    out = tmp_path / "factors.json"
+    assert main(["factors", "conv3", str(folder), "--model", "bundled", "--k", "2", "--to", "conv4", "--steps", "0",
+                 "--size", "16", "--compare-transpose", "conv2,conv3", "--json", str(out)]) == 0
+    compared = json.loads(out.read_text())["compare_transpose"]
+    assert compared["layers"] == ["conv2", "conv3"] and -1 <= compared["transpose_similarity"] <= 1

@@ -23,5 +23,7 @@ def register(commands) -> None:
     parser.add_argument("--steps", type=types.integer(0, 10_000), default=128, help="feature-visualisation steps (default 128)")
     parser.add_argument("--size", type=types.integer(16, 512), default=64, help="feature-visualisation size in px (default 64)")
     parser.add_argument("--examples", type=types.integer(1, 32), default=6, help="top examples per factor (default 6)")
+    parser.add_argument("--compare-transpose", type=types.name_list, default=None, metavar="LAYER3,LAYER4",
+                        help="also the factor circuit LAYER3 -> LAYER4, scored against the transpose of LAYER -> LAYER2")
     add_outputs(parser, "write channel weights, variance explained, examples (- for stdout)", "write the factors figure")
     parser.set_defaults(run=run_request(FactorsRequest, unit="batch"))
