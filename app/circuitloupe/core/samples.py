@@ -7,8 +7,10 @@ path is accepted by :func:`load_image_or_sample`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,10 +22,12 @@ SAMPLE_PREFIX = "sample:"
 
 @dataclass(frozen=True)
 class Sample:
-    """A scikit-image photo: ``name`` is the ``skimage.data`` function, ``description`` a caption."""
+    """A scikit-image photo: ``name`` is the ``skimage.data`` function, ``description`` a caption,
+    ``file`` its file in scikit-image's data folder."""
 
     name: str
     description: str
+    file: str
 
     @property
     def spec(self) -> str:
@@ -32,14 +36,14 @@ class Sample:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("chelsea", "Chelsea the cat (ImageNet: Egyptian cat)"),
-    Sample("coffee", "a cup of coffee (ImageNet: espresso)"),
-    Sample("astronaut", "astronaut Eileen Collins"),
-    Sample("rocket", "a rocket on its launch pad"),
-    Sample("camera", "the cameraman (grayscale)"),
-    Sample("coins", "Greek coins (grayscale)"),
-    Sample("clock", "a wall clock (grayscale)"),
-    Sample("hubble_deep_field", "Hubble eXtreme Deep Field"),
+    Sample("chelsea", "Chelsea the cat (ImageNet: Egyptian cat)", "chelsea.png"),
+    Sample("coffee", "a cup of coffee (ImageNet: espresso)", "coffee.png"),
+    Sample("astronaut", "astronaut Eileen Collins", "astronaut.png"),
+    Sample("rocket", "a rocket on its launch pad", "rocket.jpg"),
+    Sample("camera", "the cameraman (grayscale)", "camera.png"),
+    Sample("coins", "Greek coins (grayscale)", "coins.png"),
+    Sample("clock", "a wall clock (grayscale)", "clock_motion.png"),
+    Sample("hubble_deep_field", "Hubble eXtreme Deep Field", "hubble_deep_field.jpg"),
 )
 
 
@@ -51,17 +55,19 @@ def sample_names() -> list[str]:
 def load_sample(name: str) -> np.ndarray:
     """The sample photo ``name`` (``chelsea`` or ``sample:chelsea``): [H, W, 3] float32 in [0, 1]."""
     name = name.removeprefix(SAMPLE_PREFIX)
-    if name not in sample_names():
+    sample = next((s for s in SAMPLES if s.name == name), None)
+    if sample is None:
         raise ImageError(f"there is no sample image '{name}'; samples are {', '.join(sample_names())}")
+    # Read the file itself: skimage.data's loaders import skimage.io and scipy (a third of a
+    # second at start-up, when the app opens its first sample).
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageError(f"the sample image '{name}' cannot be loaded (scikit-image is not installed)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / sample.file
     try:
-        import skimage.data
-
-        pixels = np.asarray(getattr(skimage.data, name)())
-    except (ImportError, OSError, ValueError) as error:  # scikit-image or its data files missing
+        return load_image(path, 3)
+    except ImageError as error:
         raise ImageError(f"the sample image '{name}' cannot be loaded ({error})") from None
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[..., None], 3, axis=2)
-    return np.ascontiguousarray(pixels[..., :3], dtype=np.float32) / 255.0
 
 
 def load_image_or_sample(path_or_sample: str | os.PathLike, channels: int = 3) -> np.ndarray:
