@@ -84,7 +84,9 @@ class ThemeManager(QObject):
         """Set the palette and recolour pyqtgraph to light (False) or dark (True)."""
         old_background = PLOT_COLOURS[self.dark][0]
         self.dark = dark
-        self.app.setPalette(dark_palette() if dark else self._light_palette)
+        palette = dark_palette() if dark else self._light_palette
+        if self.app.palette() != palette:  # setting even an equal palette sends every live widget a change
+            self.app.setPalette(palette)
         background, foreground = PLOT_COLOURS[dark]
         pg = sys.modules.get("pyqtgraph")  # not imported yet: no plots yet (apply again after import)
         if pg is None:
