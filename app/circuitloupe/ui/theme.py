@@ -68,7 +68,8 @@ class ThemeManager(QObject):
         self.app = app
         self.mode = "system"
         self.dark = False
-        app.setStyle("Fusion")
+        if app.style().name() != "fusion":  # setting a style restyles every live widget
+            app.setStyle("Fusion")
         self._light_palette = app.style().standardPalette()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_system_changed)
         self.set_mode(mode)
