@@ -94,6 +94,9 @@ class ThemeManager(QObject):
             self.sigChanged.emit(dark)
             return
         pg.setConfigOptions(background=background, foreground=foreground)
+        if background == old_background:  # the plots have these colours (new ones take the options)
+            self.sigChanged.emit(dark)
+            return
         for widget in self.app.allWidgets():
             if isinstance(widget, pg.GraphicsView):
                 recolour_plot(widget, old_background, background, foreground)
