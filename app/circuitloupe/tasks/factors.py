@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from circuitloupe.core.errors import UserError
+from circuitloupe.core.jobs import ProgressFn, no_progress
 from circuitloupe.tasks.base import Context, Request, Result, option, positional, task
 
 
@@ -88,19 +89,22 @@ def factors(ctx: Context, request: FactorsRequest) -> FactorsResult:
     from circuitloupe.core.featurevis.render import render
 
     model = ctx.model
-    found = factorise(model, request.layer, request.folder, request.k, seed=request.seed,
-                      examples=request.examples, progress=ctx.progress, should_stop=ctx.should_stop)
-    target = circuit = None
+    factorised: dict[str, Any] = {}  # by layer: the comparison may name layers already factorised
+
+    def factors_of(layer: str, progress: ProgressFn = no_progress):
+        if layer not in factorised:
+            factorised[layer] = factorise(model, layer, request.folder, request.k, seed=request.seed,
+                                          examples=request.examples, progress=progress,
+                                          should_stop=ctx.should_stop)
+        return factorised[layer]
+
+    found = factors_of(request.layer, ctx.progress)
+    target = circuit = other = similarity = None
     if request.to:
-        target = factorise(model, request.to, request.folder, request.k, seed=request.seed,
-                           examples=request.examples, should_stop=ctx.should_stop)
+        target = factors_of(request.to)
         circuit = factor_circuit(model, found, target)
-    other = similarity = None
     if request.compare_transpose:
-        first, second = (factorise(model, layer, request.folder, request.k, seed=request.seed,
-                                   examples=request.examples, should_stop=ctx.should_stop)
-                         for layer in request.compare_transpose)
-        other = factor_circuit(model, first, second)
+        other = factor_circuit(model, *(factors_of(layer) for layer in request.compare_transpose))
         similarity = transpose_similarity(circuit, other)
     rendered = render(model, [obj.direction(found.layer, d) for d in found.directions], size=request.size,
                       steps=request.steps, seed=request.seed, should_stop=ctx.should_stop)

@@ -5,7 +5,7 @@ figure under the mouse; the pane runs the requests and exports the results."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -34,6 +34,7 @@ class WeightsTab(QWidget):
     key = ""
     label = ""
     hint = ""
+    request: Callable[[], Request | None]  # each tab defines it
 
     def __init__(self, pane: WeightsPane) -> None:
         super().__init__()
@@ -60,9 +61,6 @@ class WeightsTab(QWidget):
     def changed(self) -> None:
         """An input changed: compute again (debounced)."""
         self.pane.mark(self.key)
-
-    def request(self) -> Request | None:
-        raise NotImplementedError
 
     def view_options(self) -> dict:
         """Request fields the tab redraws without computing again (e.g. ``magnitude``)."""
