@@ -35,6 +35,7 @@ READY = re.compile(r"ready: \S+ loaded and interactive ([0-9.]+) s after start")
 def one_run(app: str, model: str, weights: list[str], data_dir: str) -> dict[str, float]:
     """Launch once; returns seconds to window shown, panes built, ready (app's clock) and ready (wall)."""
     env = dict(os.environ, CIRCUITLOUPE_DATA_DIR=data_dir)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed app has its bytecode; the warm-up run writes it
     command = [app, "--model", model, *weights, "--screenshot", str(Path(data_dir) / "shot.png"),
                "--screenshot-delay", "0"]
     xvfb = shutil.which("xvfb-run")

@@ -8,6 +8,7 @@ parsed arguments and returning an exit code.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 
@@ -42,7 +43,8 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
+def build_parser(with_commands: bool = True, modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The whole command line; ``modules``: the sub-command modules to register (all by default)."""
     parser = Parser(
         prog="circuitloupe",
         description="Take a trained vision network apart. With no command, open the app.",
@@ -67,8 +69,25 @@ def build_parser(with_commands: bool = True) -> argparse.ArgumentParser:
         parser.set_defaults(command=None)
         return parser
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in modules:
         importlib.import_module(f"circuitloupe.cli.{module_name}").register(commands)
+    return parser
+
+
+@functools.lru_cache(maxsize=None)
+def command_parser(command: str) -> argparse.ArgumentParser | None:
+    """Sub-command ``command``'s parser (``"factors"``, ``"atlas build"``), built without the others'
+    (the panes read ranges and help from it), or None for no such command."""
+    words = command.split()
+    module_name = f"{words[0].replace('-', '_')}_cmd" if words else ""
+    if module_name not in COMMAND_MODULES:
+        return None
+    parser: argparse.ArgumentParser | None = build_parser(modules=(module_name,))
+    for word in words:
+        subcommands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        parser = subcommands.choices.get(word) if subcommands is not None else None
+        if parser is None:
+            return None
     return parser
 
 

@@ -11,7 +11,6 @@ Request; a validation error is shown in one line under the form.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from circuitloupe.cli import command_parser
 from circuitloupe.core.errors import UserError
 from circuitloupe.tasks.base import _ARG, Request  # _ARG: the metadata key of a field's CLI spelling
 
@@ -27,20 +27,9 @@ INT_RANGE, FLOAT_RANGE = (0, 100_000), (-1000.0, 1000.0)  # when the CLI gives n
 FOLDER_FIELDS = ("images", "folder")
 
 
-@functools.lru_cache(maxsize=None)
-def cli_parser(command: str) -> Any:
-    """Sub-command ``command``'s argparse parser (ranges and help live there), or None."""
-    import argparse
-
-    from circuitloupe.cli import build_parser
-
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return commands.choices.get(command)
-
-
 def cli_arguments(command: str) -> dict[str, Any]:
     """The argparse actions of sub-command ``command`` by destination."""
-    parser = cli_parser(command)
+    parser = command_parser(command)
     return {a.dest: a for a in parser._actions} if parser is not None else {}
 
 
@@ -240,7 +229,7 @@ def request_from_argv(request_type: type[Request], argv: list[str]) -> Request:
     if not arguments or list(argv[:len(command)]) != command:
         raise UserError(f"not a saved '{request_type.command}' command: {' '.join(map(str, argv))}")
     extra = ["--model", "-"] if getattr(arguments.get("model"), "required", False) else []
-    parser = cli_parser(request_type.command)
+    parser = command_parser(request_type.command)
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
