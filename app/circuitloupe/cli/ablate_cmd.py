@@ -1,20 +1,21 @@
-"""circuitloupe ablate: zero or scale units or edges in a copy of the model; report logit changes."""
+"""circuitloupe ablate: zero or scale units or edges and measure the change of every logit.
+
+Edit a copy of the model (the weights file is never written): multiply units (LAYER:i[,j...]) or
+single edges (LAYER:i->LAYER2:j, one convolution's weights) by --scale (0 ablates), then report each
+logit's change over the images of --images (mean and largest), the top-1 accuracy where class sub-
+folders name the classes (285 or Egyptian_cat), and a family's radial tuning before and after
+(--family).
+"""
 
 from __future__ import annotations
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
+from circuitloupe.cli.common import add_command, add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.ablate import AblateRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "ablate", help="zero or scale units or edges and measure the change of every logit",
-        description="Edit a copy of the model (the weights file is never written): multiply units "
-                    "(LAYER:i[,j...]) or single edges (LAYER:i->LAYER2:j, one convolution's weights) by --scale "
-                    "(0 ablates), then report each logit's change over the images of --images (mean and "
-                    "largest), the top-1 accuracy where class sub-folders name the classes (285 or "
-                    "Egyptian_cat), and a family's radial tuning before and after (--family).")
+    parser = add_command(commands, __doc__)
     parser.add_argument("edits", type=types.name_list, nargs="+", metavar="EDIT", help="units (mixed3b:379,385) or edges (conv3:5->conv4:12)")
     add_model_arguments(parser)
     parser.add_argument("--images", type=types.input_folder, required=True, metavar="DIR", help="folder of images (class sub-folders optional)")

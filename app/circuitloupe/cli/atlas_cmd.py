@@ -1,4 +1,9 @@
-"""circuitloupe atlas build|query|export: a Microscope-style atlas of every unit of a model."""
+"""circuitloupe atlas: atlas: every unit of chosen layers summarised over any number of images.
+
+Build an atlas (top/bottom examples, moments, histogram, exponential tail fit and a sample per unit,
+in storage that does not grow with the images), query a unit, or export it as a static website. Run
+build under torchrun to shard it over processes.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,13 @@ import os
 
 from circuitloupe import tasks
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_device_argument, add_model_arguments, add_scale_argument, open_model,
-                                     require_output, run_task, write_json, write_outputs)
+from circuitloupe.cli.common import (add_command, add_device_argument, add_model_arguments, add_scale_argument,
+                                     open_model, require_output, run_task, write_json, write_outputs)
 from circuitloupe.tasks import AtlasBuildRequest, AtlasExportRequest, AtlasQueryRequest, TaskContext
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "atlas", help="atlas: every unit of chosen layers summarised over any number of images",
-        description="Build an atlas (top/bottom examples, moments, histogram, exponential tail fit and a "
-                    "sample per unit, in storage that does not grow with the images), query a unit, or "
-                    "export it as a static website. Run build under torchrun to shard it over processes.")
+    parser = add_command(commands, __doc__)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     build = actions.add_parser("build", help="build (or resume) an atlas",
                                description="Summarise every unit of --layers over the images. Rerunning the "

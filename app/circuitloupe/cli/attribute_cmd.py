@@ -1,22 +1,23 @@
-"""circuitloupe attribute: input attribution, w * x to an earlier layer, and curve extraction."""
+"""circuitloupe attribute: which pixels (or earlier units) drive a unit on an image.
+
+Input attribution of UNIT on IMAGE (PNG overlay); with --to-layer, the unit's w * x from an earlier
+layer, ranked; with --curves, a family's curve map beside Canny edges.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
-                                    run_task, write_outputs)
+from circuitloupe.cli.common import (IMAGE_HELP, add_command, add_model_arguments, add_scale_argument, open_model,
+                                     read_image, run_task, write_outputs)
 from circuitloupe.core.attribution import BASELINES, METHODS
 from circuitloupe.core.attribution.figures import OVERLAY_MODES
 from circuitloupe.tasks import AttributeRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "attribute", help="which pixels (or earlier units) drive a unit on an image",
-        description="Input attribution of UNIT on IMAGE (PNG overlay); with --to-layer, the unit's w * x "
-                    "from an earlier layer, ranked; with --curves, a family's curve map beside Canny edges.")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser)
     parser.add_argument("unit", type=types.text, metavar="UNIT",
                         help="layer:channel (e.g. mixed3b:379), a family mixed3b:379,406,385 (sum of their "

@@ -1,20 +1,21 @@
-"""circuitloupe circuit: the expanded-weight grid between two families of units, or one unit's
-circuit traced back over several layers."""
+"""circuitloupe circuit: circuit grid of expanded weights between two families, or one unit's circuit over layers.
+
+SRC_UNITS DST_UNITS: the expanded weights from each earlier unit into each later one. UNIT --trace
+LAYER1,LAYER2,...: the unit's strongest contributors (expanded-weight norm) in each layer, latest
+first, drawn as a layered graph (edges red when excitatory, blue when inhibitory, wider when
+stronger).
+"""
 
 from __future__ import annotations
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, add_thumbnail_argument, run_request
+from circuitloupe.cli.common import (add_command, add_model_arguments, add_scale_argument, add_thumbnail_argument,
+                                     run_request)
 from circuitloupe.tasks import CircuitRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "circuit", help="circuit grid of expanded weights between two families, or one unit's circuit over layers",
-        description="SRC_UNITS DST_UNITS: the expanded weights from each earlier unit into each later one. "
-                    "UNIT --trace LAYER1,LAYER2,...: the unit's strongest contributors (expanded-weight norm) in "
-                    "each layer, latest first, drawn as a layered graph (edges red when excitatory, blue when "
-                    "inhibitory, wider when stronger).")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser)
     parser.add_argument("src_units", type=types.name_list, metavar="SRC_UNITS",
                         help="earlier units (columns), e.g. mixed3a:81,147,145,71; with --trace, the one unit")

@@ -25,6 +25,15 @@ from circuitloupe.core.samples import SAMPLE_PREFIX, load_image_or_sample
 IMAGE_HELP = f"image file, or a scikit-image sample photo written {SAMPLE_PREFIX}NAME (e.g. {SAMPLE_PREFIX}chelsea)"
 
 
+def add_command(commands: argparse._SubParsersAction, doc: str | None) -> argparse.ArgumentParser:
+    """A sub-command's parser, named and described by its module's docstring: a first line
+    ``circuitloupe NAME: HELP.`` and, after a blank line, the description ``--help`` shows."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    words, _, summary = first.partition(": ")
+    summary = summary.removesuffix(".")
+    return commands.add_parser(words.split()[-1], help=summary, description=" ".join(rest.split()) or summary)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     """--model SPEC, --weights PATH|random[:SEED], --device."""
     parser.add_argument("--model", type=types.text, default=default, required=default is None,

@@ -1,18 +1,19 @@
-"""circuitloupe compare-models: curve families of several models side by side (universality)."""
+"""circuitloupe compare-models: find curve families in several models and match them (universality).
+
+Run find-curves in each model's curve layer (or --layers, one per model), match the families across
+models by the circular cross-correlation of their radial tuning curves, and report which
+orientations each model covers.
+"""
 
 from __future__ import annotations
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_outputs, run_request
+from circuitloupe.cli.common import add_command, add_outputs, run_request
 from circuitloupe.tasks.compare_models import ANALYSES, CompareModelsRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "compare-models", help="find curve families in several models and match them (universality)",
-        description="Run find-curves in each model's curve layer (or --layers, one per model), match the "
-                    "families across models by the circular cross-correlation of their radial tuning "
-                    "curves, and report which orientations each model covers.")
+    parser = add_command(commands, __doc__)
     parser.add_argument("--models", type=types.name_list, required=True, metavar="M1,M2,...", help="model specs, comma-separated")
     parser.add_argument("--analysis", choices=ANALYSES, default="curves", help="what to compare (default curves)")
     parser.add_argument("--layers", type=types.name_list, metavar="L1,L2,...",

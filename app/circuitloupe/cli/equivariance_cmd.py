@@ -1,4 +1,10 @@
-"""circuitloupe equivariance: which unit a transformation maps each unit to, and how exactly."""
+"""circuitloupe equivariance: infer the permutation a rotation/hue/flip/scale induces on a family of units.
+
+Measure UNITS on transformed stimuli, infer the permutation the transformation induces (holes where
+no unit fits) and score it against the identity and random permutations. hue_rotation turns hue and
+rotation jointly and tests whether hue+180° acts as rotation+180°. Example: circuitloupe
+equivariance c2:0,1,2,3 --model p4cnn --transform rotate --steps 4 --json eq.json --out eq.png
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,15 @@ import argparse
 import sys
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, read_image,
-                                    require_output, run_task, write_outputs)
+from circuitloupe.cli.common import (IMAGE_HELP, add_command, add_model_arguments, add_scale_argument, open_model,
+                                     read_image, require_output, run_task, write_outputs)
 from circuitloupe.core import equivariance as eq
 from circuitloupe.tasks import EquivarianceRequest
 from circuitloupe.tasks.equivariance import LARGEST_SCALE, MAX_SCALE, MAX_STEPS, TRANSFORMS
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "equivariance", help="infer the permutation a rotation/hue/flip/scale induces on a family of units",
-        description="Measure UNITS on transformed stimuli, infer the permutation the transformation induces "
-                    "(holes where no unit fits) and score it against the identity and random permutations. "
-                    "hue_rotation turns hue and rotation jointly and tests whether hue+180° acts as rotation+180°. "
-                    "Example: circuitloupe equivariance c2:0,1,2,3 --model p4cnn --transform rotate --steps 4 "
-                    "--json eq.json --out eq.png")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser)
     parser.add_argument("units", type=types.name_list, metavar="UNITS",
                         help="the family, e.g. mixed3b:379,385,342, or across layers (scale), e.g. "

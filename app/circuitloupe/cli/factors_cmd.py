@@ -1,19 +1,19 @@
-"""circuitloupe factors: non-negative factors of a layer's activations, and circuits between them."""
+"""circuitloupe factors: NMF factors of a layer's activations over a folder, and circuits between factors.
+
+Factorise LAYER's (non-negative) activations over the images of DIR into K directions (scikit-learn
+NMF), each with its feature visualisation (direction objective) and top examples; with --to LAYER2,
+also LAYER2's factors and the expanded weights between the two sets of factors.
+"""
 
 from __future__ import annotations
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
+from circuitloupe.cli.common import add_command, add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.factors import FactorsRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "factors", help="NMF factors of a layer's activations over a folder, and circuits between factors",
-        description="Factorise LAYER's (non-negative) activations over the images of DIR into K directions "
-                    "(scikit-learn NMF), each with its feature visualisation (direction objective) and top "
-                    "examples; with --to LAYER2, also LAYER2's factors and the expanded weights between the "
-                    "two sets of factors.")
+    parser = add_command(commands, __doc__)
     parser.add_argument("layer", type=types.text, metavar="LAYER", help="layer to factorise, e.g. mixed3a or conv3")
     parser.add_argument("folder", type=types.input_folder, metavar="DIR", help="folder of images")
     add_model_arguments(parser)

@@ -1,4 +1,8 @@
-"""circuitloupe featvis: feature visualisations of units as PNGs, with objective statistics."""
+"""circuitloupe featvis: feature visualisation: optimise images that excite units.
+
+Render feature visualisations of units in one batch (cached per model, unit and settings). --out
+FILE.png writes one image, or a labelled grid for several; --out FOLDER writes one PNG per image.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,15 @@ import argparse
 from pathlib import Path
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import IMAGE_HELP, add_model_arguments, add_scale_argument, open_model, run_task, write_json
+from circuitloupe.cli.common import (IMAGE_HELP, add_command, add_model_arguments, add_scale_argument, open_model,
+                                     run_task, write_json)
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.featurevis.objectives import OBJECTIVE_KINDS
 from circuitloupe.tasks import FeatvisRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "featvis", help="feature visualisation: optimise images that excite units",
-        description="Render feature visualisations of units in one batch (cached per model, unit and "
-                    "settings). --out FILE.png writes one image, or a labelled grid for several; "
-                    "--out FOLDER writes one PNG per image.")
+    parser = add_command(commands, __doc__)
     parser.add_argument("units", type=types.name_list, nargs="+", metavar="UNIT",
                         help="units, e.g. mixed3b:379 or mixed3a:81,147,145 (a LAYER with --direction)")
     add_model_arguments(parser)

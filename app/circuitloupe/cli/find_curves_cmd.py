@@ -1,21 +1,22 @@
-"""circuitloupe find-curves: sweep a layer with synthetic curves and propose its curve family."""
+"""circuitloupe find-curves: find curve detectors in a layer and propose them as a family.
+
+Sweep every unit of LAYER with synthetic curves (orientation x radius, plus straight strokes), score
+orientation selectivity and propose the most curve-selective units as a family ordered by preferred
+orientation.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_outputs, open_model, run_figure
+from circuitloupe.cli.common import add_command, add_model_arguments, add_outputs, open_model, run_figure
 from circuitloupe.core import curve_finder
 from circuitloupe.tasks import FindCurvesRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "find-curves", help="find curve detectors in a layer and propose them as a family",
-        description="Sweep every unit of LAYER with synthetic curves (orientation x radius, plus straight "
-                    "strokes), score orientation selectivity and propose the most curve-selective units "
-                    "as a family ordered by preferred orientation.")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser, default="efficientnet_lite0")
     parser.add_argument("layer", type=types.text, metavar="LAYER",
                         help="layer to sweep, e.g. block6_depthwise or mixed3b")

@@ -1,19 +1,20 @@
-"""circuitloupe polysemanticity: how many different things a unit responds to."""
+"""circuitloupe polysemanticity: score how polysemantic a unit is (diverse feature visualisations, example clusters).
+
+Two scores in [0, 1]: the mean pairwise cosine distance of the unit's diverse feature visualisations
+in its layer (its own channel left out), and with --images the best silhouette of k-means clusters
+(k = 2-4) of its top examples' channel vectors. The figure shows the visualisations and one row of
+examples per cluster.
+"""
 
 from __future__ import annotations
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_outputs, run_request
+from circuitloupe.cli.common import add_command, add_model_arguments, add_outputs, run_request
 from circuitloupe.tasks.polysemanticity import PolysemanticityRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "polysemanticity", help="score how polysemantic a unit is (diverse feature visualisations, example clusters)",
-        description="Two scores in [0, 1]: the mean pairwise cosine distance of the unit's diverse feature "
-                    "visualisations in its layer (its own channel left out), and with --images the best "
-                    "silhouette of k-means clusters (k = 2-4) of its top examples' channel vectors. "
-                    "The figure shows the visualisations and one row of examples per cluster.")
+    parser = add_command(commands, __doc__)
     parser.add_argument("unit", type=types.text, metavar="UNIT", help="e.g. mixed4e:55 or conv4:26")
     add_model_arguments(parser)
     parser.add_argument("--images", type=types.input_folder, metavar="DIR", help="folder for the top examples")

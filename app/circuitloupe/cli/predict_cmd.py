@@ -1,19 +1,20 @@
-"""circuitloupe predict: the top-K ImageNet (or other) classes of images, with probabilities."""
+"""circuitloupe predict: top-K classes of images, with probabilities.
+
+Classify images. IMAGE is a file or a scikit-image sample written sample:NAME (sample:chelsea,
+sample:coffee, ...).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images, write_json
+from circuitloupe.cli.common import add_command, add_images_argument, add_model_arguments, run_on_images, write_json
 from circuitloupe.tasks import PredictRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "predict", help="top-K classes of images, with probabilities",
-        description="Classify images. IMAGE is a file or a scikit-image sample written sample:NAME "
-                    "(sample:chelsea, sample:coffee, ...).")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser, default="efficientnet_lite0")
     add_images_argument(parser)
     parser.add_argument("--top", type=types.TOP, default=5, help="how many classes per image (default 5)")

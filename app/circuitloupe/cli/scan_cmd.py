@@ -1,7 +1,9 @@
-"""circuitloupe scan: run an image folder through a model into the activation cache.
+"""circuitloupe scan: scan an image folder for a unit or layer (cached).
 
-Scans (or reuses the cache for) a unit or a whole layer, then writes the summary statistics,
-the top and bottom examples and the skipped files as JSON, and optionally a figure.
+Run every image under DIR (recursively) through the model and cache the unit's (or layer's) pre- and
+post-ReLU values at every position. A second scan reuses the cache and runs only new files. Then
+write the summary statistics, the top and bottom examples and the skipped files as JSON, and
+optionally a figure.
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from circuitloupe.cli import types
-from circuitloupe.cli.common import (add_model_arguments, add_outputs, add_scale_argument, open_model, run_task,
-                                     write_outputs)
+from circuitloupe.cli.common import (add_command, add_model_arguments, add_outputs, add_scale_argument, open_model,
+                                     run_task, write_outputs)
 from circuitloupe.core.dataset import resolve_target
 from circuitloupe.core.dataset.figures import VIEWS
 from circuitloupe.core.errors import UserError
@@ -18,10 +20,7 @@ from circuitloupe.tasks import ScanRequest
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("scan", help="scan an image folder for a unit or layer (cached)",
-                                 description="Run every image under DIR (recursively) through the model and "
-                                             "cache the unit's (or layer's) pre- and post-ReLU values at every "
-                                             "position. A second scan reuses the cache and runs only new files.")
+    parser = add_command(commands, __doc__)
     parser.add_argument("target", type=types.text, metavar="UNIT_OR_LAYER",
                         help="a unit (mixed3b:379, 3b:379) or a layer (mixed3b)")
     parser.add_argument("folder", type=types.input_folder, metavar="DIR",

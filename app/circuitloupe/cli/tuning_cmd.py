@@ -1,20 +1,21 @@
-"""circuitloupe tuning: response maps and radial / joint tuning curves to synthetic stimuli."""
+"""circuitloupe tuning: sweep synthetic curves or angles through units: response maps, radial/joint tuning.
+
+Orientation in degrees: 0 = a curve bulging upward (an angle pointing up), counter-clockwise
+positive. Curvature rows are radii in pixels at the model's input size.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_model_arguments, add_scale_argument, open_model, run_figure
+from circuitloupe.cli.common import add_command, add_model_arguments, add_scale_argument, open_model, run_figure
 from circuitloupe.tasks import TuningRequest
 from circuitloupe.tasks.tuning import FIGURES, STIMULI
 
 
 def register(commands) -> None:
-    parser = commands.add_parser(
-        "tuning", help="sweep synthetic curves or angles through units: response maps, radial/joint tuning",
-        description="Orientation in degrees: 0 = a curve bulging upward (an angle pointing up), "
-                    "counter-clockwise positive. Curvature rows are radii in pixels at the model's input size.")
+    parser = add_command(commands, __doc__)
     add_model_arguments(parser)
     parser.add_argument("units", type=types.name_list, nargs="*", metavar="UNIT",
                         help="units, e.g. mixed3b:379 or conv4:3,7,12")
