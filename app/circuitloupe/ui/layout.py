@@ -26,8 +26,7 @@ from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTa
 
 from circuitloupe.ui.widgets.pane import Pane
 
-LEFT, RIGHT, BOTTOM = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
-                       Qt.DockWidgetArea.BottomDockWidgetArea)
+LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
 WIDE = 2300  # window widths from here get three columns
 
 # (area, panes tabbed together, share of the window width); the first pane of a group is raised
@@ -110,21 +109,18 @@ def unelide_tabs(window: QMainWindow) -> None:
 
 def dock_panes(window: QMainWindow, panes: Iterable[Pane],
                title_bar: Callable[[QDockWidget, Pane], QWidget]) -> dict[str, QDockWidget]:
-    """Each pane in a dock of ``window`` (tabbed with the others of its area), by object name."""
+    """Each pane in a dock of ``window``, by object name, all tabbed together until :func:`arrange`
+    or a restored layout places them (docks stacked side by side would force the window larger)."""
     docks: dict[str, QDockWidget] = {}
-    by_area: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
     for pane in panes:
         dock = QDockWidget(pane.title, window)
         dock.setObjectName(f"dock_{pane.object_name}")
         dock.setWidget(_scrolling(pane))
         dock.setTitleBarWidget(title_bar(dock, pane))
-        window.addDockWidget(pane.area, dock)
+        window.addDockWidget(RIGHT, dock)
+        if docks:
+            window.tabifyDockWidget(next(iter(docks.values())), dock)
         docks[pane.object_name] = dock
-        by_area.setdefault(pane.area, []).append(dock)
-    for group in by_area.values():
-        for other in group[1:]:
-            window.tabifyDockWidget(group[0], other)
-        group[0].raise_()
     return docks
 
 

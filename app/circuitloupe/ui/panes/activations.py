@@ -15,15 +15,12 @@ from circuitloupe import tasks
 from circuitloupe.core.units import UnitRef
 from circuitloupe.tasks import ActivationsRequest, ActivationsResult
 from circuitloupe.ui.widgets.array_view import ArrayView
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport
 
 
+@dock_pane("activations", "Activations", "Ctrl+1")
 class ActivationsPane(ResultExport, Pane):
-    title = "Activations"
-    object_name = "activations"
-    area = Qt.DockWidgetArea.LeftDockWidgetArea
-    shortcut = "Ctrl+1"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
@@ -33,7 +32,7 @@ from circuitloupe.ui.widgets.array_view import ArrayView
 from circuitloupe.ui.widgets.controls import ClassSpinBox, spin_box
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.overlay_view import OverlayView
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -45,11 +44,8 @@ TABS = ("pixels", "earlier", "curves")
 NO_FILE = "the image is not a file (save it, or open it from disk) so no command line reproduces it"
 
 
+@dock_pane("attribution", "Attribution", "Ctrl+5")
 class AttributionPane(ResultExport, Pane):
-    title = "Attribution"
-    object_name = "attribution"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+5"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

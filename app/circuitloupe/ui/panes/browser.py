@@ -35,7 +35,7 @@ from circuitloupe.tasks.thumbnails import THUMB_BATCH, THUMB_SIZE, THUMB_STEPS, 
 from circuitloupe.tasks.unit_card import UnitCard
 from circuitloupe.ui.panes.unit_card import ENTRY_ROLE, UnitCardView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import UnitGrid
@@ -46,11 +46,8 @@ EXPORTS = (("unit grid", GRID), ("card: top inputs", "inputs"), ("card: top outp
            ("card: polysemanticity", "polysemanticity"))
 
 
+@dock_pane("browser", "Browser", "Ctrl+2")
 class BrowserPane(ResultExport, Pane):
-    title = "Browser"
-    object_name = "browser"
-    area = Qt.DockWidgetArea.LeftDockWidgetArea
-    shortcut = "Ctrl+2"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

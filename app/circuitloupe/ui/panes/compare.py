@@ -15,6 +15,7 @@ from circuitloupe.core.models import zoo
 from circuitloupe.tasks import CompareModelsRequest, Request, Result
 from circuitloupe.core.ablation import is_edited
 from circuitloupe.ui.panes.experiments import TaskPane
+from circuitloupe.ui.widgets.pane import dock_pane
 from circuitloupe.ui.widgets.request_form import RequestForm, request_from_argv
 
 #: Set by the pane, not the form: the models are the current one and the model box's.
@@ -26,10 +27,8 @@ def default_other(spec: str | None) -> str:
     return "efficientnet_lite1" if spec == "efficientnet_lite0" else "efficientnet_lite0"
 
 
+@dock_pane("compare", "Compare")
 class ComparePane(TaskPane):
-    title = "Compare"
-    object_name = "compare"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
     empty_text = "Choose a second model and press Compare: both models' curve families, side by side."
 
     def __init__(self, service, state, parent=None) -> None:

@@ -17,7 +17,7 @@ from circuitloupe.core.units import UnitRef
 from circuitloupe.tasks import FindCurvesRequest, FindCurvesResult
 from circuitloupe.ui.widgets.column import column_layout
 from circuitloupe.ui.widgets.controls import spin_box
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
 from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
@@ -25,11 +25,8 @@ from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 COLUMNS = ("unit", "family", "preferred °", "selectivity", "peak/mean", "peak σ", "curve−line σ", "FWHM °")
 
 
+@dock_pane("curve_finder", "Curve finder", "Ctrl+0")
 class CurveFinderPane(ResultExport, Pane):
-    title = "Curve finder"
-    object_name = "curve_finder"
-    shortcut = "Ctrl+0"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -33,18 +33,15 @@ from circuitloupe.ui.widgets.controls import input_size_box, spin_box
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.legend import add_legend
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 
 BINS = 100
 TABS = ("Distribution", "x·p(x)", "Examples", "Quilt", "Skipped")
 
 
+@dock_pane("dataset", "Dataset", "Ctrl+7")
 class DatasetPane(Pane):
-    title = "Dataset"
-    object_name = "dataset"
-    area = Qt.DockWidgetArea.BottomDockWidgetArea
-    shortcut = "Ctrl+7"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -17,7 +17,7 @@ from circuitloupe.core.models import LoadedModel
 from circuitloupe.service import JobContext
 from circuitloupe.tasks.ablate import expand_edits
 from circuitloupe.ui.widgets.controls import spin_box
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,8 @@ def _make_current(ctx: JobContext, original: LoadedModel, rows: list[EditRow]) -
     return model
 
 
+@dock_pane("edits", "Edits")
 class EditsPane(Pane):
-    title = "Edits"
-    object_name = "edits"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -29,7 +29,7 @@ from circuitloupe.ui.widgets.array_view import ArrayView
 from circuitloupe.ui.widgets.controls import button, spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.flow_layout import FlowLayout, labelled
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
@@ -39,11 +39,8 @@ GCNN_NOTE = ("Shipped rot-MNIST checkpoints: the authors' code selected them on 
 PERMUTATION_TAB, WEIGHTS_TAB, JOINT_TAB, DISCOVER_TAB, ATTENTION_TAB = range(5)
 
 
+@dock_pane("equivariance", "Equivariance", "Ctrl+8")
 class EquivariancePane(ResultExport, Pane):
-    title = "Equivariance"
-    object_name = "equivariance"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+8"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -15,7 +15,7 @@ from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import LoadedModel
 from circuitloupe.tasks import AblateRequest, FactorsRequest, HandwrittenRequest, OutputsRequest, Request, Result
 from circuitloupe.ui.widgets.figure_view import FigureView
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.request_form import RequestForm, request_from_argv
@@ -98,10 +98,8 @@ class TaskPane(ResultExport, Pane):
         return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
 
 
+@dock_pane("experiments", "Experiments")
 class ExperimentsPane(TaskPane):
-    title = "Experiments"
-    object_name = "experiments"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
     empty_text = "Choose an experiment, set its options and press Run."
 
     def __init__(self, service, state, parent=None) -> None:

@@ -34,7 +34,7 @@ from circuitloupe.tasks import FeatvisRequest, FeatvisResult
 from circuitloupe.tasks.featvis import lookup
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.flow_layout import labelled
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
@@ -49,11 +49,8 @@ def _icon(image: np.ndarray, size: int) -> QIcon:
     return QIcon(array_to_pixmap(np.asarray(pil)))
 
 
+@dock_pane("featurevis", "Feature visualisation", "Ctrl+4")
 class FeatureVisPane(ResultExport, Pane):
-    title = "Feature visualisation"
-    object_name = "featurevis"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+4"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -34,7 +34,7 @@ from circuitloupe.tasks import LabelStatsRequest, LabelStatsResult
 from circuitloupe.ui.panes.labeling_widgets import (FillLayout, LabelingOptions, NewSessionDialog, display_image,
                                                     edit_label_text, wrapped_label)
 from circuitloupe.ui.panes.labeling_results import LabelResultsView
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.scaled_image import ScaledImage
 from circuitloupe.ui.widgets.unit_grid import array_to_pixmap
@@ -43,11 +43,8 @@ DISPLAY_PX = 360
 PREFETCH = 4
 
 
+@dock_pane("labeling", "Labeling", "Ctrl+9")
 class LabelingPane(Pane):
-    title = "Labeling"
-    object_name = "labeling"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+9"
 
     sigCropReady = Signal(int, object)  # item id, crop [h, w, 3] or None (emitted from the decoding thread)
 

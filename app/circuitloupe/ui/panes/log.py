@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout
 
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 
 
 class _Relay(QObject):
@@ -26,10 +26,8 @@ class _QtLogHandler(logging.Handler):
         self.relay.sigLine.emit(self.format(record))
 
 
+@dock_pane("log", "Log")
 class LogPane(Pane):
-    title = "Log"
-    object_name = "log"
-    area = Qt.DockWidgetArea.BottomDockWidgetArea
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

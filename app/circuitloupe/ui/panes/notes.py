@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout
 
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 
 
+@dock_pane("notes", "Notes", "Ctrl+Shift+N")
 class NotesPane(Pane):
-    title = "Notes"
-    object_name = "notes"
-    area = Qt.DockWidgetArea.BottomDockWidgetArea
-    shortcut = "Ctrl+Shift+N"
 
     sigEdited = Signal()
 

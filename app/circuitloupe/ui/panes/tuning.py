@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QTabWidget)
 
@@ -21,7 +21,7 @@ from circuitloupe.ui.widgets.column import column_layout
 from circuitloupe.ui.widgets.controls import spin_box
 from circuitloupe.ui.widgets.figure_view import FigureView
 from circuitloupe.ui.widgets.legend import add_legend
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.progress import JobProgress
 from circuitloupe.ui.widgets.radial_plot import draw_radial, hue_rgb, new_radial_plot
 from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
@@ -32,11 +32,8 @@ MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
 
 
+@dock_pane("tuning", "Tuning", "Ctrl+6")
 class TuningPane(ResultExport, Pane):
-    title = "Tuning"
-    object_name = "tuning"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+6"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

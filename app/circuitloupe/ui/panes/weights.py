@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout
 
 from circuitloupe import tasks
@@ -27,18 +27,15 @@ from circuitloupe.tasks.expanded import METHODS
 from circuitloupe.tasks.thumbnails import thumbnails
 from circuitloupe.ui.panes.trace_tab import TraceTab
 from circuitloupe.ui.panes.weights_tabs import CircuitTab, ExpandedTab, FiltersTab, RotatedTab, WeightsTab
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport
 from circuitloupe.ui.widgets.progress import JobProgress
 
 TABS = ("first", "expanded", "circuit", "rotated", "trace")
 
 
+@dock_pane("weights", "Weights", "Ctrl+3")
 class WeightsPane(ResultExport, Pane):
-    title = "Weights"
-    object_name = "weights"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut = "Ctrl+3"
 
     def __init__(self, service, state, parent=None) -> None:
         super().__init__(service, state, parent)

@@ -8,23 +8,34 @@ A pane takes the inference service and the app state, reacts to state signals th
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from PIL import Image
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from circuitloupe.service import InferenceService, Job
 from circuitloupe.ui.state import AppState
 
 
+PaneType = TypeVar("PaneType", bound=type)
+
+
+def dock_pane(name: str, title: str, shortcut: str | None = None) -> Callable[[PaneType], PaneType]:
+    """Class decorator naming a pane: ``name`` keys it in settings, projects and the layout
+    (:mod:`circuitloupe.ui.layout` places it), ``title`` heads its dock and View menu entry, and
+    ``shortcut`` (e.g. "Ctrl+2") shows, raises and focuses it."""
+    def name_pane(cls: PaneType) -> PaneType:
+        cls.object_name, cls.title, cls.shortcut = name, title, shortcut
+        return cls
+    return name_pane
+
+
 class Pane(QWidget):
-    """Subclasses set ``title``, ``object_name`` and ``area`` and implement :meth:`figure`."""
+    """Subclasses are named with :func:`dock_pane` and implement :meth:`figure`."""
 
     title = "Pane"
     object_name = "pane"
-    area = Qt.DockWidgetArea.RightDockWidgetArea
-    shortcut: str | None = None  # e.g. "Ctrl+2": shows and focuses the pane
+    shortcut: str | None = None
 
     def __init__(self, service: InferenceService, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
