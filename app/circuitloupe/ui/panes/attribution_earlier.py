@@ -149,10 +149,7 @@ class EarlierUnitsTab(QWidget):
         values = c.wx[unit.channel]
         limit = float(np.abs(values).max()) or 1.0
         self.wx_view.set_image(spatial_tile(c.image, values, c.support, limit, pad=2))
-        bar = self.wx_view.colorbar
-        bar.setColorMap(diverging_colormap())
-        bar.setLevels((-limit, limit))
-        bar.setVisible(True)
+        self.wx_view.show_colorbar(diverging_colormap(), (-limit, limit))
         top, bottom, left, right = c.support
         self.wx_label.setText(f"{unit} -> {c.unit}: w * x over the {bottom - top}x{right - left} positions of "
                               f"{c.source_layer} the unit sees (and 2 around); total {values.sum():+.4g}")

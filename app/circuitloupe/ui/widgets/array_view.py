@@ -29,10 +29,8 @@ class ArrayView(pg.GraphicsLayoutWidget):
         self.item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.item)
         self.values: np.ndarray | None = None
-        self.colorbar = pg.ColorBarItem(interactive=False, width=12) if colorbar else None
-        if self.colorbar is not None:
-            self.addItem(self.colorbar)
-            self.colorbar.setVisible(False)
+        self.has_colorbar = colorbar
+        self.colorbar: pg.ColorBarItem | None = None  # made when first shown (a plot each: slow to build)
         self.item.hoverEvent = self._hover
 
     def set_image(self, rgb: np.ndarray) -> None:
@@ -55,11 +53,19 @@ class ArrayView(pg.GraphicsLayoutWidget):
             levels, cmap = (lo, hi if hi > lo else lo + 1), pg.colormap.get("magma")
         self.item.setImage(self.values, levels=levels)
         self.item.setColorMap(cmap)
-        if self.colorbar is not None:
-            self.colorbar.setVisible(True)
-            self.colorbar.setColorMap(cmap)
-            self.colorbar.setLevels(levels)
+        self.show_colorbar(cmap, levels)
         self.view.autoRange(padding=0)
+
+    def show_colorbar(self, cmap: pg.ColorMap, levels: tuple[float, float]) -> None:
+        """The colour bar beside the image, for ``cmap`` over ``levels`` (if this view has one)."""
+        if not self.has_colorbar:
+            return
+        if self.colorbar is None:
+            self.colorbar = pg.ColorBarItem(interactive=False, width=12)
+            self.addItem(self.colorbar)
+        self.colorbar.setColorMap(cmap)
+        self.colorbar.setLevels(levels)
+        self.colorbar.setVisible(True)
 
     def clear_image(self) -> None:
         """Show nothing (no image, no colour bar)."""

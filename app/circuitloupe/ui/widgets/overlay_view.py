@@ -128,9 +128,5 @@ class OverlayView(QWidget):
                 self._show_colorbar(limit, False)
 
     def _show_colorbar(self, limit: float, signed: bool) -> None:
-        bar = self.map_view.colorbar
-        if bar is None:
-            return
-        bar.setColorMap(diverging_colormap() if signed else pg.colormap.get("magma"))
-        bar.setLevels((-limit, limit) if signed else (0.0, limit))
-        bar.setVisible(True)
+        self.map_view.show_colorbar(diverging_colormap() if signed else pg.colormap.get("magma"),
+                                    (-limit, limit) if signed else (0.0, limit))
