@@ -10,6 +10,8 @@ Each run launches ``circuitloupe --model MODEL --screenshot ...`` (under Xvfb wh
 else Qt's offscreen platform), reads the app's own log lines ("window shown X s after start",
 "panes built Y s after start", "ready: ... interactive Z s after start", measured from the
 process's start time) and the wall clock from launch to the "ready" line, then lets the app quit.
+After each run it times ``python -c "import torch"`` alone, the floor under "interactive": the
+difference is the app's own share, which a busy moment on a shared machine moves far less.
 
     python benchmarks/startup.py [--model bundled] [--runs 5] [--app PATH_TO_EXECUTABLE]
 """
@@ -61,6 +63,15 @@ def one_run(app: str, model: str, weights: list[str], data_dir: str) -> dict[str
     return result
 
 
+def torch_import_seconds(app: str) -> float:
+    """Wall seconds for ``python -c "import torch"`` with the app's interpreter: the floor under
+    "interactive" (the worker imports torch before anything can show a model)."""
+    python = Path(app).with_name("python")
+    started = time.perf_counter()
+    subprocess.run([str(python if python.exists() else sys.executable), "-c", "import torch"], check=True)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bundled")
@@ -73,16 +84,20 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as data_dir:
         one_run(args.app, args.model, weights, data_dir)  # warm the file cache once, not counted
-        for _ in range(args.runs):
+        for _ in range(args.runs):  # side by side, so that a busy moment slows both alike
             runs.append(one_run(args.app, args.model, weights, data_dir))
+            runs[-1]["torch"] = torch_import_seconds(args.app)
     for key, label in (("shown", "window shown"), ("panes", "panes built (torch imported)"),
                        ("ready", "interactive, model loaded"),
-                       ("ready_wall", "interactive (wall clock from launch)")):
+                       ("ready_wall", "interactive (wall clock from launch)"),
+                       ("torch", "python -c 'import torch' alone")):
         values = [r[key] for r in runs if key in r]
         if not values:  # an app that does not log this step
             continue
         print(f"{label:40s} median {statistics.median(values):5.2f} s  (min {min(values):.2f}, "
               f"max {max(values):.2f}, {len(values)} runs)")
+    app_share = statistics.median(r["ready"] - r["torch"] for r in runs)
+    print(f"{'interactive minus import torch':40s} median {app_share:5.2f} s  (the app's own share)")
     print(f"app: {args.app}  model: {args.model}  python: {sys.version.split()[0]}  cpus: {os.cpu_count()}  "
           f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
