@@ -1,14 +1,15 @@
-"""Start-up time of the app: process start to a shown window, to the panes built (torch and the
-panes' modules imported on the worker, the docks made), and to an interactive window with a model
-loaded (the panes filled), for the installed console script or a PyInstaller bundle.
+"""Start-up time of the app: process start to a shown window, to the docks built (torch and the
+modules of the panes on screen imported on the worker, menus and docks made), and to an
+interactive window with a model loaded (the panes on screen built and filled), for the installed
+console script or a PyInstaller bundle.
 
 The window shows before torch is imported (the inference worker imports it, the panes' modules and
 the model while the window is on screen), so "window shown" measures Qt alone and "interactive"
-the whole start.
+the whole start. Panes tabbed behind others are built when first shown.
 
 Each run launches ``circuitloupe --model MODEL --screenshot ...`` (under Xvfb when available,
 else Qt's offscreen platform), reads the app's own log lines ("window shown X s after start",
-"panes built Y s after start", "ready: ... interactive Z s after start", measured from the
+"docks built Y s after start", "ready: ... interactive Z s after start", measured from the
 process's start time) and the wall clock from launch to the "ready" line, then lets the app quit.
 After each run it times ``python -c "import torch"`` alone, the floor under "interactive": the
 difference is the app's own share, which a busy moment on a shared machine moves far less.
@@ -30,12 +31,12 @@ import time
 from pathlib import Path
 
 SHOWN = re.compile(r"window shown ([0-9.]+) s after start")
-PANES = re.compile(r"panes built ([0-9.]+) s after start")
+DOCKS = re.compile(r"docks built ([0-9.]+) s after start")
 READY = re.compile(r"ready: \S+ loaded and interactive ([0-9.]+) s after start")
 
 
 def one_run(app: str, model: str, weights: list[str], data_dir: str) -> dict[str, float]:
-    """Launch once; returns seconds to window shown, panes built, ready (app's clock) and ready (wall)."""
+    """Launch once; returns seconds to window shown, docks built, ready (app's clock) and ready (wall)."""
     env = dict(os.environ, CIRCUITLOUPE_DATA_DIR=data_dir)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed app has its bytecode; the warm-up run writes it
     command = [app, "--model", model, *weights, "--screenshot", str(Path(data_dir) / "shot.png"),
@@ -52,8 +53,8 @@ def one_run(app: str, model: str, weights: list[str], data_dir: str) -> dict[str
     for line in process.stderr:
         if (match := SHOWN.search(line)) is not None:
             result["shown"] = float(match.group(1))
-        if (match := PANES.search(line)) is not None:
-            result["panes"] = float(match.group(1))
+        if (match := DOCKS.search(line)) is not None:
+            result["docks"] = float(match.group(1))
         if (match := READY.search(line)) is not None:
             result["ready"] = float(match.group(1))
             result["ready_wall"] = time.perf_counter() - started
@@ -87,7 +88,7 @@ def main() -> None:
         for _ in range(args.runs):  # side by side, so that a busy moment slows both alike
             runs.append(one_run(args.app, args.model, weights, data_dir))
             runs[-1]["torch"] = torch_import_seconds(args.app)
-    for key, label in (("shown", "window shown"), ("panes", "panes built (torch imported)"),
+    for key, label in (("shown", "window shown"), ("docks", "docks built (torch imported)"),
                        ("ready", "interactive, model loaded"),
                        ("ready_wall", "interactive (wall clock from launch)"),
                        ("torch", "python -c 'import torch' alone")):

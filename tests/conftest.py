@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -21,6 +22,22 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 def private_data_dir(tmp_path_factory, monkeypatch):
     """Every test writes user data (labels, caches, settings) into its own folder."""
     monkeypatch.setenv("CIRCUITLOUPE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_main_thread():
+    """As the app does (circuitloupe.ui.gui_gc): cycles are collected on the main thread, after each
+    test and on the Qt event loop while one runs, never by an inference worker, which would destroy
+    the Qt objects of earlier tests there (PySide then deadlocks or crashes)."""
+    gc.disable()
+    from PySide6.QtCore import QCoreApplication
+
+    from circuitloupe.ui.gui_gc import collect_due, collect_on_gui_thread
+
+    if (app := QCoreApplication.instance()) is not None:
+        collect_on_gui_thread(app)
+    yield
+    collect_due()
 
 
 @pytest.fixture

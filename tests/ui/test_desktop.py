@@ -125,11 +125,14 @@ def test_f1_lists_every_shortcut_and_none_is_ambiguous(qtbot, window):
 
 # ----------------------------------------------------------------------------- themes
 def test_theme_switch_recolours_widgets_and_plots_and_follows_the_system(qtbot, window, monkeypatch):
+    window.panes["tuning"]  # built before the switch; the Dataset pane after it (a tab first shown later)
     plots = [w for w in window.findChildren(pg.GraphicsView)]
     assert plots, "the panes should have pyqtgraph views"
     window.set_theme("dark")
     window_colour = QApplication.instance().palette().color(QPalette.ColorRole.Window)
     assert window_colour.lightness() < 80 and window.theme.dark
+    assert window.panes.get_built("dataset") is None
+    plots += window.panes["dataset"].findChildren(pg.GraphicsView)
     assert all(p.backgroundBrush().color().lightness() < 60 for p in plots)
     assert window.theme_actions["dark"].isChecked()
     window.set_theme("light")
@@ -340,7 +343,7 @@ def test_every_pane_has_export_and_cli_buttons_and_exports_are_core_figures_at_s
 
     for name, dock in window.docks.items():
         bar = dock.titleBarWidget()
-        assert isinstance(bar, PaneTitleBar) and bar.pane is window.panes[name]
+        assert isinstance(bar, PaneTitleBar) and bar.name == name
         assert bar.cli_action.isEnabled() and bar.export_action.isEnabled()
     load(qtbot, window)
     pane = window.panes["activations"]

@@ -130,6 +130,7 @@ def test_memory_stays_flat_over_100_opened_images(qtbot, window, tmp_path):
     import os
 
     load(qtbot, window, "bundled", None)
+    window.panes["activations"]  # built (it is tabbed behind another): it analyses every opened image
     rng = np.random.default_rng(0)
     path = tmp_path / "photo.png"
     Image.fromarray(rng.integers(0, 255, (700, 700, 3), dtype=np.uint8)).save(path)

@@ -13,6 +13,7 @@ from circuitloupe.core.atlas import BuildSettings, build_atlas
 from circuitloupe.core.models import load_model
 from circuitloupe.core.units import UnitRef
 from circuitloupe.service import InferenceService
+from circuitloupe.ui.lazy_panes import LazyPanes
 from circuitloupe.ui.model_controller import ModelController
 from circuitloupe.ui.project_controller import ProjectController
 from circuitloupe.ui.state import AppState
@@ -28,7 +29,7 @@ def session():
         service = InferenceService("cpu")
         state = AppState()
         models = ModelController(service, state)
-        controller = ProjectController(state, models, {}, autosave_ms=autosave_ms)
+        controller = ProjectController(state, models, LazyPanes(make=None), autosave_ms=autosave_ms)  # no panes
         controller.start()
         made.append((service, models, controller))
         return state, models, controller

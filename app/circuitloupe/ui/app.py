@@ -34,13 +34,15 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
     window afterwards (see :mod:`circuitloupe.ui.automation`).
 
     The window shows before torch is imported: only Qt loads here; the inference worker imports
-    torch (and loads the model) while the window is on screen, and the panes follow.
+    torch (and loads the model) while the window is on screen, and the panes on screen follow (the
+    others are built when first shown, see :mod:`circuitloupe.ui.lazy_panes`).
     """
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from circuitloupe.service import InferenceService
     from circuitloupe.ui.error_report import setup_file_logging
+    from circuitloupe.ui.gui_gc import collect_on_gui_thread
     from circuitloupe.ui.main_window import MainWindow
     from circuitloupe.ui.model_controller import last_model_spec
 
@@ -49,12 +51,15 @@ def run_gui(model: str | None = None, weights: str | None = None, device: str | 
     if QApplication.instance() is None:  # crisp at fractional scales (125 %, 150 %), not rounded
         QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv)
+    collect_on_gui_thread(app)
     app.setApplicationName("Circuit Loupe")
     app.setOrganizationName("circuitloupe")
     app.setDesktopFileName("circuitloupe")
-    from circuitloupe.ui.panes import pane_classes
+    from circuitloupe.ui.layout import FIRST_SHOWN
+    from circuitloupe.ui.panes import EAGER, ENTRIES
 
-    service = InferenceService(device, preload=pane_classes)  # the panes' modules import torch
+    # the worker imports torch, then the modules of the panes a start shows (they import torch too)
+    service = InferenceService(device, preload=lambda: [ENTRIES[name].load() for name in (*FIRST_SHOWN, *EAGER)])
     window = MainWindow(service, theme=theme, deferred=True)
     window.errors.install()
     window.show()
@@ -91,9 +96,10 @@ def _default_model_spec() -> str:
 
 
 def _report_ready_once(window) -> None:
-    """Log when the panes are built (the worker has imported torch and their modules) and when the
-    first model is on screen: the start-up time to an interactive window."""
-    window.when_ready(lambda: log.info("panes built %.2f s after start", process_age()))
+    """Log when the menus and docks are built (the worker has imported torch and the modules of the
+    panes on screen) and when the first model is on screen: the start-up time to an interactive
+    window."""
+    window.when_ready(lambda: log.info("docks built %.2f s after start", process_age()))
 
     def ready(model) -> None:
         window.service.sigModelChanged.disconnect(ready)

@@ -13,28 +13,28 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMenu, QStyle, QToolButton, QWidget
 
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.panes import PaneEntry
 
 
 class PaneTitleBar(QWidget):
     """Title, Export PNG…, Copy as CLI command, float and close buttons for one dock."""
 
-    def __init__(self, dock: QDockWidget, pane: Pane, export: Callable[[Pane], None],
-                 copy_cli: Callable[[Pane], None]) -> None:
+    def __init__(self, dock: QDockWidget, pane: PaneEntry, export: Callable[[], None],
+                 copy_cli: Callable[[], None]) -> None:
         super().__init__(dock)
-        self.dock, self.pane = dock, pane
-        self.setObjectName(f"title_{pane.object_name}")
+        self.dock, self.name = dock, pane.name
+        self.setObjectName(f"title_{pane.name}")
         style = self.style()
         self.label = QLabel(pane.title)
         self.label.setToolTip(f"{pane.title}: drag to move, double-click to float or dock")
         self.export_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton),
                                      "Export PNG…", self)
         self.export_action.setToolTip(f"Export the {pane.title} figure to PNG at a chosen scale")
-        self.export_action.triggered.connect(lambda: export(pane))
+        self.export_action.triggered.connect(export)
         self.cli_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_FileDialogDetailedView),
                                   "Copy as CLI command", self)
         self.cli_action.setToolTip(f"Copy the circuitloupe command that reproduces the {pane.title} result")
-        self.cli_action.triggered.connect(lambda: copy_cli(pane))
+        self.cli_action.triggered.connect(copy_cli)
         self.float_action = QAction(style.standardIcon(QStyle.StandardPixmap.SP_TitleBarNormalButton),
                                     "Float", self)
         self.float_action.setToolTip("Detach this pane into its own window, or dock it again")
@@ -55,7 +55,7 @@ class PaneTitleBar(QWidget):
             button.setDefaultAction(action)
             button.setAutoRaise(True)
             button.setIconSize(QSize(14, 14))
-            button.setObjectName(f"title_{pane.object_name}_{action.text().split()[0].lower()}")
+            button.setObjectName(f"title_{pane.name}_{action.text().split()[0].lower()}")
             layout.addWidget(button)
             self.buttons.append(button)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

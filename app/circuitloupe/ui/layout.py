@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QFrame, QMainWindow, QScrollArea, QTabBar, QWidget
 
+from circuitloupe.ui.panes import PaneEntry
 from circuitloupe.ui.widgets.pane import Pane
 
 LEFT, RIGHT = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
@@ -42,6 +43,8 @@ WIDE_GROUPS = (
     (LEFT, ("log", "notes"), 0.30),
 )
 STRIP = ("log", "notes")  # the short strip under the left column
+#: The raised tab of each group at a first start on a screen narrower than WIDE: built at once.
+FIRST_SHOWN = tuple(names[0] for _, names, _ in NARROW_GROUPS)
 STRIP_SHARE = 0.25
 
 
@@ -107,31 +110,38 @@ def unelide_tabs(window: QMainWindow) -> None:
             bar.setExpanding(False)
 
 
-def dock_panes(window: QMainWindow, panes: Iterable[Pane],
-               title_bar: Callable[[QDockWidget, Pane], QWidget]) -> dict[str, QDockWidget]:
-    """Each pane in a dock of ``window``, by object name, all tabbed together until :func:`arrange`
-    or a restored layout places them (docks stacked side by side would force the window larger)."""
+def make_docks(window: QMainWindow, entries: Iterable[PaneEntry],
+               title_bar: Callable[[QDockWidget, PaneEntry], QWidget]) -> dict[str, QDockWidget]:
+    """A dock of ``window`` for each pane entry, by name, holding an empty scroll area until
+    :func:`place_pane` puts the pane in; all tabbed together until :func:`arrange` or a restored
+    layout places them (docks stacked side by side would force the window larger)."""
     docks: dict[str, QDockWidget] = {}
-    for pane in panes:
-        dock = QDockWidget(pane.title, window)
-        dock.setObjectName(f"dock_{pane.object_name}")
-        dock.setWidget(_scrolling(pane))
-        dock.setTitleBarWidget(title_bar(dock, pane))
+    for entry in entries:
+        dock = QDockWidget(entry.title, window)
+        dock.setObjectName(f"dock_{entry.name}")
+        dock.setWidget(_scroll_area(entry.name))
+        dock.setTitleBarWidget(title_bar(dock, entry))
         window.addDockWidget(RIGHT, dock)
         if docks:
             window.tabifyDockWidget(next(iter(docks.values())), dock)
-        docks[pane.object_name] = dock
+        docks[entry.name] = dock
     return docks
 
 
-def _scrolling(pane: Pane) -> QScrollArea:
-    """The pane in a frameless scroll area: a dock can shrink below the pane's minimum size (small
+def place_pane(dock: QDockWidget, pane: Pane) -> None:
+    """Put ``pane`` in its dock's scroll area."""
+    area = dock.widget()
+    assert isinstance(area, QScrollArea)
+    area.setWidget(pane)
+
+
+def _scroll_area(name: str) -> QScrollArea:
+    """A frameless scroll area for a pane: a dock can shrink below the pane's minimum size (small
     screens, many docks side by side) and the pane scrolls instead of pushing the window wider."""
     area = QScrollArea()
-    area.setObjectName(f"scroll_{pane.object_name}")
+    area.setObjectName(f"scroll_{name}")
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(pane)
     return area
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QIcon, QKeySequence
@@ -25,11 +26,12 @@ from circuitloupe.service import InferenceService, Job
 from circuitloupe.ui.dock_title import PaneTitleBar
 from circuitloupe.ui.error_report import ErrorReporter
 from circuitloupe.ui.job_status import JobStatus
-from circuitloupe.ui.layout import (arrange, dock_panes, fit_to_screen, layout_text, restore_layout,
+from circuitloupe.ui.lazy_panes import LazyPanes
+from circuitloupe.ui.layout import (arrange, fit_to_screen, layout_text, make_docks, place_pane, restore_layout,
                                     restore_layout_text, save_layout, unelide_tabs)
 from circuitloupe.ui.model_controller import ModelController
 from circuitloupe.ui.model_toolbar import ModelToolBar
-from circuitloupe.ui.panes import pane_classes
+from circuitloupe.ui.panes import EAGER, PANES, PaneEntry
 from circuitloupe.ui.project_controller import ProjectController
 from circuitloupe.ui.settings import settings
 from circuitloupe.ui.state import AppState
@@ -79,7 +81,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         fit_to_screen(self)
         self.setDockNestingEnabled(True)
-        self.panes: dict[str, Pane] = {}
+        self.panes = LazyPanes(self._make_pane)
         self.docks: dict[str, QDockWidget] = {}
         self.models = ModelController(service, self.state, self)
         self.projects = ProjectController(self.state, self.models, self.panes, self, self)
@@ -96,6 +98,10 @@ class MainWindow(QMainWindow):
         for signal in (self.models.sigLoaded, self.models.sigFailed):
             signal.connect(self._show_loaded_model)
         self.models.sigWelcomeWanted.connect(self.show_welcome)
+        for signal in (self.models.sigLoaded, self.models.sigFailed):
+            signal.connect(self._import_pane_modules)
+        self._pane_modules_imported = False
+        self._docks_moving = False  # a layout is being applied (see _placing_docks)
         self.projects.sigTitle.connect(self.setWindowTitle)
         self.projects.sigProblem.connect(self.show_problem)
         if deferred:
@@ -114,10 +120,7 @@ class MainWindow(QMainWindow):
         self.toolbar.fill_models()
         self.device_label.setText(f"device: {self.service.device}")
         self.model_label.setText("no model")
-        import pyqtgraph  # noqa: F401 (the panes' plots): the theme sets its colours now
-
-        self.theme.set_mode(self.theme.mode)
-        self._build_panes()
+        self._build_docks()
         self._build_welcome()
         self._build_menus()
         from circuitloupe.ui.widgets.samples_menu import install_samples_menu  # File > Sample images
@@ -126,15 +129,17 @@ class MainWindow(QMainWindow):
         for signal in (self.state.sigModelChanged, self.state.sigUnitChanged, self.state.sigImageChanged,
                        self.state.sigAtlasChanged):
             signal.connect(self.projects.refresh_title)
-        if "notes" in self.panes:
-            self.panes["notes"].sigEdited.connect(self.projects.refresh_title)
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
-        self._first_start = not restore_layout(self, settings())
+        with self._placing_docks():
+            self._first_start = not restore_layout(self, settings())
         self._ready = True
+        for name in EAGER:
+            self.panes.ensure(name)
         self.projects.start()
         if self._first_start and self.isVisible():
             self._first_start = False
-            arrange(self, self.docks)
+            with self._placing_docks():
+                arrange(self, self.docks)
         pending, self._when_ready = self._when_ready, []
         for fn in pending:
             fn()
@@ -160,12 +165,55 @@ class MainWindow(QMainWindow):
         self.model_combo, self.unit_edit = self.toolbar.model_combo, self.toolbar.unit_edit
         self.random_weights = self.toolbar.random_weights
 
-    def _build_panes(self) -> None:
-        for cls in pane_classes():
-            pane = cls(self.service, self.state)
-            self.panes[pane.object_name] = pane
-        self.docks.update(dock_panes(self, self.panes.values(), lambda dock, pane: PaneTitleBar(
-            dock, pane, self.export_pane, self.copy_pane_command)))
+    def _build_docks(self) -> None:
+        """A dock for every pane; a pane is built when its dock first shows (or it is asked for)."""
+        self.docks.update(make_docks(self, PANES, lambda dock, entry: PaneTitleBar(
+            dock, entry, lambda: self.export_pane(self.panes[entry.name]),
+            lambda: self.copy_pane_command(self.panes[entry.name]))))
+        for entry in PANES:
+            self.panes.add(entry)
+            self.docks[entry.name].visibilityChanged.connect(
+                lambda visible, name=entry.name: visible and not self._docks_moving and self.panes.ensure(name))
+        self.panes.on_built.append(self._on_pane_built)
+
+    @contextmanager
+    def _placing_docks(self) -> Iterator[None]:
+        """Docks show and hide while a layout is applied: the panes left on screen are built after."""
+        self._docks_moving = True
+        try:
+            yield
+        finally:
+            self._docks_moving = False
+            QTimer.singleShot(0, self._build_shown_panes)  # once the layout has given the docks their places
+
+    def _make_pane(self, entry: PaneEntry) -> Pane:
+        cls = entry.load()
+        self.theme.configure_plots()  # pyqtgraph's colours, now that the pane's module imported it
+        return cls(self.service, self.state)
+
+    def _on_pane_built(self, name: str, pane: Pane) -> None:
+        place_pane(self.docks[name], pane)
+        if name == "notes":
+            pane.sigEdited.connect(self.projects.refresh_title)
+        self.projects.pane_built(name)
+
+    def _import_pane_modules(self, *_args) -> None:
+        """Once the first model shows (or fails to load, or the welcome screen shows), import the
+        modules of the panes not built yet on the worker, in the background: a first click on
+        their tab then only builds the pane."""
+        if self._pane_modules_imported:
+            return
+        self._pane_modules_imported = True
+        later = [entry for entry in PANES if self.panes.get_built(entry.name) is None]
+        self.service.submit(lambda _ctx: [entry.load() for entry in later], name="loading panes",
+                            priority="background")
+
+    def _build_shown_panes(self) -> None:
+        """The panes on screen (a dock a restored layout left showing need not signal it). A dock
+        tabbed behind another is visible too, but covered: nothing of it is on screen."""
+        for name, dock in self.docks.items():
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                self.panes.ensure(name)
 
     def _build_welcome(self) -> None:
         from circuitloupe.ui.welcome import WelcomeScreen
@@ -213,11 +261,10 @@ class MainWindow(QMainWindow):
         # Ctrl+1 … Ctrl+0 show, raise and focus a pane; they never hide one (a dock's own close
         # button does), so pressing one twice, or on a pane tabbed behind another, brings it up.
         self.pane_actions: dict[str, QAction] = {}
-        for name in sorted(self.panes, key=lambda n: _shortcut_order(self.panes[n].shortcut)):
-            title = self.panes[name].title
-            self.pane_actions[name] = self._action(self.view_menu, title, self.panes[name].shortcut,
-                                                   lambda _=False, n=name: self.show_pane(n),
-                                                   f"Show, raise and focus the {title} pane")
+        for entry in sorted(PANES, key=lambda e: _shortcut_order(e.shortcut)):
+            self.pane_actions[entry.name] = self._action(self.view_menu, entry.title, entry.shortcut,
+                                                         lambda _=False, n=entry.name: self.show_pane(n),
+                                                         f"Show, raise and focus the {entry.title} pane")
         self.view_menu.addSeparator()
         self._action(self.view_menu, "Welcome screen", None, self.show_welcome,
                      "Show the start page: open InceptionV1, the bundled model or a project")
@@ -281,6 +328,7 @@ class MainWindow(QMainWindow):
                 bar.hide()
         self.setCentralWidget(self.welcome)
         self.welcome.show()
+        self._import_pane_modules()
 
     def hide_welcome(self) -> None:
         """Hide the start page and bring the panes back."""
@@ -289,8 +337,9 @@ class MainWindow(QMainWindow):
         self.takeCentralWidget()
         self.welcome.setParent(self)
         self.welcome.hide()
-        for name in self._docks_before_welcome:
-            self.docks[name].show()
+        with self._placing_docks():
+            for name in self._docks_before_welcome:
+                self.docks[name].show()
         self._docks_before_welcome = None
 
     def _start_with_model(self, spec: str) -> None:
@@ -316,6 +365,8 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         from circuitloupe.ui.shortcuts import ShortcutSheet
+
+        self.panes.build_all()  # the sheet lists the keys of every pane
 
         sheet = self.findChild(ShortcutSheet, "shortcut_sheet") or ShortcutSheet(self)
         sheet.refresh()
@@ -392,7 +443,8 @@ class MainWindow(QMainWindow):
     def apply_window_state(self, project: Project) -> None:
         """Show the panes in ``project``'s layout, geometry and theme."""
         self.hide_welcome()
-        restore_layout_text(self, project.layout, project.geometry)
+        with self._placing_docks():
+            restore_layout_text(self, project.layout, project.geometry)
         if project.theme in MODES:
             self.set_theme(project.theme)
 
@@ -432,7 +484,7 @@ class MainWindow(QMainWindow):
     def active_pane(self) -> Pane | None:
         if self._active_pane is not None and self._active_pane.isVisible():
             return self._active_pane
-        return next((p for p in self.panes.values() if p.isVisible() and p.figure() is not None), None)
+        return next((p for p in self.panes.built().values() if p.isVisible() and p.figure() is not None), None)
 
     def export_active(self) -> None:
         pane = self.active_pane()
@@ -475,7 +527,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._first_start and self._ready:
             self._first_start = False
-            arrange(self, self.docks)
+            with self._placing_docks():
+                arrange(self, self.docks)
         elif self._ready:
             unelide_tabs(self)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -23,7 +23,7 @@ from circuitloupe.core.project import Project, ProjectError
 from circuitloupe.ui.model_controller import ModelController
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.trust_dialog import confirm_project_model
-from circuitloupe.ui.widgets.pane import Pane
+from circuitloupe.ui.lazy_panes import LazyPanes
 
 log = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000
@@ -48,7 +48,7 @@ class ProjectController(QObject):
     sigTitle = Signal(str)
     sigProblem = Signal(str, str)
 
-    def __init__(self, state: AppState, models: ModelController, panes: Mapping[str, Pane],
+    def __init__(self, state: AppState, models: ModelController, panes: LazyPanes,
                  window: ProjectWindow | None = None, parent: QWidget | None = None,
                  autosave_ms: int = AUTOSAVE_MS) -> None:
         super().__init__(parent)
@@ -75,6 +75,17 @@ class ProjectController(QObject):
         self._timer.start()
         self.refresh_title()
 
+    def pane_built(self, name: str) -> None:
+        """A pane built after the last save or autosave (first shown since) is as it was then:
+        its settings join both snapshots, so showing a pane does not count as a change."""
+        now = self.snapshot()["panes"]
+        for snapshot in (self._saved, self._autosaved):
+            if snapshot is not None:
+                if name in now:
+                    snapshot["panes"][name] = now[name]
+                else:
+                    snapshot["panes"].pop(name, None)
+
     def stop(self) -> None:
         """Autosave unsaved changes and stop the timer (the app is closing)."""
         self.autosave()
@@ -84,7 +95,7 @@ class ProjectController(QObject):
     def current(self, with_layout: bool = True) -> Project:
         """The session as a Project (what Save writes); ``with_layout`` adds the window's layout."""
         model = self.state.model
-        panes = {name: data for name, pane in self.panes.items() if (data := pane.project_state())}
+        panes = {name: data for name, pane in self.panes.built().items() if (data := pane.project_state())}
         sessions: list[str] = []
         for data in panes.values():
             sessions += [str(s) for s in data.get("label_sessions", []) if str(s) not in sessions]
@@ -95,7 +106,7 @@ class ProjectController(QObject):
             images=list(self.open_images),
             current_unit=str(self.state.unit) if self.state.unit is not None else None,
             families=self._families(),
-            notes=self.panes["notes"].notes() if "notes" in self.panes else "",
+            notes=notes.notes() if (notes := self.panes.get_built("notes")) is not None else "",
             label_sessions=sessions, panes=panes,
             atlas=str(self.state.atlas.folder) if self.state.atlas is not None else None, **window)
 

@@ -10,7 +10,7 @@ do not depend on the theme.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -89,18 +89,22 @@ class ThemeManager(QObject):
         if self.app.palette() != palette:  # setting even an equal palette sends every live widget a change
             self.app.setPalette(palette)
         background, foreground = PLOT_COLOURS[dark]
-        pg = sys.modules.get("pyqtgraph")  # not imported yet: no plots yet (apply again after import)
-        if pg is None:
-            self.sigChanged.emit(dark)
-            return
-        pg.setConfigOptions(background=background, foreground=foreground)
-        if background == old_background:  # the plots have these colours (new ones take the options)
+        pg = self.configure_plots()
+        if pg is None or background == old_background:  # the plots have these colours (new ones take the options)
             self.sigChanged.emit(dark)
             return
         for widget in self.app.allWidgets():
             if isinstance(widget, pg.GraphicsView):
                 recolour_plot(widget, old_background, background, foreground)
         self.sigChanged.emit(dark)
+
+    def configure_plots(self) -> Any:
+        """Give new pyqtgraph plots the theme's colours; pyqtgraph, or None while it is not imported
+        (no plots yet: call again once it is)."""
+        pg = sys.modules.get("pyqtgraph")
+        if pg is not None:
+            pg.setConfigOptions(background=PLOT_COLOURS[self.dark][0], foreground=PLOT_COLOURS[self.dark][1])
+        return pg
 
     def _on_system_changed(self, _scheme) -> None:
         if self.mode == "system":

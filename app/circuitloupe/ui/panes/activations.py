@@ -19,7 +19,7 @@ from circuitloupe.ui.widgets.pane import Pane, dock_pane
 from circuitloupe.ui.widgets.result_export import ResultExport
 
 
-@dock_pane("activations", "Activations", "Ctrl+1")
+@dock_pane("activations")
 class ActivationsPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -44,7 +44,7 @@ TABS = ("pixels", "earlier", "curves")
 NO_FILE = "the image is not a file (save it, or open it from disk) so no command line reproduces it"
 
 
-@dock_pane("attribution", "Attribution", "Ctrl+5")
+@dock_pane("attribution")
 class AttributionPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

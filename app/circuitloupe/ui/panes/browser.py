@@ -46,7 +46,7 @@ EXPORTS = (("unit grid", GRID), ("card: top inputs", "inputs"), ("card: top outp
            ("card: polysemanticity", "polysemanticity"))
 
 
-@dock_pane("browser", "Browser", "Ctrl+2")
+@dock_pane("browser")
 class BrowserPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -27,7 +27,7 @@ def default_other(spec: str | None) -> str:
     return "efficientnet_lite1" if spec == "efficientnet_lite0" else "efficientnet_lite0"
 
 
-@dock_pane("compare", "Compare")
+@dock_pane("compare")
 class ComparePane(TaskPane):
     empty_text = "Choose a second model and press Compare: both models' curve families, side by side."
 

@@ -25,7 +25,7 @@ from circuitloupe.ui.widgets.result_export import ResultExport, edited_note
 COLUMNS = ("unit", "family", "preferred °", "selectivity", "peak/mean", "peak σ", "curve−line σ", "FWHM °")
 
 
-@dock_pane("curve_finder", "Curve finder", "Ctrl+0")
+@dock_pane("curve_finder")
 class CurveFinderPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -40,7 +40,7 @@ BINS = 100
 TABS = ("Distribution", "x·p(x)", "Examples", "Quilt", "Skipped")
 
 
-@dock_pane("dataset", "Dataset", "Ctrl+7")
+@dock_pane("dataset")
 class DatasetPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:

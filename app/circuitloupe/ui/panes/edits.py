@@ -44,7 +44,7 @@ def _make_current(ctx: JobContext, original: LoadedModel, rows: list[EditRow]) -
     return model
 
 
-@dock_pane("edits", "Edits")
+@dock_pane("edits")
 class EditsPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:

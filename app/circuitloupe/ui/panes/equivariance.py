@@ -39,7 +39,7 @@ GCNN_NOTE = ("Shipped rot-MNIST checkpoints: the authors' code selected them on 
 PERMUTATION_TAB, WEIGHTS_TAB, JOINT_TAB, DISCOVER_TAB, ATTENTION_TAB = range(5)
 
 
-@dock_pane("equivariance", "Equivariance", "Ctrl+8")
+@dock_pane("equivariance")
 class EquivariancePane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -98,7 +98,7 @@ class TaskPane(ResultExport, Pane):
         return self._image if scale == 1.0 and self._image is not None else self.result.figure(scale)
 
 
-@dock_pane("experiments", "Experiments")
+@dock_pane("experiments")
 class ExperimentsPane(TaskPane):
     empty_text = "Choose an experiment, set its options and press Run."
 

@@ -49,7 +49,7 @@ def _icon(image: np.ndarray, size: int) -> QIcon:
     return QIcon(array_to_pixmap(np.asarray(pil)))
 
 
-@dock_pane("featurevis", "Feature visualisation", "Ctrl+4")
+@dock_pane("featurevis")
 class FeatureVisPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -43,7 +43,7 @@ DISPLAY_PX = 360
 PREFETCH = 4
 
 
-@dock_pane("labeling", "Labeling", "Ctrl+9")
+@dock_pane("labeling")
 class LabelingPane(Pane):
 
     sigCropReady = Signal(int, object)  # item id, crop [h, w, 3] or None (emitted from the decoding thread)

@@ -26,7 +26,7 @@ class _QtLogHandler(logging.Handler):
         self.relay.sigLine.emit(self.format(record))
 
 
-@dock_pane("log", "Log")
+@dock_pane("log")
 class LogPane(Pane):
 
     def __init__(self, service, state, parent=None) -> None:

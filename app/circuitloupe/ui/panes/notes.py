@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLay
 from circuitloupe.ui.widgets.pane import Pane, dock_pane
 
 
-@dock_pane("notes", "Notes", "Ctrl+Shift+N")
+@dock_pane("notes")
 class NotesPane(Pane):
 
     sigEdited = Signal()

@@ -32,7 +32,7 @@ MAP_TAB, RADIAL_TAB, JOINT_TAB, CURVES_TAB = range(4)
 IDLE_TEXT = "Pick a unit and press Response map; pick a family for radial and joint tuning."
 
 
-@dock_pane("tuning", "Tuning", "Ctrl+6")
+@dock_pane("tuning")
 class TuningPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -34,7 +34,7 @@ from circuitloupe.ui.widgets.progress import JobProgress
 TABS = ("first", "expanded", "circuit", "rotated", "trace")
 
 
-@dock_pane("weights", "Weights", "Ctrl+3")
+@dock_pane("weights")
 class WeightsPane(ResultExport, Pane):
 
     def __init__(self, service, state, parent=None) -> None:

@@ -20,12 +20,15 @@ from circuitloupe.ui.state import AppState
 PaneType = TypeVar("PaneType", bound=type)
 
 
-def dock_pane(name: str, title: str, shortcut: str | None = None) -> Callable[[PaneType], PaneType]:
-    """Class decorator naming a pane: ``name`` keys it in settings, projects and the layout
-    (:mod:`circuitloupe.ui.layout` places it), ``title`` heads its dock and View menu entry, and
-    ``shortcut`` (e.g. "Ctrl+2") shows, raises and focuses it."""
+def dock_pane(name: str) -> Callable[[PaneType], PaneType]:
+    """Class decorator: the pane ``name`` of :data:`circuitloupe.ui.panes.PANES`, whose entry gives
+    its title (dock and View menu) and shortcut (shows, raises and focuses it)."""
+    from circuitloupe.ui.panes import ENTRIES
+
+    entry = ENTRIES[name]
+
     def name_pane(cls: PaneType) -> PaneType:
-        cls.object_name, cls.title, cls.shortcut = name, title, shortcut
+        cls.object_name, cls.title, cls.shortcut = entry.name, entry.title, entry.shortcut
         return cls
     return name_pane
 
