@@ -78,6 +78,8 @@ class ProjectController(QObject):
     def pane_built(self, name: str) -> None:
         """A pane built after the last save or autosave (first shown since) is as it was then:
         its settings join both snapshots, so showing a pane does not count as a change."""
+        if self._saved is None and self._autosaved is None:
+            return
         now = self.snapshot()["panes"]
         for snapshot in (self._saved, self._autosaved):
             if snapshot is not None:
