@@ -97,7 +97,7 @@ SESSION_SCRIPT = textwrap.dedent('''
     window.activateWindow()  # window shortcuts (Ctrl+5) need the active window
     loupe.wait_until(window.isActiveWindow, timeout=20, what="the window to be active")
     loads = []
-    service.sigSubmitted.connect(lambda job: loads.append(job.name) if job.name.startswith("load") else None)
+    service.sigSubmitted.connect(lambda job: loads.append(job.name) if job.name.startswith("load ") else None)
     line = window.model_combo.lineEdit()
     line.setFocus()
     line.selectAll()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import Qt, QTimer
@@ -98,9 +98,8 @@ class MainWindow(QMainWindow):
         self.models.sigLoading.connect(self._on_model_loading)
         for signal in (self.models.sigLoaded, self.models.sigFailed):
             signal.connect(self._show_loaded_model)
-        self.models.sigWelcomeWanted.connect(self.show_welcome)
-        for signal in (self.models.sigLoaded, self.models.sigFailed):
             signal.connect(self._import_pane_modules)
+        self.models.sigWelcomeWanted.connect(self.show_welcome)
         self._pane_modules_imported = False
         self._docks_moving = False  # a layout is being applied (see _placing_docks)
         self.projects.sigTitle.connect(self.setWindowTitle)
@@ -174,8 +173,12 @@ class MainWindow(QMainWindow):
         for entry in PANES:
             self.panes.add(entry)
             self.docks[entry.name].visibilityChanged.connect(
-                lambda visible, name=entry.name: visible and not self._docks_moving and self.panes.ensure(name))
+                lambda visible, name=entry.name: self._on_dock_visibility(name, visible))
         self.panes.on_built.append(self._on_pane_built)
+
+    def _on_dock_visibility(self, name: str, visible: bool) -> None:
+        if visible and not self._docks_moving:  # shown by a person (a tab, a shortcut), not a layout
+            self.panes.ensure(name)
 
     @contextmanager
     def _placing_docks(self) -> Iterator[None]:
@@ -206,7 +209,7 @@ class MainWindow(QMainWindow):
             return
         self._pane_modules_imported = True
         later = [entry for entry in PANES if self.panes.get_built(entry.name) is None]
-        job = self.service.submit(lambda _ctx: [entry.load() for entry in later], name="loading panes",
+        job = self.service.submit(lambda _ctx: [entry.load() for entry in later], name="importing pane modules",
                                   priority="background")
         # what is alive now (modules, torch, the model) stays: a full collection (on the GUI thread,
         # see ui/gui_gc.py) then skips these 0.2 million objects and takes ms, not 0.13 s
