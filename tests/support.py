@@ -8,6 +8,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+#: The repository's root folder: tests read files only under it (a fresh clone has nothing else).
+REPO = Path(__file__).resolve().parent.parent
+
 
 def read_key_table(path: Path) -> dict[str, tuple[int, ...]]:
     """A ``key<TAB>shape`` table (shapes like 64x3x7x7) as {key: shape tuple}."""

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_import_contracts_hold():
@@ -29,7 +30,8 @@ def test_core_imports_without_qt():
 
 
 def test_nothing_reads_outside_the_repository():
-    """A fresh clone has no ../shared: neither the app nor a test may read it."""
+    """A fresh clone has this repository only (not the shared folder beside it): neither the app nor a
+    test may read outside it."""
     pattern = re.compile(r"\.\./shared|/ \"shared\"")
     offenders = [str(path.relative_to(ROOT)) for folder in ("app", "tests") for path in (ROOT / folder).rglob("*.py")
                  if path != Path(__file__).resolve() and pattern.search(path.read_text(encoding="utf-8"))]

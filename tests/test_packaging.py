@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from support import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PACKAGING = ROOT / "packaging"
 ICONS = ROOT / "resources" / "icons"
 

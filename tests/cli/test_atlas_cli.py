@@ -17,8 +17,9 @@ from PIL import Image
 
 from circuitloupe.cli import main
 from image_folders import make_plain_folder
+from support import REPO
 
-APP = str(Path(__file__).resolve().parents[2] / "app")
+APP = str(REPO / "app")
 BUILD = ["atlas", "build", "--model", "bundled", "--layers", "conv3,conv4", "--top", "4", "--batch-size", "4",
          "--workers", "0", "--bins", "30", "--reservoir", "32"]
 

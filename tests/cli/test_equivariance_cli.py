@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from circuitloupe.cli import main
+from support import REPO
 
 
 def test_p4cnn_rotation_family_json_and_png(tmp_path):
@@ -48,7 +48,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path, capsys):
     assert not out_json.exists()
 
 
-MODELS = Path(__file__).resolve().parents[2] / "docs" / "equivariance_models.py"
+MODELS = REPO / "docs" / "equivariance_models.py"
 
 
 def test_hue_rotation_of_colour_opponent_edges_json_and_png(tmp_path, capsys):

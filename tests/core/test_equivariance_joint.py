@@ -3,7 +3,6 @@ known by construction (docs/equivariance_models.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ from circuitloupe.core import equivariance as eq
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.models import load_model
 from test_equivariance import YIQ, handcrafted
+from support import REPO
 
-MODELS = Path(__file__).resolve().parents[2] / "docs" / "equivariance_models.py"
+MODELS = REPO / "docs" / "equivariance_models.py"
 EDGES = [f"edges:{k}" for k in range(8)]  # hue 0 at 0, 90, 180, 270 degrees, then hue 90 at the same
 
 

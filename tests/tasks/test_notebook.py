@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from PIL import Image
+from support import REPO
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "notebook.ipynb"
+NOTEBOOK = REPO / "docs" / "notebook.ipynb"
 
 
 def test_the_notebook_runs_and_its_results_show_themselves(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +16,10 @@ from circuitloupe.service import InferenceService
 from circuitloupe.ui.panes.equivariance import EquivariancePane
 from circuitloupe.ui.state import AppState, OpenImage
 from cli_reproduces import assert_cli_reproduces
+from support import REPO
 
 SCREENSHOTS = os.environ.get("CIRCUITLOUPE_SCREENSHOTS")  # set to a folder to keep screenshots
-MODELS = Path(__file__).resolve().parents[2] / "docs" / "equivariance_models.py"
+MODELS = REPO / "docs" / "equivariance_models.py"
 
 
 @pytest.fixture
