@@ -8,9 +8,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QWidget
 
 from circuitloupe.ui.main_window import MainWindow
-from circuitloupe.ui.panes import pane_classes
+from circuitloupe.ui.panes import PANES as ENTRIES
 
-PANES = [cls.object_name for cls in pane_classes()]
+PANES = [entry.name for entry in ENTRIES]
 
 
 def clipped_buttons(pane: QWidget) -> list[str]:

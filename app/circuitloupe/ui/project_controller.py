@@ -4,7 +4,7 @@ It owns what a project is made of that no pane holds (its file, the opened image
 user families) and collects the rest from the panes (``project_state``, the Notes pane) and from
 the window (layout, geometry, theme) through :class:`ProjectWindow`. Open, save, save as, new,
 autosave with recovery on reopen, recent projects, and whether there are unsaved changes.
-Works without a window: pass no ``window`` and an empty pane mapping.
+Works without a window: pass no ``window`` and a :class:`LazyPanes` with no panes.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from circuitloupe.core import project as projects
 from circuitloupe.core.annotations import AnnotationStore
 from circuitloupe.core.errors import UserError
 from circuitloupe.core.project import Project, ProjectError
+from circuitloupe.ui.lazy_panes import LazyPanes
 from circuitloupe.ui.model_controller import ModelController
 from circuitloupe.ui.state import AppState, OpenImage
 from circuitloupe.ui.trust_dialog import confirm_project_model
-from circuitloupe.ui.lazy_panes import LazyPanes
 
 log = logging.getLogger(__name__)
 AUTOSAVE_MS = 30_000

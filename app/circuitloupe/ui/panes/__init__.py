@@ -48,8 +48,3 @@ ENTRIES = {entry.name: entry for entry in PANES}
 #: Built with the window, shown or not: the Log keeps every message from the start, the Notes
 #: are part of the project's title (edited or not). Both are cheap.
 EAGER = ("log", "notes")
-
-
-def pane_classes() -> list[type]:
-    """Every pane class (importing every pane module)."""
-    return [entry.load() for entry in PANES]

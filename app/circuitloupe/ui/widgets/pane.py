@@ -14,6 +14,7 @@ from PIL import Image
 from PySide6.QtWidgets import QWidget
 
 from circuitloupe.service import InferenceService, Job
+from circuitloupe.ui.panes import ENTRIES
 from circuitloupe.ui.state import AppState
 
 
@@ -23,8 +24,6 @@ PaneType = TypeVar("PaneType", bound=type)
 def dock_pane(name: str) -> Callable[[PaneType], PaneType]:
     """Class decorator: the pane ``name`` of :data:`circuitloupe.ui.panes.PANES`, whose entry gives
     its title (dock and View menu) and shortcut (shows, raises and focuses it)."""
-    from circuitloupe.ui.panes import ENTRIES
-
     entry = ENTRIES[name]
 
     def name_pane(cls: PaneType) -> PaneType:
