@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from circuitloupe.cli import types
-from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images, write_json
+from circuitloupe.cli.common import add_images_argument, add_model_arguments, run_on_images, write_outputs
 from circuitloupe.tasks import ActivationsRequest
 
 
@@ -26,9 +26,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = run_on_images(args, ActivationsRequest)
-    result.save(args.out)
-    if args.json:
-        write_json(args.json, result.to_json())
+    write_outputs(args, result, scale=1.0)  # no --scale: the figure at its own size
     for name, array in result.arrays.items():
         print(f"{name}: {list(array.shape)}")
     return 0

@@ -213,10 +213,13 @@ def rot_mnist_data(value: str) -> str:
 
 
 def step_counts(value: str) -> str:
-    """Equivariance ``--steps``: ``N``, or ``A,H`` (rotation and hue steps), whole numbers from 2 to 72."""
+    """Equivariance ``--steps``: ``N``, or ``A,H`` (rotation and hue steps), whole numbers from 2 to
+    the task's ``MAX_STEPS``."""
+    from circuitloupe.tasks.equivariance import MAX_STEPS
+
     parts = text(value).split(",")
     if len(parts) > 2:
         raise ArgumentTypeError(f"'{value}' is not N or A,H")
     for part in parts:
-        integer(2, 72)(part.strip())
+        integer(2, MAX_STEPS)(part.strip())
     return value

@@ -91,12 +91,10 @@ def trace(model: LoadedModel, unit: UnitRef | str, layers: Sequence[str], top: i
         for dst in result.levels[-1]:
             check_stop(should_stop)
             kernels = W.expanded_weights(model, dst, layer)
-            ranked = W.ranked_kernels(kernels, layer, len(kernels))
-            if layer in allowed:
+            ranked = W.ranked_kernels(kernels, layer, len(kernels) if layer in allowed else top)
+            if layer in allowed:  # ranked over every channel first: the top ones may all be excluded
                 ranked = [r for r in ranked if r[0].channel in allowed[layer]]
-            for src, norm, kernel in ranked[:top]:
-                if norm == 0.0:
-                    continue
+            for src, norm, kernel in ranked[:top]:  # connected channels only (norm above 0)
                 candidates.append(Edge(src, dst, norm, float(kernel.sum())))
                 strengths[src] = strengths.get(src, 0.0) + norm
         kept = sorted(strengths, key=lambda u: (-strengths[u], u.channel))[:top]

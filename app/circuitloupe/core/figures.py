@@ -152,7 +152,7 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, signed: bool = True, opaci
     h, w = image.shape[:2]
     heat = np.asarray(heat, dtype=np.float32)
     if heat.shape != (h, w):
-        heat = _resize2d(heat, (h, w))
+        heat = resize2d(heat, (h, w))
     limit = float(np.percentile(np.abs(heat), clip_percentile)) or 1.0
     gray = image.mean(axis=2, keepdims=True).repeat(3, axis=2)
     if signed:
@@ -164,7 +164,8 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, signed: bool = True, opaci
     return gray * (1 - weight) + colour * weight
 
 
-def _resize2d(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize2d(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """[H, W] values resized bilinearly to ``size`` (rows, columns), float32."""
     image = Image.fromarray(values.astype(np.float32), mode="F")
     return np.asarray(image.resize((size[1], size[0]), Image.BILINEAR), dtype=np.float32)
 

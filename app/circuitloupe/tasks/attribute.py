@@ -120,9 +120,7 @@ class InputAttributionResult(_AttributeResult):
     def in_photo_aspect(self) -> tuple[np.ndarray, np.ndarray]:
         """The analysed image and its map (at the model's square input size) stretched back to the
         photo's aspect ratio, so that a photo is not shown squashed."""
-        from PIL import Image
-
-        from circuitloupe.core.figures import to_pil
+        from circuitloupe.core.figures import resize2d, to_pil, upscale
 
         d = self.details
         photo_h, photo_w = self.photo_shape
@@ -130,11 +128,10 @@ class InputAttributionResult(_AttributeResult):
         size = (h, round(h * photo_w / photo_h)) if photo_w >= photo_h else (round(w * photo_h / photo_w), w)
         if size == (h, w):
             return d.image, d.map
-        image = np.asarray(to_pil(d.image).resize((size[1], size[0]), Image.BILINEAR), np.float32) / 255
+        image = np.asarray(upscale(to_pil(d.image), (size[1], size[0]), smooth=True), np.float32) / 255
         image = image.reshape(*size, -1)  # a one-channel image keeps its channel axis
         heat = d.map.sum(axis=2) if d.map.ndim == 3 else d.map
-        return image, np.asarray(Image.fromarray(heat.astype(np.float32), "F").resize((size[1], size[0]),
-                                                                                      Image.BILINEAR))
+        return image, resize2d(heat, size)
 
     def figure(self, scale: float = 1.0):
         from circuitloupe.core.attribution.figures import overlay_figure

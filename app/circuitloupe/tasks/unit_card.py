@@ -51,13 +51,15 @@ def unit_card(ctx: Context, unit: UnitRef, src: str | None, dst: str | None, k: 
     model = ctx.model
     inputs = _result(ctx, ExpandedRequest(src, str(unit), top=k)) if src else "no layer"
     outputs = _result(ctx, OutputsRequest(str(unit), layer=dst, top=k)) if dst else "no layer"
-    examples, summary = _scanned_examples(model, unit), None
+    examples = summary = None
     if AF.covers(atlas, model, unit):
         try:
             examples = AF.top_crops(atlas, model, unit, 6)
             summary = AF.summary_line(atlas.unit(unit))
         except UserError as error:
             summary = str(error)
+    if examples is None:  # no atlas of the unit: the examples of a scan of it, if there is one
+        examples = _scanned_examples(model, unit)
     return UnitCard(unit, inputs, outputs, W.cached_thumbnails(model, [unit]).get(unit), examples, summary)
 
 
@@ -69,10 +71,8 @@ def _result(ctx: Context, request) -> Result | str:
 
 
 def _scanned_examples(model, unit: UnitRef) -> Examples | None:
-    try:
-        from circuitloupe.core.dataset import top_examples
-    except ImportError:
-        return None
+    from circuitloupe.core.dataset import top_examples
+
     try:
         return top_examples(model, unit, 6)
     except (UserError, OSError, ValueError):

@@ -140,7 +140,8 @@ class LayerSummary:
         self.spec, self.k, self.r, self.bins = spec, top, reservoir, bins
         lo, hi = self.edges[:, 0].astype(np.float64), self.edges[:, -1].astype(np.float64)
         # Units whose float32 bin arithmetic could be off by more than _MARGIN are binned by search.
-        self._searched = (np.abs(lo) + np.abs(hi)) / (hi - lo) * bins * 2.0 ** -21 > _MARGIN / 4
+        imprecise = (np.abs(lo) + np.abs(hi)) / (hi - lo) * bins * 2.0 ** -21 > _MARGIN / 4
+        self._searched = np.flatnonzero(imprecise).tolist()
         self.hist = np.zeros((c, bins + 2), np.int64)
         self.positives = np.zeros(c, np.int64)
         self.top = _Extremes.empty(c, top, largest=True)
@@ -202,7 +203,7 @@ class LayerSummary:
             start = estimate + unit * (bins + 3)
             exact = estimate - 1 + (lowest.take(start) <= value) + (lowest.take(start + 1) <= value)
             column.view(-1)[unsure] = exact.int()
-        for u in np.flatnonzero(self._searched).tolist():
+        for u in self._searched:
             values = x[:, u].contiguous()
             found = torch.searchsorted(edges[u], values, right=True)
             column[:, u] = (found - (values == edges[u, -1]).long()).int()
