@@ -101,9 +101,13 @@ class ThemeManager(QObject):
     def configure_plots(self) -> Any:
         """Give new pyqtgraph plots the theme's colours; pyqtgraph, or None while it is not imported
         (no plots yet: call again once it is)."""
-        pg = sys.modules.get("pyqtgraph")
-        if pg is not None:
-            pg.setConfigOptions(background=PLOT_COLOURS[self.dark][0], foreground=PLOT_COLOURS[self.dark][1])
+        if "pyqtgraph" not in sys.modules:
+            return None
+        # the inference worker may be importing it (the panes' modules, in the background): the
+        # import statement waits for that import to finish, sys.modules would give it half-made
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(background=PLOT_COLOURS[self.dark][0], foreground=PLOT_COLOURS[self.dark][1])
         return pg
 
     def _on_system_changed(self, _scheme) -> None:
